@@ -25,8 +25,10 @@ pub enum Checksum {
     },
     /// The message alone (VRRPv2, CARP, and VRRPv3 over IPv4 per RFC 9568).
     NoPseudoHeader,
-    /// On parse: accept either of the two VRRPv3 IPv4 modes (automatic
-    /// mode). On emit it is the same as `PseudoHeader`.
+    /// On parse: accept any VRRPv3 IPv4 mode met in the field (automatic
+    /// mode): message only, pseudo-header, and for unicast packets the
+    /// pseudo-header with 224.0.0.18 as destination (keepalived's
+    /// `old_unicast_checksum`). On emit it is the same as `PseudoHeader`.
     Either {
         /// IP source address.
         src: IpAddr,
@@ -44,6 +46,9 @@ pub enum ChecksumMode {
     NoPseudoHeader,
     /// Pseudo-header and message: IPv6 always; keepalived and FRR on IPv4.
     PseudoHeader,
+    /// Pseudo-header with the multicast group as destination although the
+    /// packet was unicast: keepalived's `old_unicast_checksum` (IPv4).
+    PseudoHeaderGroupDst,
 }
 
 impl ChecksumMode {
@@ -52,6 +57,7 @@ impl ChecksumMode {
         match self {
             ChecksumMode::NoPseudoHeader => "rfc9568",
             ChecksumMode::PseudoHeader => "ipv4-pseudo-header",
+            ChecksumMode::PseudoHeaderGroupDst => "ipv4-pseudo-header-group-dst",
         }
     }
 }

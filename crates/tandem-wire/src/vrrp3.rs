@@ -195,8 +195,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Verifies the checksum under the coverage `ck`, and returns the mode
     /// that matched (`None` for [`Checksum::Skip`]).
     ///
-    /// `Either` accepts both coverages for IPv4 and only the pseudo-header
-    /// for IPv6 (RFC 9568 section 5.2.8 leaves IPv6 no choice).
+    /// `Either` accepts every IPv4 coverage met in the field (see
+    /// [`Checksum::Either`]) and only the pseudo-header for IPv6 (RFC 9568
+    /// section 5.2.8 leaves IPv6 no choice).
     pub fn verify_checksum(&self, ck: Checksum) -> Result<Option<ChecksumMode>, DecodeError> {
         if let Some(carrier) = checksum::context_family(ck) {
             if carrier != self.family {
@@ -215,13 +216,20 @@ impl<T: AsRef<[u8]>> Packet<T> {
         match ck {
             Checksum::Either { src, dst } => {
                 let plain = checksum::compute(self.b(), Checksum::NoPseudoHeader).unwrap_or(0);
-                if plain == found {
+                if plain == found && self.family == Family::V4 {
                     return Ok(Some(ChecksumMode::NoPseudoHeader));
                 }
                 let pseudo =
                     checksum::compute(self.b(), Checksum::PseudoHeader { src, dst }).unwrap_or(0);
                 if pseudo == found {
                     return Ok(Some(ChecksumMode::PseudoHeader));
+                }
+                let group = IpAddr::V4(crate::frame::GROUP_V4);
+                if self.family == Family::V4 && dst != group {
+                    let old = Checksum::PseudoHeader { src, dst: group };
+                    if checksum::compute(self.b(), old) == Some(found) {
+                        return Ok(Some(ChecksumMode::PseudoHeaderGroupDst));
+                    }
                 }
                 Err(DecodeError::BadChecksum {
                     computed: pseudo,
@@ -469,6 +477,28 @@ mod tests {
             .unwrap();
         assert_eq!(&out[..3], &[0xa5; 3]);
         assert_eq!(&out[3..], &KA_V4[..]);
+    }
+
+    #[test]
+    fn old_unicast_checksum_is_recognised_in_automatic_mode_only() {
+        // keepalived old_unicast_checksum: pseudo-header with 224.0.0.18
+        // as destination on a packet unicast to 192.0.2.2.
+        let unicast = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let r = Repr::decode(&KA_V4, Checksum::Skip).unwrap();
+        let mut out = BytesMut::new();
+        r.emit(&mut out, Checksum::PseudoHeader { src: SRC, dst: DST })
+            .unwrap();
+        let p = Packet::new_checked(&out[..]).unwrap();
+        assert_eq!(
+            p.checksum_mode(SRC, unicast),
+            Some(ChecksumMode::PseudoHeaderGroupDst)
+        );
+        assert!(p
+            .verify_checksum(Checksum::PseudoHeader {
+                src: SRC,
+                dst: unicast
+            })
+            .is_err());
     }
 
     #[test]
