@@ -109,8 +109,9 @@ VECTORS = {
             "192.0.2.1 (mcast_src_ip). Captured from start-up: an owner does not wait for the "
             "master-down timer, its first advertisement follows start-up at once, then 5 "
             "gratuitous ARP requests for 192.0.2.1, then one advertisement per second. Node A "
-            "also carried 198.51.100.1/24 on eth0 during this capture (see the README: keepalived "
-            "2.2.7 faults when the owner's address is the interface's only IPv4 address)."),
+            "also carried 198.51.100.1/24 on eth0 during this capture: keepalived 2.2.7 goes to "
+            "FAULT and deletes 192.0.2.1 when the owner's address is the interface's only IPv4 "
+            "address."),
         setup="ip addr add 198.51.100.1/24 dev eth0   (on node A, before starting keepalived; removed afterwards)",
     ),
     "ucarp-pass19": dict(
