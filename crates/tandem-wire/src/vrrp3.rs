@@ -122,8 +122,32 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Checks the layout and that the addresses are of `family` (the family
     /// of the carrying IP packet).
+    ///
+    /// Knowing the family, a message shorter than its count needs in that
+    /// family is [`DecodeError::Truncated`] (with the length that family
+    /// needs), where [`Packet::new_checked`] alone would call an IPv6
+    /// message cut short an address count mismatch. A message that is
+    /// exactly as long as `count` addresses of the other family is a
+    /// [`DecodeError::FamilyMismatch`].
     pub fn new_checked_family(buf: T, family: Family) -> Result<Self, DecodeError> {
-        let p = Self::new_checked(buf)?;
+        let (len, count) = {
+            let b = buf.as_ref();
+            (b.len(), b.get(3).copied())
+        };
+        let p = match (Self::new_checked(buf), count) {
+            (
+                Err(DecodeError::Truncated { .. } | DecodeError::AddressCountMismatch { .. }),
+                Some(count),
+            ) if len >= HEADER_LEN
+                && len < HEADER_LEN + usize::from(count) * family.address_len() =>
+            {
+                return Err(DecodeError::Truncated {
+                    needed: HEADER_LEN + usize::from(count) * family.address_len(),
+                    got: len,
+                });
+            }
+            (r, _) => r?,
+        };
         if p.family != family {
             return Err(DecodeError::FamilyMismatch {
                 message: p.family,
@@ -575,6 +599,55 @@ mod tests {
                 message: Family::V4,
                 carrier: Family::V6
             }
+        );
+    }
+
+    #[test]
+    fn ipv6_message_cut_short_is_truncated_when_the_family_is_known() {
+        // Found by tests/proptest.rs (vrrp3_prefixes_are_truncated): the
+        // first 13 bytes of an IPv6 message with one address (24 bytes)
+        // used to give AddressCountMismatch from new_checked_family.
+        let mut v6 = [0u8; 24];
+        v6[..8].copy_from_slice(&[0x31, 7, 100, 1, 0x00, 0x64, 0, 0]);
+        v6[8..].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        assert_eq!(
+            Packet::new_checked_family(&v6[..], Family::V6)
+                .unwrap()
+                .count(),
+            1
+        );
+        assert_eq!(
+            Packet::new_checked_family(&v6[..13], Family::V6).unwrap_err(),
+            DecodeError::Truncated {
+                needed: 24,
+                got: 13
+            }
+        );
+        // Fewer than 4 address bytes: the length IPv6 needs, not IPv4's.
+        assert_eq!(
+            Packet::new_checked_family(&v6[..10], Family::V6).unwrap_err(),
+            DecodeError::Truncated {
+                needed: 24,
+                got: 10
+            }
+        );
+        // The family unknown, 13 bytes are still no valid message.
+        assert_eq!(
+            Packet::new_checked(&v6[..13]).unwrap_err(),
+            DecodeError::AddressCountMismatch { count: 1, len: 13 }
+        );
+        // Exactly one IPv4 address long: a valid IPv4 message on an IPv6 carrier.
+        assert_eq!(
+            Packet::new_checked_family(&v6[..12], Family::V6).unwrap_err(),
+            DecodeError::FamilyMismatch {
+                message: Family::V4,
+                carrier: Family::V6
+            }
+        );
+        // Over IPv4, extra bytes remain a count mismatch.
+        assert_eq!(
+            Packet::new_checked_family(&v6[..13], Family::V4).unwrap_err(),
+            DecodeError::AddressCountMismatch { count: 1, len: 13 }
         );
     }
 
