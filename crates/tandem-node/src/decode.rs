@@ -615,6 +615,27 @@ mod tests {
     }
 
     #[test]
+    fn fragmented_ipv6_of_another_protocol_is_not_ours() {
+        let src: Ipv6Addr = "fd00::1".parse().unwrap();
+        // A first fragment (more fragments set) of a UDP datagram.
+        let mut payload = vec![17, 0, 0x00, 0x01, 0, 0, 0, 1];
+        payload.extend_from_slice(&[0u8; 16]);
+        let mut ip = frame::ipv6_packet(src, frame::GROUP_V6, 255, &payload);
+        ip[6] = 44;
+        let f = frame::ethernet_frame([2, 0, 0, 0, 0, 1], [0x33, 0x33, 0, 0, 0, 0x12], &ip);
+        assert_eq!(
+            frame::parse_ethernet(&f),
+            Err(DecodeError::Ip(IpError::Fragmented))
+        );
+        assert_eq!(decode_frame(&frame(f.clone()), &Options::default()), None);
+        // The same fragment of a protocol-112 packet is reported.
+        let mut f112 = f;
+        f112[14 + 40] = 112;
+        let d = decode_frame(&frame(f112), &Options::default()).unwrap();
+        assert_eq!(d.error, Some(DecodeError::Ip(IpError::Fragmented)));
+    }
+
+    #[test]
     fn carp_hmac_needs_password_and_addresses() {
         let vip: IpAddr = "192.0.2.130".parse().unwrap();
         let f = frame(Build::carp(10, b"carpkey1", [vip]).ethernet_frame());

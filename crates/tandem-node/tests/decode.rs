@@ -101,7 +101,7 @@ fn secrets(vector: &Value) -> Vec<String> {
         commands.push(c);
     }
     let mut password = commands.iter().find_map(|c| flag(c, "--pass", "-p"));
-    let mut addresses: BTreeSet<String> = commands
+    let addresses: BTreeSet<String> = commands
         .iter()
         .filter_map(|c| flag(c, "--addr", "-a"))
         .collect();
@@ -119,7 +119,7 @@ fn secrets(vector: &Value) -> Vec<String> {
     if let Some(p) = password {
         args.extend(["--password".to_owned(), p]);
     }
-    for a in std::mem::take(&mut addresses) {
+    for a in addresses {
         args.extend(["--carp-address".to_owned(), a]);
     }
     args
