@@ -293,9 +293,6 @@ pub fn decode_frame(frame: &Frame<'_>, opts: &Options) -> Option<Decoded> {
             // Ours but malformed: report what the headers still say.
             let packet = header.and_then(|h| data.get(h.ip_offset..)).unwrap_or(&[]);
             let ip = peek_ip(packet);
-            if error == DecodeError::Ip(IpError::Fragmented) && !fragment_of_112(packet) {
-                return None;
-            }
             Some(Decoded {
                 n: frame.number,
                 link,
@@ -534,20 +531,6 @@ fn peek_ip(p: &[u8]) -> Option<IpInfo> {
     }
 }
 
-/// For a fragmented packet: whether it may be protocol 112. IPv4 fragments
-/// only reach here if they are (the frame parser looks at the protocol
-/// first); for IPv6, the fragment header right after the fixed header
-/// names the protocol, and anything else is not ours.
-fn fragment_of_112(p: &[u8]) -> bool {
-    match p.first().map(|b| b >> 4) {
-        Some(6) => match (p.get(6), p.get(40)) {
-            (Some(44), Some(&next)) => next == tandem_wire::IP_PROTOCOL,
-            _ => true,
-        },
-        _ => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,7 +593,7 @@ mod tests {
             decode_frame(&frame(arp.to_vec()), &Options::default()),
             None
         );
-        let na = frame::unsolicited_na([2, 0, 0, 0, 0, 1], "fd00::1".parse().unwrap());
+        let na = frame::unsolicited_na([2, 0, 0, 0, 0, 1], "fd00::1".parse().unwrap(), false);
         assert_eq!(decode_frame(&frame(na), &Options::default()), None);
     }
 
@@ -625,7 +608,7 @@ mod tests {
         let f = frame::ethernet_frame([2, 0, 0, 0, 0, 1], [0x33, 0x33, 0, 0, 0, 0x12], &ip);
         assert_eq!(
             frame::parse_ethernet(&f),
-            Err(DecodeError::Ip(IpError::Fragmented))
+            Err(DecodeError::Ip(IpError::NotProtocol112(17)))
         );
         assert_eq!(decode_frame(&frame(f.clone()), &Options::default()), None);
         // The same fragment of a protocol-112 packet is reported.

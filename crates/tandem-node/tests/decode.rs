@@ -535,7 +535,7 @@ fn other_frames_are_counted_but_not_printed() {
     let mac = [2, 0, 0, 0, 0, 1];
     let frames = vec![
         frame::gratuitous_arp(mac, "192.0.2.61".parse().expect("v4")).to_vec(),
-        frame::unsolicited_na(mac, "fd00::61".parse().expect("v6")),
+        frame::unsolicited_na(mac, "fd00::61".parse().expect("v6"), false),
         Advert::vrrp3(61, [v4("192.0.2.61")]).ethernet_frame(),
     ];
     let path = write_capture("mixed.pcap", &pcap(1, &frames));

@@ -39,8 +39,9 @@ pub enum Checksum {
     Skip,
 }
 
-/// Which of the two VRRPv3 coverage rules a checksum on the wire matches.
+/// Which VRRPv3 coverage rule a checksum on the wire matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ChecksumMode {
     /// The message only: RFC 9568 for IPv4 (keepalived `v3_checksum_as_v2`).
     NoPseudoHeader,

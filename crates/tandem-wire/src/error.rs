@@ -115,7 +115,7 @@ pub enum IpError {
     /// A fragment: advertisements are never fragmented.
     #[error("fragmented packet: advertisements are never fragmented")]
     Fragmented,
-    /// An addressed-based mismatch, e.g. IPv4 carrier with an IPv6 context.
+    /// Source and destination of different families.
     #[error("source {src} and destination {dst} are of different families")]
     MixedFamilies {
         /// Source address.

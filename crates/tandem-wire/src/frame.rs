@@ -29,7 +29,7 @@ pub const TTL: u8 = 255;
 /// IP protocol number of the Authentication Header.
 pub const IP_PROTOCOL_AH: u8 = 51;
 
-/// The IPv6 Ethernet broadcast address, all ones.
+/// The Ethernet broadcast address, all ones.
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
 /// The IP layer around an advertisement.
@@ -177,9 +177,6 @@ pub fn parse_ip(packet: &[u8]) -> Result<Found<'_>, DecodeError> {
                 dst: IpAddr::V4(h.destination_addr()),
                 ttl: h.ttl(),
             };
-            if v4.is_payload_fragmented() {
-                return Err(IpError::Fragmented.into());
-            }
             // The view borrows `v4`; take the same bytes from `packet`.
             let hl = h.slice().len();
             let ah = v4.extensions().auth.map(|a| AhInfo {
@@ -197,15 +194,16 @@ pub fn parse_ip(packet: &[u8]) -> Result<Found<'_>, DecodeError> {
                 dst: IpAddr::V6(h.destination_addr()),
                 ttl: h.hop_limit(),
             };
-            if v6.is_payload_fragmented() {
-                return Err(IpError::Fragmented.into());
-            }
             (ip, v6.payload().clone(), None)
         }
         _ => return Err(IpError::Malformed("IP packet").into()),
     };
     if payload.ip_number.0 != IP_PROTOCOL {
         return Err(IpError::NotProtocol112(payload.ip_number.0).into());
+    }
+    // Only a fragment of protocol 112 is ours-but-malformed.
+    if payload.fragmented {
+        return Err(IpError::Fragmented.into());
     }
     let message = payload.payload;
     let kind = classify(message, Some(ip.family()))?;
@@ -323,6 +321,12 @@ pub fn virtual_mac(vrid: Vrid, family: Family) -> [u8; 6] {
     [0x00, 0x00, 0x5e, 0x00, f, vrid.get()]
 }
 
+/// The virtual MAC of an OpenBSD CARP virtual host: 00-00-5E-00-01-{VHID}
+/// for IPv4 and IPv6 alike (unlike VRRP, whose IPv6 block is 00-02).
+pub fn carp_virtual_mac(vhid: Vrid) -> [u8; 6] {
+    [0x00, 0x00, 0x5e, 0x00, 0x01, vhid.get()]
+}
+
 /// The Ethernet source ucarp sends its advertisements from:
 /// 00-00-5E-00-00-{VHID} (00, not 01).
 pub fn ucarp_source_mac(vhid: Vrid) -> [u8; 6] {
@@ -351,11 +355,14 @@ pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// An unsolicited neighbour advertisement for `addr` from `mac` (RFC 4861
 /// section 7.2.6): from `addr` to ff02::1, hop limit 255, Override set,
-/// Router and Solicited clear, with the target link-layer address option.
-pub fn unsolicited_na(mac: [u8; 6], addr: Ipv6Addr) -> Vec<u8> {
+/// Solicited clear, with the target link-layer address option. `router`
+/// sets the Router flag: RFC 9568 sections 6.4.1 and 6.4.2 set it for a
+/// virtual router; keepalived leaves it clear (its addresses need not
+/// belong to a router).
+pub fn unsolicited_na(mac: [u8; 6], addr: Ipv6Addr, router: bool) -> Vec<u8> {
     let mut icmp = [0u8; 32];
     icmp[0] = 136; // Neighbor Advertisement
-    icmp[4] = 0x20; // Override
+    icmp[4] = if router { 0xa0 } else { 0x20 }; // Router, Override
     icmp[8..24].copy_from_slice(&addr.octets());
     icmp[24] = 2; // Target Link-Layer Address
     icmp[25] = 1; // length in units of 8 bytes
@@ -371,13 +378,14 @@ pub fn unsolicited_na(mac: [u8; 6], addr: Ipv6Addr) -> Vec<u8> {
 }
 
 /// The frames that announce `addresses` from `mac`: a gratuitous ARP per
-/// IPv4 address, an unsolicited NA per IPv6 address, in order.
-pub fn announcements(mac: [u8; 6], addresses: &[IpAddr]) -> Vec<Vec<u8>> {
+/// IPv4 address, an unsolicited NA (Router flag as `router`) per IPv6
+/// address, in order.
+pub fn announcements(mac: [u8; 6], addresses: &[IpAddr], router: bool) -> Vec<Vec<u8>> {
     addresses
         .iter()
         .map(|a| match a {
             IpAddr::V4(a) => gratuitous_arp(mac, *a).to_vec(),
-            IpAddr::V6(a) => unsolicited_na(mac, *a),
+            IpAddr::V6(a) => unsolicited_na(mac, *a, router),
         })
         .collect()
 }
@@ -392,6 +400,8 @@ mod tests {
         assert_eq!(virtual_mac(v, Family::V4), [0, 0, 0x5e, 0, 1, 0x65]);
         assert_eq!(virtual_mac(v, Family::V6), [0, 0, 0x5e, 0, 2, 0x65]);
         assert_eq!(ucarp_source_mac(v), [0, 0, 0x5e, 0, 0, 0x65]);
+        assert_eq!(carp_virtual_mac(v), virtual_mac(v, Family::V4));
+        assert_ne!(carp_virtual_mac(v), virtual_mac(v, Family::V6));
         assert_eq!(
             multicast_mac(IpAddr::V4(GROUP_V4)),
             Some([1, 0, 0x5e, 0, 0, 0x12])
@@ -419,6 +429,44 @@ mod tests {
         assert_eq!(
             found.ethernet,
             Some(([2, 0, 0, 0, 0, 1], [1, 0, 0x5e, 0, 0, 0x12]))
+        );
+    }
+
+    #[test]
+    fn unsolicited_na_router_flag() {
+        // RFC 9568 6.4.1: Router set, Solicited clear, Override set.
+        let a: Ipv6Addr = "fd00::7".parse().unwrap();
+        let f = unsolicited_na([2, 0, 0, 0, 0, 1], a, true);
+        assert_eq!(f[14 + 40 + 4], 0xa0);
+        assert_eq!(
+            unsolicited_na([2, 0, 0, 0, 0, 1], a, false)[14 + 40 + 4],
+            0x20
+        );
+        // Both carry a valid ICMPv6 checksum.
+        for f in [f.clone(), unsolicited_na([2, 0, 0, 0, 0, 1], a, false)] {
+            let icmp = &f[54..];
+            let p = checksum::pseudo_header_sum_for(IpAddr::V6(a), IpAddr::V6(ALL_NODES), 32, 58);
+            assert_eq!(checksum::finish(checksum::sum(p.unwrap(), icmp)), 0);
+        }
+    }
+
+    #[test]
+    fn fragments_of_other_protocols_are_not_ours() {
+        let mut p = ipv4_packet(Ipv4Addr::new(192, 0, 2, 1), GROUP_V4, 255, &[0x31; 12]);
+        p[6] = 0x20; // more fragments
+        p[10] = 0;
+        p[11] = 0;
+        let c = checksum::internet(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(parse_ip(&p), Err(DecodeError::Ip(IpError::Fragmented)));
+        p[9] = 17;
+        p[10] = 0;
+        p[11] = 0;
+        let c = checksum::internet(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(
+            parse_ip(&p),
+            Err(DecodeError::Ip(IpError::NotProtocol112(17)))
         );
     }
 

@@ -279,7 +279,7 @@ fn announcements_match_keepalived_frames() {
     let want =
         "ffffffffffff02000000000a0806000108000604000102000000000ac000026fffffffffffffc000026f";
     assert_eq!(hex::encode(garp), want);
-    let na = frame::unsolicited_na([2, 0, 0, 0, 0, 0x0b], "fd00::92".parse().unwrap());
+    let na = frame::unsolicited_na([2, 0, 0, 0, 0, 0x0b], "fd00::92".parse().unwrap(), false);
     let want = "33330000000102000000000b86dd6000000000203afffd000000000000000000000000000092ff0200000000000000000000000000018800596f20000000fd000000000000000000000000000092020102000000000b";
     assert_eq!(hex::encode(na), want);
 }
