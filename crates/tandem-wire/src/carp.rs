@@ -576,6 +576,84 @@ mod tests {
     }
 
     #[test]
+    fn type_and_vhid_are_checked() {
+        let mut b = UCARP;
+        b[0] = 0x22;
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            DecodeError::BadType(2)
+        );
+        let mut b = UCARP;
+        b[1] = 0;
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            DecodeError::ZeroVrid
+        );
+    }
+
+    #[test]
+    fn scoped_ipv6_addresses_are_hashed_with_the_scope_bytes_zeroed() {
+        // OpenBSD clears the KAME-embedded scope (bytes 2..4) of link-local
+        // addresses before hashing them (the HMAC_ORIG form).
+        let v = Vrid::new(5).unwrap();
+        let embedded = IpAddr::V6("fe80:3::1".parse().unwrap());
+        let plain = IpAddr::V6("fe80::1".parse().unwrap());
+        let global = IpAddr::V6("fd00::1".parse().unwrap());
+        let a = Key::new(b"pw", v, &[embedded, global]);
+        let b = Key::new(b"pw", v, &[plain, global]);
+        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(b"pw").unwrap();
+        mac.update(&[2, 1, 5]);
+        mac.update(&Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).octets());
+        mac.update(&Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1).octets());
+        mac.update(&9u64.to_be_bytes());
+        let orig: [u8; 20] = mac.finalize().into_bytes().into();
+        a.verify(9, &orig).unwrap();
+        b.verify(9, &orig).unwrap();
+        // A global address is never altered: fd00:3::1 is a different key.
+        let c = Key::new(b"pw", v, &[IpAddr::V6("fd00:3::1".parse().unwrap())]);
+        assert_ne!(c.generate(9), Key::new(b"pw", v, &[global]).generate(9));
+    }
+
+    #[test]
+    fn lladdr_is_covered_before_the_vhid() {
+        let v = Vrid::new(6).unwrap();
+        let a = [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 6))];
+        let ll = [2, 0, 0, 0, 0, 6];
+        let k = Key::with_lladdr(b"pw", v, &a, ll);
+        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(b"pw").unwrap();
+        mac.update(&[2, 1]);
+        mac.update(&ll);
+        mac.update(&[6, 192, 0, 2, 6]);
+        mac.update(&3u64.to_be_bytes());
+        let want: [u8; 20] = mac.finalize().into_bytes().into();
+        assert_eq!(k.generate(3), want);
+        assert_eq!(
+            Key::new(b"pw", v, &a).verify(3, &want),
+            Err(DecodeError::BadHmac)
+        );
+    }
+
+    #[test]
+    fn emit_rejects_a_key_for_another_vhid_and_a_zero_interval() {
+        let mut r = Repr::decode(&UCARP, Checksum::NoPseudoHeader, None).unwrap();
+        let mut out = BytesMut::new();
+        let other = Key::new(b"carpkey1", Vrid::new(11).unwrap(), &[]);
+        assert_eq!(
+            r.emit(&mut out, &other, Checksum::NoPseudoHeader),
+            Err(EncodeError::VhidMismatch {
+                key: 11,
+                message: 10
+            })
+        );
+        r.advbase = 0;
+        assert_eq!(
+            r.emit(&mut out, &key(), Checksum::NoPseudoHeader),
+            Err(EncodeError::ZeroInterval)
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
     fn interval_is_advbase_plus_advskew_over_256() {
         assert_eq!(interval(1, 128), Centiseconds(150));
         assert_eq!(interval(0, 255), Centiseconds(99));

@@ -422,6 +422,74 @@ mod tests {
     }
 
     #[test]
+    fn version_and_type_are_checked() {
+        // RFC 3768 7.1: MUST verify the VRRP version is 2; type 1 is the only type.
+        let mut b = KA_PASS;
+        b[0] = 0x31;
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            DecodeError::BadVersion {
+                expected: 2,
+                found: 3
+            }
+        );
+        let mut b = KA_PASS;
+        b[0] = 0x22;
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            DecodeError::BadType(2)
+        );
+        let mut b = KA_PASS;
+        b[1] = 0;
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            DecodeError::ZeroVrid
+        );
+    }
+
+    #[test]
+    fn auth_data_is_ignored_under_auth_type_0() {
+        // RFC 3768 5.3.10: set to zero on transmission, ignored on reception.
+        let mut b = KA_PASS;
+        b[4] = 0; // auth type 0, data still "s3cret"
+        let c = crate::checksum::internet(&{
+            let mut z = b;
+            z[6] = 0;
+            z[7] = 0;
+            z
+        });
+        b[6..8].copy_from_slice(&c.to_be_bytes());
+        let r = Repr::decode(&b, Checksum::NoPseudoHeader).unwrap();
+        assert_eq!(r.auth, Auth::None);
+        let mut out = BytesMut::new();
+        r.emit(&mut out, Checksum::NoPseudoHeader).unwrap();
+        assert_eq!(&out[12..], &[0u8; 8], "sent as zero");
+    }
+
+    #[test]
+    fn emit_rejects_what_cannot_be_sent() {
+        let mut r = Repr::decode(&KA_PASS, Checksum::NoPseudoHeader).unwrap();
+        let mut out = BytesMut::new();
+        r.adver_int = Seconds(0);
+        assert_eq!(
+            r.emit(&mut out, Checksum::Skip),
+            Err(EncodeError::ZeroInterval)
+        );
+        r.adver_int = Seconds(1);
+        r.addresses.clear();
+        assert_eq!(
+            r.emit(&mut out, Checksum::Skip),
+            Err(EncodeError::AddressCount(0))
+        );
+        r.addresses = alloc::vec![Ipv4Addr::new(192, 0, 2, 1); 256];
+        assert_eq!(
+            r.emit(&mut out, Checksum::Skip),
+            Err(EncodeError::AddressCount(256))
+        );
+        assert!(out.is_empty(), "nothing written on error");
+    }
+
+    #[test]
     fn long_passwords_are_cut_to_eight_bytes() {
         assert_eq!(Auth::simple_text(b"abcdefghijk").data(), *b"abcdefgh");
     }

@@ -526,6 +526,30 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_checksums_always_cover_the_pseudo_header() {
+        // RFC 9568 5.2.8: for IPv6 the pseudo-header is always included;
+        // automatic mode does not accept a message-only IPv6 checksum.
+        let src: IpAddr = "fe80::1".parse().unwrap();
+        let dst: IpAddr = "ff02::12".parse().unwrap();
+        let r = Repr {
+            vrid: Vrid::new(9).unwrap(),
+            priority: Priority(100),
+            max_adver_int: Centiseconds(100),
+            addresses: Addresses::V6(vec!["fe80::9".parse().unwrap()]),
+        };
+        let mut good = BytesMut::new();
+        r.emit(&mut good, Checksum::PseudoHeader { src, dst })
+            .unwrap();
+        let p = Packet::new_checked(&good[..]).unwrap();
+        assert_eq!(p.checksum_mode(src, dst), Some(ChecksumMode::PseudoHeader));
+        let mut bad = BytesMut::new();
+        r.emit(&mut bad, Checksum::NoPseudoHeader).unwrap();
+        let p = Packet::new_checked(&bad[..]).unwrap();
+        assert_eq!(p.checksum_mode(src, dst), None);
+        assert!(Repr::parse(&p, Checksum::Either { src, dst }).is_err());
+    }
+
+    #[test]
     fn rfc9568_mode_round_trips() {
         let r = Repr::decode(&KA_V4, Checksum::Skip).unwrap();
         let mut out = BytesMut::new();
