@@ -26,7 +26,7 @@ use bytes::{BufMut, BytesMut};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::checksum::{self, Checksum, ChecksumMode};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, IpError};
 use crate::{Centiseconds, Family, Priority, Vrid};
 
 /// Length of the fixed header, before the addresses.
@@ -223,6 +223,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// [`Checksum::Either`]) and only the pseudo-header for IPv6 (RFC 9568
     /// section 5.2.8 leaves IPv6 no choice).
     pub fn verify_checksum(&self, ck: Checksum) -> Result<Option<ChecksumMode>, DecodeError> {
+        if let Checksum::PseudoHeader { src, dst } | Checksum::Either { src, dst } = ck {
+            // There is no pseudo-header for mixed families, so no checksum
+            // can verify (not even a 0 on the wire).
+            if Family::of(src) != Family::of(dst) {
+                return Err(IpError::MixedFamilies { src, dst }.into());
+            }
+        }
         if let Some(carrier) = checksum::context_family(ck) {
             if carrier != self.family {
                 return Err(DecodeError::FamilyMismatch {
@@ -394,12 +401,15 @@ impl Repr {
         if self.max_adver_int.0 == 0 || self.max_adver_int > Centiseconds::MAX_ADVER_INT {
             return Err(EncodeError::IntervalOutOfRange(self.max_adver_int.0));
         }
-        if let Some(context) = checksum::context_family(ck) {
-            if context != self.addresses.family() {
-                return Err(EncodeError::FamilyMismatch {
-                    message: self.addresses.family(),
-                    context,
-                });
+        if let Checksum::PseudoHeader { src, dst } | Checksum::Either { src, dst } = ck {
+            // Both ends: with mixed families there is no pseudo-header to sum.
+            for context in [Family::of(src), Family::of(dst)] {
+                if context != self.addresses.family() {
+                    return Err(EncodeError::FamilyMismatch {
+                        message: self.addresses.family(),
+                        context,
+                    });
+                }
             }
         }
         let start = out.len();
@@ -673,6 +683,39 @@ mod tests {
             Packet::new_checked_family(&v6[..13], Family::V4).unwrap_err(),
             DecodeError::AddressCountMismatch { count: 1, len: 13 }
         );
+    }
+
+    #[test]
+    fn mixed_family_context_verifies_nothing_and_emits_nothing() {
+        // A checksum of 0 used to verify under a pseudo-header context with
+        // an IPv4 source and an IPv6 destination (no pseudo-header exists,
+        // and the computed value defaulted to 0); emit wrote a 0 checksum.
+        let v6 = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12));
+        let mut b = KA_V4;
+        b[6..8].fill(0);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        for ck in [
+            Checksum::PseudoHeader { src: SRC, dst: v6 },
+            Checksum::Either { src: SRC, dst: v6 },
+        ] {
+            assert_eq!(
+                p.verify_checksum(ck),
+                Err(DecodeError::Ip(IpError::MixedFamilies {
+                    src: SRC,
+                    dst: v6
+                }))
+            );
+        }
+        let r = Repr::decode(&KA_V4, Checksum::Skip).unwrap();
+        let mut out = BytesMut::new();
+        assert_eq!(
+            r.emit(&mut out, Checksum::PseudoHeader { src: SRC, dst: v6 }),
+            Err(EncodeError::FamilyMismatch {
+                message: Family::V4,
+                context: Family::V6
+            })
+        );
+        assert!(out.is_empty());
     }
 
     #[test]
