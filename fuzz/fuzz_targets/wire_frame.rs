@@ -12,7 +12,10 @@ use tandem_wire::{carp, classify, vrrp2, vrrp3, Checksum, Kind};
 fn check(data: &[u8], found: &Found<'_>) {
     let range = data.as_ptr_range();
     let m = found.message.as_ptr_range();
-    assert!(range.start <= m.start && m.end <= range.end, "message outside the input");
+    assert!(
+        range.start <= m.start && m.end <= range.end,
+        "message outside the input"
+    );
     let family = found.ip.family();
     assert_eq!(classify(found.message, Some(family)), Ok(found.kind));
     let (src, dst) = (found.ip.src, found.ip.dst);
@@ -45,7 +48,9 @@ fn check(data: &[u8], found: &Found<'_>) {
     assert_eq!(again.ip, found.ip);
     assert_eq!(again.kind, found.kind);
     assert_eq!(again.message, found.message);
-    let (esrc, edst) = found.ethernet.unwrap_or(([2, 0, 0, 0, 0, 1], [1, 0, 0x5e, 0, 0, 0x12]));
+    let (esrc, edst) = found
+        .ethernet
+        .unwrap_or(([2, 0, 0, 0, 0, 1], [1, 0, 0x5e, 0, 0, 0x12]));
     let eth = frame::ethernet_frame(esrc, edst, &ip);
     let again = frame::parse_ethernet(&eth).expect("a rebuilt frame parses");
     assert_eq!(again.ethernet, Some((esrc, edst)));

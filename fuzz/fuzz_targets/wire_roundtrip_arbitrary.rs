@@ -79,13 +79,21 @@ fuzz_target!(|input: Input| {
             in_frames(&out, Kind::Vrrp3, s, d);
         }
         Input::Vrrp2 { repr, skip } => {
-            let ck = if skip { Checksum::Skip } else { Checksum::NoPseudoHeader };
+            let ck = if skip {
+                Checksum::Skip
+            } else {
+                Checksum::NoPseudoHeader
+            };
             repr.emit(&mut out, ck).expect("a generated Repr emits");
             assert_eq!(out.len(), repr.buffer_len());
             let p = vrrp2::Packet::new_checked(&out[..]).expect("emitted is valid");
             assert_eq!(vrrp2::Repr::parse(&p, ck).unwrap(), repr);
             assert_eq!(classify(&out, Some(Family::V4)), Ok(Kind::Vrrp2));
-            let (s, d) = addrs(Family::V4, [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [224, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            let (s, d) = addrs(
+                Family::V4,
+                [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                [224, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            );
             in_frames(&out, Kind::Vrrp2, s, d);
         }
         Input::Carp {

@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     let r = vrrp2::Repr::parse(&p, Checksum::Skip).expect("Skip accepts a checked packet");
     assert_eq!(r.auth.auth_type(), p.auth_type());
     let mut out = BytesMut::new();
-    r.emit(&mut out, Checksum::Skip).expect("a parsed Repr emits");
+    r.emit(&mut out, Checksum::Skip)
+        .expect("a parsed Repr emits");
     assert_eq!(out.len(), r.buffer_len());
     let mut want = data.to_vec();
     want[6..8].fill(0);

@@ -30,24 +30,42 @@ fuzz_target!(|data: &[u8]| {
     let _ = (p.vrid(), p.priority(), p.max_adver_int(), p.checksum());
     let _ = p.checksum_mode(src, dst);
     let _ = p.checksum_mode(SRC4, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
-    let _ = p.verify_checksum(Checksum::Either { src: SRC6, dst: DST6 });
+    let _ = p.verify_checksum(Checksum::Either {
+        src: SRC6,
+        dst: DST6,
+    });
     // No pseudo-header exists for mixed families: nothing verifies.
-    assert!(p.verify_checksum(Checksum::PseudoHeader { src: SRC4, dst: DST6 }).is_err());
-    assert!(p.verify_checksum(Checksum::Either { src: SRC6, dst: DST4 }).is_err());
+    assert!(p
+        .verify_checksum(Checksum::PseudoHeader {
+            src: SRC4,
+            dst: DST6
+        })
+        .is_err());
+    assert!(p
+        .verify_checksum(Checksum::Either {
+            src: SRC6,
+            dst: DST4
+        })
+        .is_err());
 
     let r = vrrp3::Repr::parse(&p, Checksum::Skip).expect("Skip accepts a checked packet");
     let mut out = BytesMut::new();
-    r.emit(&mut out, Checksum::Skip).expect("a parsed Repr emits");
+    r.emit(&mut out, Checksum::Skip)
+        .expect("a parsed Repr emits");
     assert_eq!(out.len(), r.buffer_len());
     let mut want = data.to_vec();
     want[4] &= 0x0f;
     want[6..8].fill(0);
     assert_eq!(&out[..], &want[..]);
-    let again = vrrp3::Packet::new_checked_family(&out[..], p.family()).expect("re-emitted is valid");
+    let again =
+        vrrp3::Packet::new_checked_family(&out[..], p.family()).expect("re-emitted is valid");
     assert_eq!(vrrp3::Repr::parse(&again, Checksum::Skip).unwrap(), r);
 
     if p.reserved() == 0 {
-        for ck in [Checksum::NoPseudoHeader, Checksum::PseudoHeader { src, dst }] {
+        for ck in [
+            Checksum::NoPseudoHeader,
+            Checksum::PseudoHeader { src, dst },
+        ] {
             if p.verify_checksum(ck).is_ok() {
                 assert_eq!(vrrp3::Repr::parse(&p, ck).unwrap(), r);
                 let mut exact = BytesMut::new();
