@@ -39,7 +39,7 @@
 //! value and recognises its own looped-back packets by it.
 
 use alloc::vec::Vec;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use core::net::IpAddr;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -65,16 +65,13 @@ pub struct Packet<T: AsRef<[u8]>> {
     buf: T,
 }
 
+/// The header as (version/type, VHID, advskew, authlen, advbase), read
+/// as one big-endian word; the rest of the 36 bytes must follow.
 fn header(input: &[u8]) -> nom::IResult<&[u8], (u8, u8, u8, u8, u8)> {
-    use nom::number::complete::be_u8;
-    let (input, vt) = be_u8(input)?;
-    let (input, vhid) = be_u8(input)?;
-    let (input, advskew) = be_u8(input)?;
-    let (input, authlen) = be_u8(input)?;
-    let (input, _demotion) = be_u8(input)?;
-    let (input, advbase) = be_u8(input)?;
-    let (input, _rest) = nom::bytes::complete::take(LEN - 6)(input)?;
-    Ok((input, (vt, vhid, advskew, authlen, advbase)))
+    let (input, h) = nom::number::complete::be_u64(input)?;
+    let (input, _rest) = nom::bytes::complete::take(LEN - 8)(input)?;
+    let b = h.to_be_bytes();
+    Ok((input, (b[0], b[1], b[2], b[3], b[5])))
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
@@ -390,18 +387,19 @@ impl Repr {
             return Err(EncodeError::ZeroInterval);
         }
         let start = out.len();
-        out.reserve(LEN);
-        out.put_u8((VERSION << 4) | TYPE_ADVERTISEMENT);
-        out.put_u8(self.vhid.get());
-        out.put_u8(self.advskew);
-        out.put_u8(AUTHLEN);
-        out.put_u8(self.demotion);
-        out.put_u8(self.advbase);
-        out.put_u16(0);
-        out.put_u64(self.counter);
-        out.put_slice(hmac);
+        out.resize(start + LEN, 0);
+        let msg = &mut out[start..];
+        msg[..6].copy_from_slice(&[
+            (VERSION << 4) | TYPE_ADVERTISEMENT,
+            self.vhid.get(),
+            self.advskew,
+            AUTHLEN,
+            self.demotion,
+            self.advbase,
+        ]);
+        msg[8..16].copy_from_slice(&self.counter.to_be_bytes());
+        msg[16..].copy_from_slice(hmac);
         if ck != Checksum::Skip {
-            let msg = &mut out[start..];
             let c = checksum::internet(msg);
             msg[6..8].copy_from_slice(&c.to_be_bytes());
         }

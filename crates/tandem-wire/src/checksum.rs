@@ -102,11 +102,13 @@ pub fn internet(data: &[u8]) -> u16 {
 
 /// The one's-complement sum of the pseudo-header for a protocol-112 payload
 /// of `len` bytes from `src` to `dst`; `None` when the families differ.
+#[inline]
 pub fn pseudo_header_sum(src: IpAddr, dst: IpAddr, len: usize) -> Option<u64> {
     pseudo_header_sum_for(src, dst, len, IP_PROTOCOL)
 }
 
 /// As [`pseudo_header_sum`], for any upper-layer `protocol` (58 for ICMPv6).
+#[inline]
 pub fn pseudo_header_sum_for(src: IpAddr, dst: IpAddr, len: usize, protocol: u8) -> Option<u64> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => Some(pseudo_v4(s, d, len, protocol)),
@@ -115,31 +117,47 @@ pub fn pseudo_header_sum_for(src: IpAddr, dst: IpAddr, len: usize, protocol: u8)
     }
 }
 
+#[inline]
 fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, len: usize, protocol: u8) -> u64 {
     // src, dst, zero, protocol, length (RFC 768 layout)
     let acc = u64::from(u32::from(src)) + u64::from(u32::from(dst));
     acc + u64::from(protocol) + (len as u64 & 0xffff)
 }
 
+#[inline]
 fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, len: usize, protocol: u8) -> u64 {
     // src, dst, 32-bit length, 24 zero bits, next header (RFC 8200 section 8.1)
     let acc = sum(sum(0, &src.octets()), &dst.octets());
     acc + (len as u64 & 0xffff_ffff) + u64::from(protocol)
 }
 
-/// The checksum over `msg` with its checksum field (bytes 6..8) counted as
-/// zero, under the coverage `ck` (`Either` computes the pseudo-header form).
+/// The one's-complement sum of `msg` with its checksum field (bytes 6..8)
+/// counted as zero. Summing the whole message and adding the field's
+/// complement avoids a copy.
+#[inline]
+pub(crate) fn message_sum(msg: &[u8]) -> u64 {
+    let found = u16::from_be_bytes([msg[6], msg[7]]);
+    sum(0, msg) + u64::from(!found)
+}
+
+/// The checksum for a message whose [`message_sum`] is `base`, with the
+/// pseudo-header of `src` -> `dst` added; `None` for mixed families.
+#[inline]
+pub(crate) fn with_pseudo(base: u64, src: IpAddr, dst: IpAddr, len: usize) -> Option<u16> {
+    Some(finish(base + pseudo_header_sum(src, dst, len)?))
+}
+
+/// The checksum over `msg` (its checksum field counted as zero) under the
+/// coverage `ck` (`Either` computes the pseudo-header form).
 ///
 /// Returns `None` for `Skip` or when `src` and `dst` are of different families.
+#[inline]
 pub(crate) fn compute(msg: &[u8], ck: Checksum) -> Option<u16> {
-    let found = u16::from_be_bytes([msg[6], msg[7]]);
-    // Summing the whole message and subtracting the field (in one's
-    // complement: adding its complement) avoids a copy.
-    let base = sum(0, msg) + u64::from(!found);
+    let base = message_sum(msg);
     match ck {
         Checksum::NoPseudoHeader => Some(finish(base)),
         Checksum::PseudoHeader { src, dst } | Checksum::Either { src, dst } => {
-            Some(finish(base + pseudo_header_sum(src, dst, msg.len())?))
+            with_pseudo(base, src, dst, msg.len())
         }
         Checksum::Skip => None,
     }

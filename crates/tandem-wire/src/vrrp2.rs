@@ -23,7 +23,7 @@
 //! message travels inside an AH header (see [`crate::ah`]).
 
 use alloc::vec::Vec;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use core::net::Ipv4Addr;
 
 use crate::checksum::{self, Checksum};
@@ -120,15 +120,12 @@ pub struct Packet<T: AsRef<[u8]>> {
     buf: T,
 }
 
+/// The fixed header as (version/type, VRID, count, auth type, interval),
+/// read as one big-endian word (one bounds check).
 fn header(input: &[u8]) -> nom::IResult<&[u8], (u8, u8, u8, u8, u8)> {
-    use nom::number::complete::be_u8;
-    let (input, vt) = be_u8(input)?;
-    let (input, vrid) = be_u8(input)?;
-    let (input, _priority) = be_u8(input)?;
-    let (input, count) = be_u8(input)?;
-    let (input, auth) = be_u8(input)?;
-    let (input, interval) = be_u8(input)?;
-    Ok((input, (vt, vrid, count, auth, interval)))
+    let (input, h) = nom::number::complete::be_u64(input)?;
+    let b = h.to_be_bytes();
+    Ok((input, (b[0], b[1], b[3], b[4], b[5])))
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
@@ -303,20 +300,22 @@ impl Repr {
             return Err(EncodeError::ZeroInterval);
         }
         let start = out.len();
-        out.reserve(self.buffer_len());
-        out.put_u8((VERSION << 4) | TYPE_ADVERTISEMENT);
-        out.put_u8(self.vrid.get());
-        out.put_u8(self.priority.0);
-        out.put_u8(n as u8);
-        out.put_u8(self.auth.auth_type().into());
-        out.put_u8(self.adver_int.0);
-        out.put_u16(0);
-        self.addresses
-            .iter()
-            .for_each(|a| out.put_slice(&a.octets()));
-        out.put_slice(&self.auth.data());
+        out.resize(start + self.buffer_len(), 0);
+        let msg = &mut out[start..];
+        msg[..6].copy_from_slice(&[
+            (VERSION << 4) | TYPE_ADVERTISEMENT,
+            self.vrid.get(),
+            self.priority.0,
+            n as u8,
+            self.auth.auth_type().into(),
+            self.adver_int.0,
+        ]);
+        for (c, a) in msg[HEADER_LEN..].chunks_exact_mut(4).zip(&self.addresses) {
+            c.copy_from_slice(&a.octets());
+        }
+        let auth_at = msg.len() - AUTH_DATA_LEN;
+        msg[auth_at..].copy_from_slice(&self.auth.data());
         if ck != Checksum::Skip {
-            let msg = &mut out[start..];
             let c = checksum::internet(msg);
             msg[6..8].copy_from_slice(&c.to_be_bytes());
         }

@@ -22,7 +22,7 @@
 //! [`Checksum`] and [`Packet::checksum_mode`].
 
 use alloc::vec::Vec;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::checksum::{self, Checksum, ChecksumMode};
@@ -44,22 +44,17 @@ struct Header {
     max_adver_int: u16,
 }
 
+/// The fixed header, read as one big-endian word (one bounds check).
 fn header(input: &[u8]) -> nom::IResult<&[u8], Header> {
-    use nom::number::complete::{be_u16, be_u8};
-    let (input, vt) = be_u8(input)?;
-    let (input, vrid) = be_u8(input)?;
-    let (input, _priority) = be_u8(input)?;
-    let (input, count) = be_u8(input)?;
-    let (input, rsvd_int) = be_u16(input)?;
-    let (input, _checksum) = be_u16(input)?;
+    let (input, h) = nom::number::complete::be_u64(input)?;
     Ok((
         input,
         Header {
-            version: vt >> 4,
-            kind: vt & 0x0f,
-            vrid,
-            count,
-            max_adver_int: rsvd_int & 0x0fff,
+            version: (h >> 60) as u8,
+            kind: (h >> 56) as u8 & 0x0f,
+            vrid: (h >> 48) as u8,
+            count: (h >> 32) as u8,
+            max_adver_int: (h >> 16) as u16 & 0x0fff,
         },
     ))
 }
@@ -239,26 +234,36 @@ impl<T: AsRef<[u8]>> Packet<T> {
             }
         }
         let found = self.checksum();
-        let ck = match (self.family, ck) {
-            (_, Checksum::Skip) => return Ok(None),
-            (Family::V6, Checksum::Either { src, dst }) => Checksum::PseudoHeader { src, dst },
-            (_, ck) => ck,
+        let msg = self.b();
+        let base = checksum::message_sum(msg);
+        let check = |computed: u16, mode| {
+            if computed == found {
+                Ok(Some(mode))
+            } else {
+                Err(DecodeError::BadChecksum { computed, found })
+            }
         };
         match ck {
+            Checksum::Skip => Ok(None),
+            Checksum::NoPseudoHeader => check(checksum::finish(base), ChecksumMode::NoPseudoHeader),
+            Checksum::PseudoHeader { src, dst } => {
+                let c = checksum::with_pseudo(base, src, dst, msg.len()).unwrap_or(0);
+                check(c, ChecksumMode::PseudoHeader)
+            }
             Checksum::Either { src, dst } => {
-                let plain = checksum::compute(self.b(), Checksum::NoPseudoHeader).unwrap_or(0);
-                if plain == found && self.family == Family::V4 {
-                    return Ok(Some(ChecksumMode::NoPseudoHeader));
-                }
-                let pseudo =
-                    checksum::compute(self.b(), Checksum::PseudoHeader { src, dst }).unwrap_or(0);
+                // The message is summed once; each form adds its pseudo-header.
+                let pseudo = checksum::with_pseudo(base, src, dst, msg.len()).unwrap_or(0);
                 if pseudo == found {
                     return Ok(Some(ChecksumMode::PseudoHeader));
                 }
-                let group = IpAddr::V4(crate::frame::GROUP_V4);
-                if self.family == Family::V4 && dst != group {
-                    let old = Checksum::PseudoHeader { src, dst: group };
-                    if checksum::compute(self.b(), old) == Some(found) {
+                if self.family == Family::V4 {
+                    if checksum::finish(base) == found {
+                        return Ok(Some(ChecksumMode::NoPseudoHeader));
+                    }
+                    let group = IpAddr::V4(crate::frame::GROUP_V4);
+                    if dst != group
+                        && checksum::with_pseudo(base, src, group, msg.len()) == Some(found)
+                    {
                         return Ok(Some(ChecksumMode::PseudoHeaderGroupDst));
                     }
                 }
@@ -267,23 +272,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
                     found,
                 })
             }
-            Checksum::NoPseudoHeader => {
-                let c = checksum::compute(self.b(), ck).unwrap_or(0);
-                if c == found {
-                    Ok(Some(ChecksumMode::NoPseudoHeader))
-                } else {
-                    Err(DecodeError::BadChecksum { computed: c, found })
-                }
-            }
-            Checksum::PseudoHeader { .. } => {
-                let c = checksum::compute(self.b(), ck).unwrap_or(0);
-                if c == found {
-                    Ok(Some(ChecksumMode::PseudoHeader))
-                } else {
-                    Err(DecodeError::BadChecksum { computed: c, found })
-                }
-            }
-            Checksum::Skip => Ok(None),
         }
     }
 
@@ -353,21 +341,16 @@ impl Repr {
     /// Decodes a checked packet, verifying its checksum under `ck`.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>, ck: Checksum) -> Result<Repr, DecodeError> {
         p.verify_checksum(ck)?;
+        let body = &p.b()[HEADER_LEN..];
         let addresses = match p.family() {
             Family::V4 => Addresses::V4(
-                p.addresses()
-                    .filter_map(|a| match a {
-                        IpAddr::V4(a) => Some(a),
-                        IpAddr::V6(_) => None,
-                    })
+                body.chunks_exact(4)
+                    .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
                     .collect(),
             ),
             Family::V6 => Addresses::V6(
-                p.addresses()
-                    .filter_map(|a| match a {
-                        IpAddr::V6(a) => Some(a),
-                        IpAddr::V4(_) => None,
-                    })
+                body.chunks_exact(16)
+                    .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or([0; 16])))
                     .collect(),
             ),
         };
@@ -412,23 +395,34 @@ impl Repr {
                 }
             }
         }
+        // Size once, then write in place: one resize instead of a call per field.
         let start = out.len();
-        out.reserve(self.buffer_len());
-        out.put_u8((VERSION << 4) | TYPE_ADVERTISEMENT);
-        out.put_u8(self.vrid.get());
-        out.put_u8(self.priority.0);
-        out.put_u8(n as u8);
-        out.put_u16(self.max_adver_int.0);
-        out.put_u16(0);
+        out.resize(start + self.buffer_len(), 0);
+        let msg = &mut out[start..];
+        msg[..6].copy_from_slice(&[
+            (VERSION << 4) | TYPE_ADVERTISEMENT,
+            self.vrid.get(),
+            self.priority.0,
+            n as u8,
+            (self.max_adver_int.0 >> 8) as u8,
+            self.max_adver_int.0 as u8,
+        ]);
         match &self.addresses {
-            Addresses::V4(a) => a.iter().for_each(|a| out.put_slice(&a.octets())),
-            Addresses::V6(a) => a.iter().for_each(|a| out.put_slice(&a.octets())),
+            Addresses::V4(a) => {
+                for (c, a) in msg[HEADER_LEN..].chunks_exact_mut(4).zip(a) {
+                    c.copy_from_slice(&a.octets());
+                }
+            }
+            Addresses::V6(a) => {
+                for (c, a) in msg[HEADER_LEN..].chunks_exact_mut(16).zip(a) {
+                    c.copy_from_slice(&a.octets());
+                }
+            }
         }
         let ck = match ck {
             Checksum::Either { src, dst } => Checksum::PseudoHeader { src, dst },
             ck => ck,
         };
-        let msg = &mut out[start..];
         if let Some(c) = checksum::compute(msg, ck) {
             msg[6..8].copy_from_slice(&c.to_be_bytes());
         }
