@@ -231,7 +231,11 @@ fn bench_carp(c: &mut Criterion) {
         mac.update(data);
         <[u8; 20]>::from(mac.finalize().into_bytes())
     };
-    assert_eq!(&one_shot(&hmac_input)[..], &msg[16..], "baseline HMAC is CARP's");
+    assert_eq!(
+        &one_shot(&hmac_input)[..],
+        &msg[16..],
+        "baseline HMAC is CARP's"
+    );
 
     let mut g = c.benchmark_group("carp");
     g.throughput(Throughput::Bytes(msg.len() as u64));
