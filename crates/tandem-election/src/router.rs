@@ -60,8 +60,9 @@ pub struct VirtualRouter {
     split_brain: Option<(IpAddr, Instant)>,
     peer_modes: Vec<(IpAddr, ChecksumMode)>,
     send_mode: ChecksumMode,
-    /// VRRPv2 compatibility: the Active router also sends VRRPv3.
-    v3_from_active: bool,
+    /// VRRPv2 compatibility: the router last heard sending VRRPv3, and
+    /// when (its VRRPv2 adverts are ignored while it keeps doing so).
+    v3_from: Option<(IpAddr, Instant)>,
     carp_key: Option<carp::Key>,
     /// The Active router resigned: the takeover that follows says so.
     resigned_pending: bool,
@@ -114,7 +115,7 @@ impl VirtualRouter {
             split_brain: None,
             peer_modes: Vec::new(),
             send_mode,
-            v3_from_active: false,
+            v3_from: None,
             carp_key,
             resigned_pending: false,
             group_fault: false,
@@ -429,9 +430,7 @@ impl VirtualRouter {
                         return None;
                     }
                 }
-                if self.active_router == Some(src) {
-                    self.v3_from_active = true;
-                }
+                self.v3_from = Some((src, now));
                 Some(Peer::Vrrp {
                     priority: repr.priority,
                     interval: cs(repr.max_adver_int),
@@ -445,7 +444,11 @@ impl VirtualRouter {
             ) => {
                 // RFC 9568 8.4.2: a Backup SHOULD ignore VRRPv2 adverts from
                 // an Active router that also sends VRRPv3.
-                if self.active_router == Some(src) && self.v3_from_active {
+                let down = self.active_down_interval();
+                if self
+                    .v3_from
+                    .is_some_and(|(a, t)| a == src && now.saturating_since(t) < down)
+                {
                     return None;
                 }
                 let addrs = repr.addresses.iter().map(|a| IpAddr::V4(*a));
