@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod action;
+pub mod codec;
 mod config;
 mod group;
 mod input;

@@ -11,10 +11,9 @@ use std::collections::{BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tandem_wire::{carp, frame, vrrp2, vrrp3, Checksum, ChecksumMode, Kind, Priority, Vrid};
+use tandem_wire::{vrrp2, Priority, Vrid};
 
 pub use crate::Instant;
 use crate::{
@@ -201,6 +200,19 @@ pub struct Lan {
     events: Vec<Event>,
     /// Frames sent and delivered, for rates.
     pub frames_sent: u64,
+    delivered: Option<Vec<Delivered>>,
+}
+
+/// An advert handed to a running node (recorded after
+/// [`Lan::record_deliveries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// When.
+    pub at: Instant,
+    /// The sender's address.
+    pub src: IpAddr,
+    /// The receiving node.
+    pub to: NodeId,
 }
 
 impl Lan {
@@ -215,6 +227,7 @@ impl Lan {
             seq: 0,
             events: Vec::new(),
             frames_sent: 0,
+            delivered: None,
         }
     }
 
@@ -413,6 +426,13 @@ impl Lan {
         let Some(advert) = decode(&d.bytes, d.src) else {
             return;
         };
+        if let Some(log) = self.delivered.as_mut() {
+            log.push(Delivered {
+                at: now,
+                src: d.src,
+                to: d.to,
+            });
+        }
         g.handle_advert(
             now,
             Received {
@@ -531,6 +551,11 @@ impl Lan {
             .and_then(|g| g.members().get(member))
     }
 
+    /// The sync group of `node`'s routers, when running.
+    pub fn group(&self, node: NodeId) -> Option<&SyncGroup> {
+        self.nodes[node].group.as_ref()
+    }
+
     /// Running nodes whose router with `vrid` is Active.
     pub fn actives(&self, vrid: u8) -> Vec<NodeId> {
         (0..self.nodes.len())
@@ -556,6 +581,16 @@ impl Lan {
         self.nodes[node].alive
     }
 
+    /// Records every advert handed to a running node from now on.
+    pub fn record_deliveries(&mut self) {
+        self.delivered.get_or_insert_with(Vec::new);
+    }
+
+    /// The adverts recorded since [`Lan::record_deliveries`].
+    pub fn delivered(&self) -> &[Delivered] {
+        self.delivered.as_deref().unwrap_or_default()
+    }
+
     /// The timeline so far.
     pub fn events(&self) -> &[Event] {
         &self.events
@@ -572,62 +607,13 @@ impl Lan {
     }
 }
 
-/// Encodes an advert as the IP payload a router sends from `src`.
+/// Encodes an advert as the IP payload a router sends from `src` to its group.
 pub fn encode(adv: &Advert, src: IpAddr) -> Option<Vec<u8>> {
-    let mut buf = BytesMut::new();
-    let dst = group_of(src);
-    match adv {
-        Advert::Vrrp3 { repr, checksum } => {
-            let ck = match checksum {
-                Some(ChecksumMode::NoPseudoHeader) => Checksum::NoPseudoHeader,
-                Some(ChecksumMode::PseudoHeaderGroupDst) => Checksum::PseudoHeader {
-                    src,
-                    dst: group_of(src),
-                },
-                _ => Checksum::PseudoHeader { src, dst },
-            };
-            repr.emit(&mut buf, ck).ok()?;
-        }
-        Advert::Vrrp2(r) => r.emit(&mut buf, Checksum::NoPseudoHeader).ok()?,
-        Advert::Carp { repr, hmac } => repr
-            .emit_with_hmac(&mut buf, hmac, Checksum::NoPseudoHeader)
-            .ok()?,
-    }
-    Some(buf.to_vec())
+    crate::codec::encode(adv, src, crate::codec::group_of(src))
 }
 
-/// Decodes an IP payload received from `src` into an advert, checking its
-/// checksum in every form the field uses; `None` for anything malformed.
+/// Decodes an IP payload received from `src` on the group; `None` for
+/// anything malformed.
 pub fn decode(bytes: &[u8], src: IpAddr) -> Option<Advert> {
-    let family = tandem_wire::Family::of(src);
-    let dst = group_of(src);
-    match tandem_wire::classify(bytes, Some(family)).ok()? {
-        Kind::Vrrp3 => {
-            let p = vrrp3::Packet::new_checked_family(bytes, family).ok()?;
-            let mode = p.verify_checksum(Checksum::Either { src, dst }).ok()?;
-            let repr = vrrp3::Repr::parse(&p, Checksum::Skip).ok()?;
-            Some(Advert::Vrrp3 {
-                repr,
-                checksum: mode,
-            })
-        }
-        Kind::Vrrp2 => vrrp2::Repr::decode(bytes, Checksum::NoPseudoHeader)
-            .ok()
-            .map(Advert::Vrrp2),
-        Kind::Carp => {
-            let p = carp::Packet::new_checked(bytes).ok()?;
-            let repr = carp::Repr::parse(&p, Checksum::NoPseudoHeader, None).ok()?;
-            Some(Advert::Carp {
-                repr,
-                hmac: *p.hmac(),
-            })
-        }
-    }
-}
-
-fn group_of(src: IpAddr) -> IpAddr {
-    match src {
-        IpAddr::V4(_) => IpAddr::V4(frame::GROUP_V4),
-        IpAddr::V6(_) => IpAddr::V6(frame::GROUP_V6),
-    }
+    crate::codec::decode(bytes, src, crate::codec::group_of(src)).ok()
 }
