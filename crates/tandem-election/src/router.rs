@@ -68,6 +68,9 @@ pub struct VirtualRouter {
     resigned_pending: bool,
     /// Fault imposed by the sync group (another member is in Fault).
     group_fault: bool,
+    /// Sync group: Active because another member won its election; until
+    /// this instant a better peer does not preempt it (see `force_active`).
+    group_hold: Option<Instant>,
 }
 
 impl VirtualRouter {
@@ -119,6 +122,7 @@ impl VirtualRouter {
             carp_key,
             resigned_pending: false,
             group_fault: false,
+            group_hold: None,
         };
         if let (Some((starts, window)), Some(g)) = (vr.pacified, vr.config.restart_guard) {
             vr.diag(Diagnostic::Pacified { starts, window });
@@ -344,6 +348,7 @@ impl VirtualRouter {
     fn become_active(&mut self, now: Instant, reason: Reason) {
         self.timers.cancel(Timer::ActiveDown);
         self.yielded = false;
+        self.group_hold = None;
         self.split_brain = None;
         self.active_router = Some(self.config.primary_address);
         self.send_advert();
@@ -645,6 +650,9 @@ impl VirtualRouter {
                 let they_win =
                     priority > local || (priority == local && src > self.config.primary_address);
                 self.diag_split_brain(now, src, priority, !they_win);
+                if they_win && self.held_by_group(now) {
+                    return;
+                }
                 if they_win {
                     self.active_interval = interval;
                     self.active_router = Some(src);
@@ -685,6 +693,9 @@ impl VirtualRouter {
                 };
                 let other_priority = Priority(255 - c.advskew);
                 self.diag_split_brain(now, src, other_priority, !they_win);
+                if they_win && self.held_by_group(now) {
+                    return;
+                }
                 if they_win {
                     self.active_router = Some(src);
                     self.active_interval = theirs;
@@ -827,7 +838,19 @@ impl VirtualRouter {
         let now = self.advance(now);
         if self.state == State::Backup && self.passive_reason().is_none() {
             self.become_active(now, reason);
+            self.group_hold = Some(now + self.active_down_interval());
         }
+    }
+
+    /// Sync group: a member brought to Active by another one does not yield
+    /// to a better peer for one Active_Down_Interval. The peer's group is
+    /// about to yield to the member that won: if this one yielded too, both
+    /// groups would resign at once and the one with the shorter skew would
+    /// take everything back (adverts of different VRIDs can arrive in either
+    /// order, over different interfaces). It sends nothing in reply, so two
+    /// Active routers do not answer each other's adverts in a loop.
+    fn held_by_group(&self, now: Instant) -> bool {
+        self.group_hold.is_some_and(|until| now < until)
     }
 
     /// Sync group: leave Active with the member that did, and do not
