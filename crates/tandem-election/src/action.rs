@@ -50,6 +50,11 @@ pub enum Reason {
         /// Its address.
         by: IpAddr,
     },
+    /// We took the role from a worse Active router (preemption).
+    Preempting {
+        /// The router we took it from.
+        active: IpAddr,
+    },
     /// An operator asked to hand the role over.
     Failover,
     /// Maintenance mode.

@@ -76,7 +76,8 @@ impl Protocol {
     }
 }
 
-/// `advbase + advskew / 256` seconds, exactly.
+/// `advbase + advskew / 256` seconds, in whole microseconds as OpenBSD
+/// and ucarp compute it (`advskew * 1000000 / 256`).
 pub fn carp_interval(advbase: u8, advskew: u8) -> Duration {
     Duration::from_secs(u64::from(advbase))
         + Duration::from_micros(u64::from(advskew) * 1_000_000 / 256)

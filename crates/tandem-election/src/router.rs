@@ -66,6 +66,8 @@ pub struct VirtualRouter {
     carp_key: Option<carp::Key>,
     /// The Active router resigned: the takeover that follows says so.
     resigned_pending: bool,
+    /// A lower-priority Active router whose adverts we discard to preempt it.
+    preempting: Option<IpAddr>,
     /// Fault imposed by the sync group (another member is in Fault).
     group_fault: bool,
     /// Sync group: Active because another member won its election; until
@@ -121,6 +123,7 @@ impl VirtualRouter {
             v3_from: None,
             carp_key,
             resigned_pending: false,
+            preempting: None,
             group_fault: false,
             group_hold: None,
         };
@@ -291,7 +294,14 @@ impl VirtualRouter {
         }
         self.started_at = now;
         self.active_interval = self.config.protocol.interval();
-        self.arm_silence(now);
+        // At start nobody has been heard yet: count silence from when the
+        // Backup would first take over, so that a normal start (the winner
+        // waits its down interval) raises nothing.
+        if self.config.silence_intervals > 0 {
+            let after = (self.config.protocol.interval() * self.config.silence_intervals)
+                .max(self.active_down_interval().max(self.config.initial_wait));
+            self.timers.set(Timer::Silence, now + after);
+        }
         if self.fault() {
             let reason = match self.fault_track() {
                 Some(name) => Reason::TrackDown(name),
@@ -388,12 +398,13 @@ impl VirtualRouter {
         if self.state != State::Backup || self.passive_reason().is_some() {
             return;
         }
-        let reason = if self.resigned_pending {
-            Reason::ActiveResigned
-        } else {
-            Reason::ActiveDown
+        let reason = match (self.resigned_pending, self.preempting) {
+            (true, _) => Reason::ActiveResigned,
+            (false, Some(active)) => Reason::Preempting { active },
+            (false, None) => Reason::ActiveDown,
         };
         self.resigned_pending = false;
+        self.preempting = None;
         self.become_active(now, reason);
     }
 
@@ -635,9 +646,12 @@ impl VirtualRouter {
                     self.active_interval = interval;
                     self.active_router = Some(src);
                     self.resigned_pending = false;
+                    self.preempting = None;
                     self.arm_active_down(now);
+                } else {
+                    // Discard: the down timer runs out and we preempt.
+                    self.preempting = Some(src);
                 }
-                // Otherwise discard: the down timer runs out and we preempt.
             }
             State::Active => {
                 if priority == Priority::RESIGN {
@@ -720,9 +734,7 @@ impl VirtualRouter {
                     let reason = if c.advbase == 255 && c.advskew == 255 {
                         Reason::ActiveResigned
                     } else {
-                        Reason::Preempted {
-                            by: self.config.primary_address,
-                        }
+                        Reason::Preempting { active: src }
                     };
                     self.become_active(now, reason);
                 } else {
@@ -757,8 +769,14 @@ impl VirtualRouter {
 
     // ----- timers and helpers ---------------------------------------------
 
+    /// Silence is a Backup's observation: a Backup hears the Active router,
+    /// while an Active router hears nobody in a healthy pair (Backups send
+    /// nothing), so silence there would be a false alarm.
     fn on_silence(&mut self) {
-        if !self.silence_reported && self.config.silence_intervals > 0 {
+        if self.state == State::Backup
+            && !self.silence_reported
+            && self.config.silence_intervals > 0
+        {
             self.silence_reported = true;
             self.diag(Diagnostic::Silence {
                 intervals: self.config.silence_intervals,

@@ -267,7 +267,7 @@ fn carp_backup_with_preempt_takes_over_from_less_frequent_active() {
     let (mut vr, _) = started(carp_with(1, 0, |c| c.preempt = true), at(0));
     assert_eq!(
         receive(&mut vr, at(1000), HIGHER, &carp_advert(1, 100, 0, 1)),
-        takeover(1, 0, 0, Reason::Preempted { by: ME })
+        takeover(1, 0, 0, Reason::Preempting { active: HIGHER })
     );
     assert_eq!(vr.poll_timeout(), Some(at(2000)));
 }
@@ -312,7 +312,7 @@ fn carp_backup_takes_over_from_more_demoted_active_without_preempt() {
     let (mut vr, _) = started(carp_config(1, 100), at(0));
     assert_eq!(
         receive(&mut vr, at(1000), HIGHER, &carp_advert(1, 0, 1, 1)),
-        takeover(1, 100, 0, Reason::Preempted { by: ME })
+        takeover(1, 100, 0, Reason::Preempting { active: HIGHER })
     );
 
     let (mut vr, _) = started(carp_config(1, 100), at(0));

@@ -216,50 +216,85 @@ fn split_brain_heal_when_the_winner_speaks_first_only_the_loser_hears_it() {
 // ----- silence ---------------------------------------------------------------
 
 #[test]
-fn silence_after_three_intervals_alone_then_peer_heard() {
-    // Input: a lone router (1 s interval, silence after 3 intervals, an
-    // initial wait of 20 s so that it stays Backup), started at 0; at 10 s
-    // an advert arrives from a peer, and another at 10.5 s.
-    // Expected: nothing at 2.999 s; Diagnostic::Silence { intervals: 3 }
-    // at exactly 3 s, once only (up to 10 s); PeerHeard { src: peer } on
-    // the first advert, nothing on the second.
+fn silence_is_a_backups_observation_then_peer_heard() {
+    // Input: a router (1 s interval, silence after 3 intervals, initial
+    // wait 20 s) started at 0 hears an Active peer at 1 s, then nothing
+    // until 4.5 s, when the peer advertises again, and again at 5 s.
+    // Expected: nothing up to 3.999 s (a normal start raises nothing);
+    // Diagnostic::Silence { intervals: 3 } at exactly 4 s (3 intervals
+    // after the last advert, before the 4.609 s takeover); PeerHeard at
+    // 4.5 s; nothing at 5 s.
     let mut c = config();
     c.initial_wait = secs(20);
     let mut vr = started(c);
-    vr.handle_timeout(at(ms(2999)));
+    let adv = v3(200, vip4(), ChecksumMode::PseudoHeader);
+    vr.handle_advert(at(secs(1)), from(PEER, &adv));
     assert!(diags(&drain(&mut vr)).is_empty());
     let mut seen = Vec::new();
-    while let Some(t) = vr.poll_timeout().filter(|t| *t <= at(secs(10))) {
+    while let Some(t) = vr.poll_timeout().filter(|t| *t <= at(ms(4400))) {
         vr.handle_timeout(t);
         seen.extend(diags(&drain(&mut vr)).into_iter().map(|d| (t, d)));
     }
     assert_eq!(
         seen,
-        vec![(at(secs(3)), Diagnostic::Silence { intervals: 3 })]
+        vec![(at(secs(4)), Diagnostic::Silence { intervals: 3 })]
     );
-    let adv = v3(200, vip4(), ChecksumMode::PseudoHeader);
-    vr.handle_advert(at(secs(10)), from(PEER, &adv));
+    vr.handle_advert(at(ms(4500)), from(PEER, &adv));
     assert_eq!(
         diags(&drain(&mut vr)),
         vec![Diagnostic::PeerHeard { src: PEER }]
     );
     // A peer heard without silence first: no PeerHeard.
-    vr.handle_advert(at(ms(10_500)), from(PEER, &adv));
+    vr.handle_advert(at(secs(5)), from(PEER, &adv));
     assert!(diags(&drain(&mut vr)).is_empty());
 }
 
 #[test]
-fn silence_in_the_sim_then_peer_heard_when_a_preempting_peer_appears() {
-    // Input (sim): A (100) alone for 20 s; then B (200) starts and preempts.
-    // Expected: A reports Silence { intervals: 3 } at 3 s; PeerHeard
-    // { src: B } once B advertises.
+fn silence_is_not_reported_by_an_active_router_or_at_a_normal_start() {
+    // Input: a lone router that becomes Active (nobody to hear: in a
+    // healthy pair the Active hears no one either, Backups are silent).
+    // Expected: no Silence in 20 s.
+    let mut vr = started(config());
+    let mut seen = Vec::new();
+    while let Some(t) = vr.poll_timeout().filter(|t| *t <= at(secs(20))) {
+        vr.handle_timeout(t);
+        seen.extend(diags(&drain(&mut vr)));
+    }
+    assert_eq!(vr.state(), State::Active);
+    assert!(
+        !seen.iter().any(|d| matches!(d, Diagnostic::Silence { .. })),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn silence_in_the_sim_when_the_active_dies_then_peer_heard() {
+    // Input (sim): A (100) and B (200) start; B is Active; B is killed at
+    // 20 s and restarted at 30 s.
+    // Expected: no Silence before the kill; A reports Silence { intervals:
+    // 3 } within 3 s of the kill, before it takes over; PeerHeard
+    // { src: B } once B advertises again.
     let mut lan = Lan::new(1);
     let a = lan.add(NodeSpec::vrrp3(1, 100));
     let b = lan.add(NodeSpec::vrrp3(2, 200));
-    lan.start(a);
+    lan.start_all();
     lan.run_for(secs(20));
-    let d = node_diags(&lan, a, Instant::ZERO);
-    assert_eq!(d, vec![(at(secs(3)), Diagnostic::Silence { intervals: 3 })]);
+    assert_eq!(lan.actives(1), vec![b]);
+    assert!(node_diags(&lan, a, Instant::ZERO).is_empty());
+    let killed = lan.now();
+    lan.kill(b);
+    lan.run_for(secs(10));
+    let d = node_diags(&lan, a, killed);
+    let silence = d
+        .iter()
+        .find(|(_, d)| *d == Diagnostic::Silence { intervals: 3 })
+        .expect("silence");
+    assert!(
+        silence.0 - killed <= secs(3),
+        "silence {:?} after the kill",
+        silence.0 - killed
+    );
+    assert_eq!(lan.actives(1), vec![a]);
     let t0 = lan.now();
     lan.start(b);
     lan.run_for(secs(10));
@@ -268,8 +303,6 @@ fn silence_in_the_sim_then_peer_heard_when_a_preempting_peer_appears() {
         .iter()
         .any(|(_, d)| *d == Diagnostic::PeerHeard { src: node_addr(2) }));
 }
-
-// ----- duplicate VRID ----------------------------------------------------------
 
 #[test]
 fn duplicate_vrid_with_other_addresses_is_reported_and_dropped() {

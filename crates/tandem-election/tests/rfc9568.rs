@@ -228,7 +228,8 @@ fn rfc9568_6_4_2_backup_with_preempt_discards_lower_priority() {
     // Input: a priority-200 Backup (preempt on, down at 3 s + 56/256 s) hears
     // a priority-100 Active every second, advertising 50 cs.
     // Output: the adverts are discarded: the timer is not reset and the
-    // interval not adopted, and the Backup takes over at the old deadline.
+    // interval not adopted, and the Backup takes over at the old deadline,
+    // saying whom it preempted.
     let (mut vr, _) = started(vrrp3_config(200, 100), at(0));
     let deadline = at(3000) + n256(56);
     for t in [1000, 2000, 3000] {
@@ -244,7 +245,11 @@ fn rfc9568_6_4_2_backup_with_preempt_discards_lower_priority() {
         vec![
             sent_v3(200, 100, PseudoHeader),
             add(false),
-            changed(State::Backup, State::Active, Reason::ActiveDown),
+            changed(
+                State::Backup,
+                State::Active,
+                Reason::Preempting { active: LOWER }
+            ),
             announce(),
         ]
     );
