@@ -9,6 +9,7 @@
 //! JSON or as a line of text). docs/decode.md documents the command.
 
 pub mod capture;
+pub mod config;
 pub mod decode;
 pub mod render;
 

@@ -1,0 +1,994 @@
+//! From the raw, spanned form to checked [`DaemonConfig`]s: every rule of
+//! docs/config.md, each failure pointing at its field.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tandem_election::{
+    Announce, ChecksumPolicy, Config, Protocol, RestartGuard, Track, TrackEffect,
+};
+use tandem_wire::{vrrp2, Centiseconds, Family, Priority, Seconds, Vrid};
+
+use super::error::{At, ConfigError, Location, Problem};
+use super::raw::{RawConfig, RawGlobal, RawInstance, RawSyncGroup, S};
+use super::{DaemonConfig, Delivery, GlobalConfig, InstanceConfig, SyncGroupConfig};
+
+/// Where the values come from: a file's text, or flags.
+pub(super) struct Src<'a> {
+    pub(super) text: &'a str,
+    pub(super) file: Option<&'a Path>,
+    pub(super) flags: bool,
+}
+
+impl Src<'_> {
+    fn loc(&self, span: Range<usize>) -> Option<Location> {
+        if self.flags {
+            return None;
+        }
+        Some(Location::of(
+            self.text,
+            span.start,
+            self.file.map(Path::to_path_buf),
+        ))
+    }
+}
+
+/// Parses a file's text.
+pub(super) fn parse_text(text: &str, file: Option<&Path>) -> Result<DaemonConfig, ConfigError> {
+    let src = Src {
+        text,
+        file,
+        flags: false,
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
+        location: e.span().and_then(|s| src.loc(s)),
+        message: e.message().trim_end().to_string(),
+    })?;
+    build_config(&src, raw)
+}
+
+/// The fields of one instance or sync group: how their paths are written.
+struct Ctx<'a> {
+    src: &'a Src<'a>,
+    /// `instance "web"`, `instance[1]`, `sync_group "fw"`, or, for flags,
+    /// `tandemd run`.
+    base: String,
+}
+
+impl Ctx<'_> {
+    fn field(&self, key: &str) -> String {
+        if self.src.flags {
+            flag_name(key)
+        } else {
+            format!("{}.{key}", self.base)
+        }
+    }
+
+    fn err(&self, key: &str, span: Range<usize>, problem: Problem) -> ConfigError {
+        ConfigError::Invalid {
+            at: At {
+                location: self.src.loc(span),
+                field: self.field(key),
+            },
+            problem,
+        }
+    }
+
+    fn err_at<T>(&self, key: &str, value: &S<T>, problem: Problem) -> ConfigError {
+        self.err(key, value.span(), problem)
+    }
+}
+
+/// The flag that sets a field, in the flag form.
+fn flag_name(key: &str) -> String {
+    let top = key.split(['.', '[']).next().unwrap_or(key);
+    match top {
+        "addresses" => "--address".to_string(),
+        "unicast_peers" => "--unicast-peer".to_string(),
+        "preempt" => "--no-preempt".to_string(),
+        "track" => "--track-interface".to_string(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, ConfigError> {
+    let global = match raw.global {
+        Some(g) => build_global(src, g.into_inner())?,
+        None => GlobalConfig::default(),
+    };
+    let raws = raw.instance.unwrap_or_default();
+    if raws.is_empty() {
+        return Err(ConfigError::Invalid {
+            at: At {
+                location: None,
+                field: "instance".to_string(),
+            },
+            problem: Problem::NoInstances,
+        });
+    }
+    let mut built: Vec<(InstanceConfig, String)> = Vec::with_capacity(raws.len());
+    for (i, r) in raws.into_iter().enumerate() {
+        let span = r.span();
+        let r = r.into_inner();
+        let base = match &r.name {
+            Some(n) => format!("instance {:?}", n.get_ref()),
+            None => format!("instance[{i}]"),
+        };
+        let ctx = Ctx { src, base };
+        let (inst, spans) = build_instance(&ctx, span, r)?;
+        check_against(&ctx, &inst, &spans, &built)?;
+        built.push((inst, ctx.base));
+    }
+    let instances: Vec<InstanceConfig> = built.into_iter().map(|(i, _)| i).collect();
+    let sync_groups = build_groups(src, raw.sync_group.unwrap_or_default(), &instances)?;
+    Ok(DaemonConfig {
+        instances,
+        sync_groups,
+        global,
+    })
+}
+
+/// One instance built from flags.
+pub(super) fn build_flag_instance(r: RawInstance) -> Result<InstanceConfig, ConfigError> {
+    let src = Src {
+        text: "",
+        file: None,
+        flags: true,
+    };
+    let ctx = Ctx {
+        src: &src,
+        base: "tandemd run".to_string(),
+    };
+    build_instance(&ctx, 0..0, r).map(|(i, _)| i)
+}
+
+fn build_global(src: &Src<'_>, g: RawGlobal) -> Result<GlobalConfig, ConfigError> {
+    let ctx = Ctx {
+        src,
+        base: "global".to_string(),
+    };
+    let mut global = GlobalConfig::default();
+    if let Some(dir) = g.state_dir {
+        if !Path::new(dir.get_ref()).is_absolute() {
+            return Err(ctx.err_at(
+                "state_dir",
+                &dir,
+                Problem::RelativePath(dir.get_ref().clone()),
+            ));
+        }
+        global.state_dir = PathBuf::from(dir.into_inner());
+    }
+    Ok(global)
+}
+
+/// Spans kept for the checks across instances.
+struct Spans {
+    whole: Range<usize>,
+    name: Option<Range<usize>>,
+    vrid: Range<usize>,
+    addresses: Vec<Range<usize>>,
+}
+
+/// The protocol names of messages.
+fn protocol_label(p: &str) -> &'static str {
+    match p {
+        "vrrp2" => "VRRPv2",
+        "carp" => "CARP",
+        _ => "VRRPv3",
+    }
+}
+
+fn family_label(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+fn build_instance(
+    ctx: &Ctx<'_>,
+    whole: Range<usize>,
+    r: RawInstance,
+) -> Result<(InstanceConfig, Spans), ConfigError> {
+    let missing =
+        |key: &str, what: &'static str| ctx.err(key, whole.clone(), Problem::Missing(what));
+
+    // Interface.
+    let Some(interface) = r.interface else {
+        return Err(missing(
+            "interface",
+            "give the interface the virtual router runs on",
+        ));
+    };
+    check_ifname(interface.get_ref()).map_err(|p| ctx.err_at("interface", &interface, p))?;
+    let interface = interface.into_inner();
+
+    if let Some(n) = &r.name {
+        if n.get_ref().is_empty() {
+            return Err(ctx.err_at("name", n, Problem::EmptyName));
+        }
+    }
+
+    // Protocol.
+    let proto = match &r.protocol {
+        Some(p) => match p.get_ref().as_str() {
+            "vrrp3" | "vrrp2" | "carp" => p.get_ref().clone(),
+            other => {
+                return Err(ctx.err_at("protocol", p, Problem::UnknownProtocol(other.to_string())))
+            }
+        },
+        None => "vrrp3".to_string(),
+    };
+    let label = protocol_label(&proto);
+
+    // VRID.
+    let Some(vrid_raw) = &r.vrid else {
+        return Err(missing(
+            "vrid",
+            "give the virtual router's id (VRID; VHID for CARP), 1 to 255",
+        ));
+    };
+    let vrid = u8::try_from(*vrid_raw.get_ref())
+        .ok()
+        .and_then(Vrid::new)
+        .ok_or_else(|| ctx.err_at("vrid", vrid_raw, Problem::VridRange(*vrid_raw.get_ref())))?;
+
+    // Virtual addresses.
+    let Some(addr_list) = &r.addresses else {
+        return Err(missing(
+            "addresses",
+            "give the virtual addresses, as \"ADDRESS/PREFIX\"",
+        ));
+    };
+    if addr_list.get_ref().is_empty() {
+        return Err(ctx.err_at("addresses", addr_list, Problem::NoAddresses));
+    }
+    if addr_list.get_ref().len() > 255 {
+        return Err(ctx.err_at(
+            "addresses",
+            addr_list,
+            Problem::TooManyAddresses(addr_list.get_ref().len()),
+        ));
+    }
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    let mut prefixes = Vec::new();
+    let mut address_spans = Vec::new();
+    for (i, a) in addr_list.get_ref().iter().enumerate() {
+        let key = format!("addresses[{i}]");
+        let (addr, prefix) = parse_vaddr(a.get_ref()).map_err(|p| ctx.err_at(&key, a, p))?;
+        if let Some(first) = addresses.first() {
+            if Family::of(*first) != Family::of(addr) {
+                return Err(ctx.err_at(
+                    &key,
+                    a,
+                    Problem::MixedFamilies {
+                        first: *first,
+                        other: addr,
+                    },
+                ));
+            }
+        }
+        if addresses.contains(&addr) {
+            return Err(ctx.err_at(&key, a, Problem::DuplicateAddress(addr)));
+        }
+        addresses.push(addr);
+        prefixes.push(prefix);
+        address_spans.push(a.span());
+    }
+    let family = Family::of(addresses[0]);
+
+    // Fields that belong to other protocols.
+    let not_for = |key: &str, span: Range<usize>, applies_to: &'static str| {
+        ctx.err(
+            key,
+            span,
+            Problem::NotForProtocol {
+                applies_to,
+                protocol: label,
+            },
+        )
+    };
+    if proto != "vrrp3" {
+        if let Some(v) = &r.checksum {
+            return Err(not_for("checksum", v.span(), "VRRPv3"));
+        }
+        if let Some(v) = &r.vrrp2_compat {
+            return Err(not_for("vrrp2_compat", v.span(), "VRRPv3"));
+        }
+    }
+    if proto != "vrrp2" {
+        if let Some(v) = &r.auth {
+            return Err(not_for("auth", v.span(), "VRRPv2"));
+        }
+    }
+    if proto != "carp" {
+        if let Some(v) = &r.advbase {
+            return Err(not_for("advbase", v.span(), "CARP"));
+        }
+        if let Some(v) = &r.advskew {
+            return Err(not_for("advskew", v.span(), "CARP"));
+        }
+        if let Some(v) = &r.demotion {
+            return Err(not_for("demotion", v.span(), "CARP"));
+        }
+    }
+    if proto == "carp" {
+        if let Some(v) = &r.priority {
+            return Err(ctx.err_at("priority", v, Problem::PriorityWithCarp));
+        }
+    }
+    if proto == "vrrp3" {
+        if let Some(v) = &r.password {
+            return Err(ctx.err_at("password", v, Problem::PasswordWithVrrp3));
+        }
+    }
+    if proto == "vrrp2" && family == Family::V6 {
+        let err = match &r.protocol {
+            Some(p) => ctx.err_at("protocol", p, Problem::Vrrp2Ipv6),
+            None => ctx.err("protocol", whole.clone(), Problem::Vrrp2Ipv6),
+        };
+        return Err(err);
+    }
+
+    // Priority.
+    let priority = match &r.priority {
+        None => Priority::DEFAULT,
+        Some(p) => match *p.get_ref() {
+            0 => return Err(ctx.err_at("priority", p, Problem::PriorityZero)),
+            v @ 1..=255 => Priority(v as u8),
+            v => return Err(ctx.err_at("priority", p, Problem::PriorityRange(v))),
+        },
+    };
+
+    // Timing.
+    if let (Some(_), Some(h)) = (&r.interval, &r.ha_timeout) {
+        return Err(ctx.err_at("ha_timeout", h, Problem::IntervalAndHaTimeout));
+    }
+    let protocol = match proto.as_str() {
+        "vrrp3" => {
+            let interval = match &r.interval {
+                Some(i) => {
+                    vrrp3_interval(*i.get_ref()).map_err(|p| ctx.err_at("interval", i, p))?
+                }
+                None => Centiseconds(100),
+            };
+            let checksum = match &r.checksum {
+                None => ChecksumPolicy::Auto,
+                Some(c) => {
+                    let policy = match c.get_ref().as_str() {
+                        "auto" => ChecksumPolicy::Auto,
+                        "rfc9568" => ChecksumPolicy::Rfc9568,
+                        "ipv4-pseudo-header" => ChecksumPolicy::Ipv4PseudoHeader,
+                        other => {
+                            return Err(ctx.err_at(
+                                "checksum",
+                                c,
+                                Problem::UnknownChecksum(other.to_string()),
+                            ))
+                        }
+                    };
+                    if family == Family::V6 && policy != ChecksumPolicy::Auto {
+                        return Err(ctx.err_at("checksum", c, Problem::ChecksumIpv6));
+                    }
+                    policy
+                }
+            };
+            let v2_compat = match &r.vrrp2_compat {
+                Some(c) if *c.get_ref() && family == Family::V6 => {
+                    return Err(ctx.err_at("vrrp2_compat", c, Problem::Vrrp2CompatIpv6))
+                }
+                Some(c) => *c.get_ref(),
+                None => false,
+            };
+            Protocol::Vrrp3 {
+                interval,
+                checksum,
+                v2_compat,
+            }
+        }
+        "vrrp2" => {
+            let interval = match &r.interval {
+                Some(i) => whole_seconds(*i.get_ref()).map(Seconds).ok_or_else(|| {
+                    ctx.err_at("interval", i, Problem::Vrrp2Interval(*i.get_ref()))
+                })?,
+                None => Seconds(1),
+            };
+            let auth_name = match &r.auth {
+                Some(a) => match a.get_ref().as_str() {
+                    "none" => "none",
+                    "pass" => "pass",
+                    "ah" => "ah",
+                    other => {
+                        return Err(ctx.err_at("auth", a, Problem::UnknownAuth(other.to_string())))
+                    }
+                },
+                None if r.password.is_some() => "pass",
+                None => "none",
+            };
+            let password = r.password.as_ref().filter(|p| !p.get_ref().is_empty());
+            let auth = match (auth_name, password) {
+                ("none", None) => vrrp2::Auth::None,
+                ("none", Some(p)) => {
+                    return Err(ctx.err_at("password", p, Problem::PasswordWithoutAuth))
+                }
+                (name, None) => {
+                    let problem = Problem::AuthWithoutPassword(name);
+                    return Err(match &r.auth {
+                        Some(a) => ctx.err_at("auth", a, problem),
+                        None => ctx.err("auth", whole.clone(), problem),
+                    });
+                }
+                (name, Some(p)) => {
+                    let bytes = p.get_ref().as_bytes();
+                    if bytes.len() > 8 {
+                        return Err(ctx.err_at(
+                            "password",
+                            p,
+                            Problem::Vrrp2PasswordLength(bytes.len()),
+                        ));
+                    }
+                    if name == "pass" {
+                        vrrp2::Auth::simple_text(bytes)
+                    } else {
+                        vrrp2::Auth::IpAh
+                    }
+                }
+            };
+            Protocol::Vrrp2 { interval, auth }
+        }
+        _ => {
+            if let (Some(_), Some(b)) = (&r.interval, &r.advbase) {
+                return Err(ctx.err_at("advbase", b, Problem::IntervalAndAdvbase));
+            }
+            let advbase = match (&r.interval, &r.advbase) {
+                (Some(i), _) => whole_seconds(*i.get_ref()).ok_or_else(|| {
+                    ctx.err_at("interval", i, Problem::CarpInterval(*i.get_ref()))
+                })?,
+                (None, Some(b)) => match *b.get_ref() {
+                    v @ 1..=255 => v as u8,
+                    v => return Err(ctx.err_at("advbase", b, Problem::AdvbaseRange(v))),
+                },
+                (None, None) => 1,
+            };
+            let advskew = match &r.advskew {
+                Some(s) => u8::try_from(*s.get_ref())
+                    .map_err(|_| ctx.err_at("advskew", s, Problem::AdvskewRange(*s.get_ref())))?,
+                None => 0,
+            };
+            let password = match &r.password {
+                Some(p) if !p.get_ref().is_empty() => p.get_ref().as_bytes().to_vec(),
+                Some(p) => return Err(ctx.err_at("password", p, Problem::CarpWithoutPassword)),
+                None => {
+                    return Err(ctx.err("password", whole.clone(), Problem::CarpWithoutPassword))
+                }
+            };
+            Protocol::Carp {
+                advbase,
+                advskew,
+                password,
+            }
+        }
+    };
+    let ah_password = match (&protocol, &r.password) {
+        (
+            Protocol::Vrrp2 {
+                auth: vrrp2::Auth::IpAh,
+                ..
+            },
+            Some(p),
+        ) => Some(p.get_ref().as_bytes().to_vec()),
+        _ => None,
+    };
+    let demotion = match &r.demotion {
+        Some(d) => u8::try_from(*d.get_ref())
+            .map_err(|_| ctx.err_at("demotion", d, Problem::DemotionRange(*d.get_ref())))?,
+        None => 0,
+    };
+
+    // Source and delivery.
+    let source = match &r.source {
+        Some(s) => {
+            let a = parse_plain(s.get_ref()).map_err(|p| ctx.err_at("source", s, p))?;
+            same_family(a, family).map_err(|p| ctx.err_at("source", s, p))?;
+            Some((a, s.span()))
+        }
+        None => None,
+    };
+    let mut peers = Vec::new();
+    if let Some(list) = &r.unicast_peers {
+        for (i, p) in list.get_ref().iter().enumerate() {
+            let key = format!("unicast_peers[{i}]");
+            let a = parse_plain(p.get_ref()).map_err(|e| ctx.err_at(&key, p, e))?;
+            same_family(a, family).map_err(|e| ctx.err_at(&key, p, e))?;
+            if peers.contains(&a) {
+                return Err(ctx.err_at(&key, p, Problem::DuplicateAddress(a)));
+            }
+            peers.push(a);
+        }
+    }
+    let broadcast = r.broadcast.as_ref().filter(|b| *b.get_ref());
+    let delivery = match broadcast {
+        Some(b) if !peers.is_empty() => {
+            return Err(ctx.err_at("broadcast", b, Problem::BroadcastAndUnicast))
+        }
+        Some(b) if family == Family::V6 => {
+            return Err(ctx.err_at("broadcast", b, Problem::BroadcastIpv6))
+        }
+        Some(_) => Delivery::Broadcast,
+        None if peers.is_empty() => Delivery::Multicast,
+        None => Delivery::Unicast(peers),
+    };
+    if let (Some((a, span)), Delivery::Multicast, "vrrp3") = (&source, &delivery, proto.as_str()) {
+        if let IpAddr::V6(v6) = a {
+            if !is_link_local(v6) {
+                return Err(ctx.err("source", span.clone(), Problem::SourceNotLinkLocal(*a)));
+            }
+        }
+    }
+    let source = source.map(|(a, _)| a);
+    let mut ttl_exempt = Vec::new();
+    if let Some(list) = &r.ttl_exempt {
+        for (i, p) in list.get_ref().iter().enumerate() {
+            let key = format!("ttl_exempt[{i}]");
+            let a = parse_plain(p.get_ref()).map_err(|e| ctx.err_at(&key, p, e))?;
+            same_family(a, family).map_err(|e| ctx.err_at(&key, p, e))?;
+            if ttl_exempt.contains(&a) {
+                return Err(ctx.err_at(&key, p, Problem::DuplicateAddress(a)));
+            }
+            ttl_exempt.push(a);
+        }
+    }
+
+    // The rest of the election's settings.
+    let primary = source.unwrap_or(match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let mut election = Config::new(vrid, primary, addresses);
+    election.protocol = protocol;
+    election.priority = priority;
+    election.demotion = demotion;
+    election.ttl_exempt = ttl_exempt;
+    if let Some(p) = &r.preempt {
+        election.preempt = *p.get_ref();
+    }
+    if let Some(a) = &r.accept {
+        election.accept_mode = *a.get_ref();
+    }
+    if let Some(d) = &r.preempt_delay {
+        election.preempt_delay = seconds(ctx, "preempt_delay", d)?;
+    }
+    if let Some(d) = &r.initial_wait {
+        election.initial_wait = seconds(ctx, "initial_wait", d)?;
+    }
+    if let Some(h) = &r.ha_timeout {
+        let t = *h.get_ref();
+        if !(3.0..=15.0).contains(&t) {
+            return Err(ctx.err_at("ha_timeout", h, Problem::HaTimeout(t)));
+        }
+        election = election
+            .ha_timeout(Duration::from_secs_f64(t))
+            .map_err(|e| ctx.err_at("ha_timeout", h, Problem::Election(e)))?;
+    }
+    if let Some(s) = &r.silence_intervals {
+        election.silence_intervals = u32::try_from(*s.get_ref()).map_err(|_| {
+            ctx.err_at(
+                "silence_intervals",
+                s,
+                Problem::Range {
+                    value: *s.get_ref(),
+                    min: 0,
+                    max: i64::from(u32::MAX),
+                },
+            )
+        })?;
+    }
+    if let Some(a) = &r.announce {
+        let a = a.get_ref();
+        let mut announce = Announce::default();
+        if let Some(n) = &a.repeat {
+            announce.repeat = u8::try_from(*n.get_ref()).map_err(|_| {
+                ctx.err_at(
+                    "announce.repeat",
+                    n,
+                    Problem::Range {
+                        value: *n.get_ref(),
+                        min: 0,
+                        max: 255,
+                    },
+                )
+            })?;
+        }
+        if let Some(s) = &a.spacing {
+            announce.spacing = seconds(ctx, "announce.spacing", s)?;
+        }
+        if let Some(s) = &a.refresh_after {
+            let d = seconds(ctx, "announce.refresh_after", s)?;
+            announce.refresh_after = (!d.is_zero()).then_some(d);
+        }
+        election.announce = announce;
+    }
+    let mut track_interfaces = Vec::new();
+    if let Some(list) = &r.track {
+        for (i, t) in list.get_ref().iter().enumerate() {
+            let key = format!("track[{i}]");
+            let entry = t.get_ref();
+            let Some(name) = &entry.interface else {
+                return Err(ctx.err(
+                    &format!("{key}.interface"),
+                    t.span(),
+                    Problem::Missing("give the tracked interface's name"),
+                ));
+            };
+            check_ifname(name.get_ref())
+                .map_err(|p| ctx.err_at(&format!("{key}.interface"), name, p))?;
+            let effect = match (&entry.weight, &entry.fault) {
+                (Some(_), Some(f)) if *f.get_ref() => {
+                    return Err(ctx.err_at(&key, t, Problem::WeightAndFault))
+                }
+                (Some(w), _) => match *w.get_ref() {
+                    v @ 1..=255 => TrackEffect::Weight(v as u8),
+                    v => {
+                        return Err(ctx.err_at(
+                            &format!("{key}.weight"),
+                            w,
+                            Problem::TrackWeight(v),
+                        ))
+                    }
+                },
+                (None, Some(f)) if !*f.get_ref() => {
+                    return Err(ctx.err_at(&key, t, Problem::TrackNoEffect))
+                }
+                (None, _) => TrackEffect::Fault,
+            };
+            if track_interfaces.contains(name.get_ref()) {
+                return Err(ctx.err_at(
+                    &format!("{key}.interface"),
+                    name,
+                    Problem::DuplicateTrack(name.get_ref().clone()),
+                ));
+            }
+            track_interfaces.push(name.get_ref().clone());
+            election.tracks.push(Track {
+                name: name.get_ref().clone(),
+                effect,
+            });
+        }
+    }
+    if let Some(g) = &r.restart_guard {
+        let raw = g.get_ref();
+        let mut guard = RestartGuard::default();
+        if let Some(n) = &raw.max_starts {
+            let v = *n.get_ref();
+            if !(1..=1000).contains(&v) {
+                return Err(ctx.err_at(
+                    "restart_guard.max_starts",
+                    n,
+                    Problem::Range {
+                        value: v,
+                        min: 1,
+                        max: 1000,
+                    },
+                ));
+            }
+            guard.max_starts = v as usize;
+        }
+        if let Some(w) = &raw.window {
+            let d = seconds(ctx, "restart_guard.window", w)?;
+            if d.is_zero() {
+                return Err(ctx.err_at(
+                    "restart_guard.window",
+                    w,
+                    Problem::Election(tandem_election::ConfigError::RestartGuard),
+                ));
+            }
+            guard.window = d;
+        }
+        if let Some(e) = &raw.expire {
+            guard.expire = *e.get_ref();
+        }
+        election.restart_guard = Some(guard);
+    }
+
+    election.validate().map_err(|e| {
+        use tandem_election::ConfigError as E;
+        let key = match e {
+            E::NoAddresses | E::TooManyAddresses(_) | E::MixedFamilies { .. } => "addresses",
+            E::PrimaryFamily { .. } => "source",
+            E::IntervalOutOfRange(_) => "interval",
+            E::HaTimeoutOutOfRange(_) => "ha_timeout",
+            E::Vrrp2OverIpv6 => "protocol",
+            E::EmptyCarpPassword => "password",
+            E::PriorityZero => "priority",
+            E::RestartGuard => "restart_guard",
+            E::DuplicateTrack(_) => "track",
+            _ => "",
+        };
+        let problem = Problem::Election(e);
+        if key.is_empty() {
+            ConfigError::Invalid {
+                at: At {
+                    location: ctx.src.loc(whole.clone()),
+                    field: ctx.base.clone(),
+                },
+                problem,
+            }
+        } else {
+            ctx.err(key, whole.clone(), problem)
+        }
+    })?;
+
+    let name = match &r.name {
+        Some(n) => n.get_ref().clone(),
+        None => format!("{interface}-{}-{}", vrid.get(), family_label(family)),
+    };
+    let vmac = r.vmac.as_ref().is_some_and(|v| *v.get_ref());
+    let spans = Spans {
+        whole,
+        name: r.name.as_ref().map(|n| n.span()),
+        vrid: vrid_raw.span(),
+        addresses: address_spans,
+    };
+    Ok((
+        InstanceConfig {
+            name,
+            interface,
+            election,
+            prefixes,
+            source,
+            delivery,
+            vmac,
+            track_interfaces,
+            ah_password,
+        },
+        spans,
+    ))
+}
+
+/// The checks between one instance and those before it.
+fn check_against(
+    ctx: &Ctx<'_>,
+    inst: &InstanceConfig,
+    spans: &Spans,
+    before: &[(InstanceConfig, String)],
+) -> Result<(), ConfigError> {
+    for (other, _) in before {
+        if other.interface == inst.interface
+            && other.family() == inst.family()
+            && other.election.vrid == inst.election.vrid
+        {
+            return Err(ctx.err(
+                "vrid",
+                spans.vrid.clone(),
+                Problem::DuplicateVrid {
+                    vrid: inst.election.vrid.get(),
+                    interface: inst.interface.clone(),
+                    family: inst.family(),
+                    other: other.name.clone(),
+                },
+            ));
+        }
+    }
+    for (index, (other, _)) in before.iter().enumerate() {
+        if other.name == inst.name {
+            let problem = Problem::DuplicateName {
+                name: inst.name.clone(),
+                first: format!("instance[{index}]"),
+            };
+            return Err(match &spans.name {
+                Some(s) => ctx.err("name", s.clone(), problem),
+                None => ctx.err("name", spans.whole.clone(), problem),
+            });
+        }
+    }
+    for (other, _) in before {
+        if other.interface != inst.interface {
+            continue;
+        }
+        for (i, a) in inst.election.addresses.iter().enumerate() {
+            if other.election.addresses.contains(a) {
+                return Err(ctx.err(
+                    &format!("addresses[{i}]"),
+                    spans.addresses[i].clone(),
+                    Problem::SharedAddress {
+                        address: *a,
+                        interface: inst.interface.clone(),
+                        other: other.name.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn build_groups(
+    src: &Src<'_>,
+    raws: Vec<S<RawSyncGroup>>,
+    instances: &[InstanceConfig],
+) -> Result<Vec<SyncGroupConfig>, ConfigError> {
+    let mut groups: Vec<SyncGroupConfig> = Vec::with_capacity(raws.len());
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    for (g, raw) in raws.into_iter().enumerate() {
+        let whole = raw.span();
+        let raw = raw.into_inner();
+        let base = match &raw.name {
+            Some(n) => format!("sync_group {:?}", n.get_ref()),
+            None => format!("sync_group[{g}]"),
+        };
+        let ctx = Ctx { src, base };
+        let Some(name) = &raw.name else {
+            return Err(ctx.err(
+                "name",
+                whole,
+                Problem::Missing("give the sync group a name"),
+            ));
+        };
+        if name.get_ref().is_empty() {
+            return Err(ctx.err_at("name", name, Problem::EmptyName));
+        }
+        if groups.iter().any(|o| o.name == *name.get_ref()) {
+            return Err(ctx.err_at(
+                "name",
+                name,
+                Problem::DuplicateGroupName(name.get_ref().clone()),
+            ));
+        }
+        let Some(list) = &raw.instances else {
+            return Err(ctx.err(
+                "instances",
+                whole,
+                Problem::Missing("list the names of the member instances"),
+            ));
+        };
+        if list.get_ref().is_empty() {
+            return Err(ctx.err_at("instances", list, Problem::EmptyGroup));
+        }
+        let mut members: Vec<String> = Vec::new();
+        for (i, m) in list.get_ref().iter().enumerate() {
+            let key = format!("instances[{i}]");
+            let member = m.get_ref();
+            if !instances.iter().any(|inst| inst.name == *member) {
+                return Err(ctx.err_at(&key, m, Problem::UnknownInstance(member.clone())));
+            }
+            if members.contains(member) {
+                return Err(ctx.err_at(&key, m, Problem::RepeatedMember(member.clone())));
+            }
+            if let Some(group) = member_of.get(member) {
+                return Err(ctx.err_at(
+                    &key,
+                    m,
+                    Problem::TwoGroups {
+                        instance: member.clone(),
+                        group: group.clone(),
+                    },
+                ));
+            }
+            member_of.insert(member.clone(), name.get_ref().clone());
+            members.push(member.clone());
+        }
+        groups.push(SyncGroupConfig {
+            name: name.get_ref().clone(),
+            instances: members,
+        });
+    }
+    Ok(groups)
+}
+
+/// Linux's rules for interface names (`dev_valid_name`).
+fn check_ifname(name: &str) -> Result<(), Problem> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > 15 {
+        "it is longer than 15 bytes"
+    } else if name == "." || name == ".." {
+        "\".\" and \"..\" are not interface names"
+    } else if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace())
+    {
+        "it contains '/', ':' or white space"
+    } else {
+        return Ok(());
+    };
+    Err(Problem::InterfaceName {
+        name: name.to_string(),
+        why,
+    })
+}
+
+/// `ADDRESS` or `ADDRESS/PREFIX`, a unicast address; the prefix defaults
+/// to the full length.
+fn parse_vaddr(text: &str) -> Result<(IpAddr, u8), Problem> {
+    let (addr_text, prefix_text) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr_text
+        .trim()
+        .parse()
+        .map_err(|_| Problem::BadAddress(text.to_string()))?;
+    let max: u8 = match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    let prefix = match prefix_text {
+        None => max,
+        Some(p) => match p.trim().parse::<u8>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(Problem::PrefixRange {
+                    address: addr,
+                    prefix: p.to_string(),
+                    max,
+                })
+            }
+        },
+    };
+    let kind = match addr {
+        a if a.is_unspecified() => Some("the unspecified address"),
+        a if a.is_multicast() => Some("a multicast address"),
+        a if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        return Err(Problem::NotUnicast {
+            address: addr,
+            kind,
+        });
+    }
+    Ok((addr, prefix))
+}
+
+/// A peer or source address: no prefix.
+fn parse_plain(text: &str) -> Result<IpAddr, Problem> {
+    if text.contains('/') {
+        return Err(Problem::UnexpectedPrefix(text.to_string()));
+    }
+    text.trim()
+        .parse()
+        .map_err(|_| Problem::BadAddress(text.to_string()))
+}
+
+fn same_family(a: IpAddr, family: Family) -> Result<(), Problem> {
+    if Family::of(a) == family {
+        Ok(())
+    } else {
+        Err(Problem::WrongFamily { address: a, family })
+    }
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
+/// 0.01..=40.95 s in whole centiseconds.
+fn vrrp3_interval(secs: f64) -> Result<Centiseconds, Problem> {
+    let cs = secs * 100.0;
+    if !cs.is_finite() || cs.round() < 1.0 || cs.round() > f64::from(Centiseconds::MAX_ADVER_INT.0)
+    {
+        return Err(Problem::Vrrp3Interval(secs));
+    }
+    if (cs - cs.round()).abs() > 1e-6 {
+        return Err(Problem::Vrrp3IntervalStep(secs));
+    }
+    Ok(Centiseconds(cs.round() as u16))
+}
+
+/// Whole seconds in 1..=255.
+fn whole_seconds(secs: f64) -> Option<u8> {
+    (secs.fract() == 0.0 && (1.0..=255.0).contains(&secs)).then_some(secs as u8)
+}
+
+/// A duration in seconds, 0 or more.
+fn seconds(ctx: &Ctx<'_>, key: &str, v: &S<f64>) -> Result<Duration, ConfigError> {
+    let s = *v.get_ref();
+    if s < 0.0 {
+        return Err(ctx.err_at(key, v, Problem::Duration(s)));
+    }
+    Duration::try_from_secs_f64(s).map_err(|_| ctx.err_at(key, v, Problem::Duration(s)))
+}

@@ -1,0 +1,382 @@
+//! What is wrong with a configuration, where, and why.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use tandem_wire::Family;
+
+/// A place in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file, when it was read by [`super::load`].
+    pub file: Option<PathBuf>,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub column: usize,
+}
+
+impl Location {
+    /// The location of byte `offset` of `text`.
+    pub(crate) fn of(text: &str, offset: usize, file: Option<PathBuf>) -> Location {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Location { file, line, column }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}:{}:{}", file.display(), self.line, self.column),
+            None => write!(f, "line {}, column {}", self.line, self.column),
+        }
+    }
+}
+
+/// Where a problem is: the place in the file (none for flags and for
+/// [`super::check_host`]) and the field, as `instance "web".vrid`,
+/// `instance[1].addresses[2]`, `sync_group "fw".instances[0]` or, in the
+/// flag form, `--interval`. Instances and sync groups are named by their
+/// `name` when the file gives one, else by their index from 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// The place in the file.
+    pub location: Option<Location>,
+    /// The field.
+    pub field: String,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(l) => write!(f, "{l}: {}", self.field),
+            None => f.write_str(&self.field),
+        }
+    }
+}
+
+/// Why a configuration cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Not TOML, or not of the expected shape: a syntax error, a value of
+    /// the wrong type, an unknown key. The message is the TOML parser's.
+    #[error("{}{message}", Prefix(location))]
+    Toml {
+        /// Where the parser stopped, when it says.
+        location: Option<Location>,
+        /// The parser's message (it names an unknown key and the keys
+        /// that are allowed there).
+        message: String,
+    },
+    /// Well-formed, but a value is not acceptable.
+    #[error("{at}: {problem}")]
+    Invalid {
+        /// Where.
+        at: At,
+        /// Why.
+        problem: Problem,
+    },
+}
+
+impl ConfigError {
+    /// The problem, for an [`ConfigError::Invalid`].
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ConfigError::Invalid { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+struct Prefix<'a>(&'a Option<Location>);
+
+impl fmt::Display for Prefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(l) => write!(f, "{l}: "),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a value is not acceptable. Each message says what to do instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A required field is absent.
+    #[error("missing: {0}")]
+    Missing(&'static str),
+    /// No `[[instance]]` at all.
+    #[error("no [[instance]] table: there is no virtual router to run")]
+    NoInstances,
+    /// Not an interface name Linux accepts.
+    #[error("{name:?} is not a Linux interface name: {why}")]
+    InterfaceName {
+        /// The name.
+        name: String,
+        /// Why not.
+        why: &'static str,
+    },
+    /// An instance or sync group name that is empty.
+    #[error("a name cannot be empty")]
+    EmptyName,
+    /// Not vrrp3, vrrp2 or carp.
+    #[error("unknown protocol {0:?}: use \"vrrp3\", \"vrrp2\" or \"carp\"")]
+    UnknownProtocol(String),
+    /// Not auto, rfc9568 or ipv4-pseudo-header.
+    #[error("unknown checksum mode {0:?}: use \"auto\", \"rfc9568\" or \"ipv4-pseudo-header\"")]
+    UnknownChecksum(String),
+    /// Not none, pass or ah.
+    #[error("unknown VRRPv2 authentication {0:?}: use \"none\", \"pass\" or \"ah\"")]
+    UnknownAuth(String),
+    /// VRID outside 1..=255.
+    #[error("VRID {0} is out of range: use 1 to 255")]
+    VridRange(i64),
+    /// Priority 0.
+    #[error("priority 0 is sent only by an Active router that resigns: use 1 to 255")]
+    PriorityZero,
+    /// Priority outside 0..=255.
+    #[error("priority {0} is out of range: use 1 to 255 (255 only on the node that owns the virtual addresses)")]
+    PriorityRange(i64),
+    /// A priority for CARP, which has none.
+    #[error("CARP has no priority: it elects the node with the lowest advskew (after demotion); set advskew instead (0 wins)")]
+    PriorityWithCarp,
+    /// A field of another protocol.
+    #[error("applies to {applies_to} only, and this virtual router runs {protocol}")]
+    NotForProtocol {
+        /// The protocols the field applies to.
+        applies_to: &'static str,
+        /// The instance's protocol.
+        protocol: &'static str,
+    },
+    /// VRRPv3 with a password.
+    #[error("VRRPv3 has no authentication (RFC 9568): remove the password, or use protocol \"vrrp2\" (auth = \"pass\" or \"ah\") or \"carp\"")]
+    PasswordWithVrrp3,
+    /// CARP without a password.
+    #[error("CARP needs a password: its HMAC-SHA1 is keyed with it (ucarp's --pass)")]
+    CarpWithoutPassword,
+    /// VRRPv2 `auth = "pass"` or `"ah"` without a password.
+    #[error("auth = {0:?} needs a password")]
+    AuthWithoutPassword(&'static str),
+    /// VRRPv2 `auth = "none"` with a password.
+    #[error("a password is never sent with auth = \"none\": set auth = \"pass\" or \"ah\", or remove the password")]
+    PasswordWithoutAuth,
+    /// A VRRPv2 password longer than 8 bytes.
+    #[error("VRRPv2 passwords are at most 8 bytes and this one has {0}; keepalived cuts longer ones to their first 8: write those")]
+    Vrrp2PasswordLength(usize),
+    /// VRRPv2 over IPv6.
+    #[error("VRRPv2 is IPv4 only (RFC 3768): use protocol \"vrrp3\" for IPv6")]
+    Vrrp2Ipv6,
+    /// VRRPv2 compatibility with IPv6 addresses.
+    #[error("VRRPv2 compatibility is IPv4 only (RFC 3768 has no IPv6)")]
+    Vrrp2CompatIpv6,
+    /// The checksum mode with IPv6.
+    #[error("the checksum mode applies to VRRPv3 over IPv4; over IPv6 the checksum always covers the IPv6 pseudo-header: remove it")]
+    ChecksumIpv6,
+    /// A VRRPv3 interval outside 0.01..=40.95 s.
+    #[error("interval {0} s is out of range for VRRPv3: use 0.01 to 40.95 s")]
+    Vrrp3Interval(f64),
+    /// A VRRPv3 interval that is not whole centiseconds.
+    #[error(
+        "interval {0} s is not a whole number of centiseconds: VRRPv3 counts in steps of 0.01 s"
+    )]
+    Vrrp3IntervalStep(f64),
+    /// A VRRPv2 interval that is not whole seconds in 1..=255.
+    #[error("interval {0} s is not valid for VRRPv2: use whole seconds, 1 to 255")]
+    Vrrp2Interval(f64),
+    /// A CARP interval (advbase) that is not whole seconds in 1..=255.
+    #[error("interval {0} s is not a valid CARP advbase: use whole seconds, 1 to 255 (advskew adds 1/256ths of a second)")]
+    CarpInterval(f64),
+    /// advbase outside 1..=255.
+    #[error("advbase {0} is out of range: use 1 to 255 seconds")]
+    AdvbaseRange(i64),
+    /// advskew outside 0..=255.
+    #[error("advskew {0} is out of range: use 0 to 255")]
+    AdvskewRange(i64),
+    /// demotion outside 0..=255.
+    #[error("demotion {0} is out of range: use 0 to 255")]
+    DemotionRange(i64),
+    /// Both `interval` and `advbase`.
+    #[error("give either interval or advbase, not both: for CARP, interval is the advbase")]
+    IntervalAndAdvbase,
+    /// Both `interval` and `ha_timeout`.
+    #[error("give either interval or ha_timeout, not both: ha_timeout sets the interval to a third of it")]
+    IntervalAndHaTimeout,
+    /// An HA timeout outside 3..=15 s.
+    #[error("ha_timeout {0} s is out of range: use 3 to 15 s")]
+    HaTimeout(f64),
+    /// A duration that is negative, not finite or too large.
+    #[error("{0} is not a duration: use seconds, 0 or more (fractions allowed)")]
+    Duration(f64),
+    /// A number out of its range.
+    #[error("{value} is out of range: use {min} to {max}")]
+    Range {
+        /// The value.
+        value: i64,
+        /// The smallest allowed.
+        min: i64,
+        /// The largest allowed.
+        max: i64,
+    },
+    /// An address that does not parse.
+    #[error("{0:?} is not an IP address: write an IPv4 or IPv6 address, for a virtual address optionally followed by /PREFIX")]
+    BadAddress(String),
+    /// A prefix length that is not a number or out of range.
+    #[error("prefix length {prefix:?} of {address} is out of range: use 1 to {max}")]
+    PrefixRange {
+        /// The address.
+        address: IpAddr,
+        /// The prefix as written.
+        prefix: String,
+        /// 32 or 128.
+        max: u8,
+    },
+    /// A prefix on an address that takes none (peers, source).
+    #[error("{0:?}: only virtual addresses take a /PREFIX; write the address alone")]
+    UnexpectedPrefix(String),
+    /// A virtual address that is not a unicast address.
+    #[error("{address} cannot be a virtual address: it is {kind}")]
+    NotUnicast {
+        /// The address.
+        address: IpAddr,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// An empty address list.
+    #[error("empty: a virtual router needs at least one virtual address")]
+    NoAddresses,
+    /// More than 255 virtual addresses.
+    #[error("{0} virtual addresses: an advert lists at most 255")]
+    TooManyAddresses(usize),
+    /// The same address twice in one list.
+    #[error("{0} is listed twice")]
+    DuplicateAddress(IpAddr),
+    /// Two families among the virtual addresses.
+    #[error("{other} is {} and {first} {}: one virtual router carries one family; make another [[instance]] for the other family", Family::of(*other), Family::of(*first))]
+    MixedFamilies {
+        /// The first virtual address.
+        first: IpAddr,
+        /// One of the other family.
+        other: IpAddr,
+    },
+    /// A source, peer or TTL-exempt address of the other family.
+    #[error("{address} is {} but the virtual addresses are {family}: use an {family} address", Family::of(*address))]
+    WrongFamily {
+        /// The address.
+        address: IpAddr,
+        /// The virtual addresses' family.
+        family: Family,
+    },
+    /// A VRRPv3 IPv6 multicast source that is not link-local.
+    #[error("{0} is not link-local: VRRPv3 over IPv6 multicast sends from the interface's link-local address (RFC 9568 section 5.1.2.1); give an fe80:: address or leave source out")]
+    SourceNotLinkLocal(IpAddr),
+    /// Broadcast with unicast peers.
+    #[error("broadcast = true and unicast_peers exclude each other: adverts go either to the broadcast address or to the listed peers")]
+    BroadcastAndUnicast,
+    /// Broadcast over IPv6.
+    #[error("IPv6 has no broadcast: use multicast (the default) or unicast_peers")]
+    BroadcastIpv6,
+    /// Both weight and fault on a tracked interface.
+    #[error("give either weight or fault = true, not both")]
+    WeightAndFault,
+    /// Neither weight nor fault on a tracked interface.
+    #[error("fault = false with no weight does nothing: give a weight (1 to 255) or fault = true")]
+    TrackNoEffect,
+    /// A track weight outside 1..=255.
+    #[error("weight {0} is out of range: use 1 to 255 (or fault = true to stop the router while the link is down)")]
+    TrackWeight(i64),
+    /// The same interface tracked twice.
+    #[error("interface {0:?} is tracked twice")]
+    DuplicateTrack(String),
+    /// A relative state directory.
+    #[error("{0:?} is not an absolute path")]
+    RelativePath(String),
+    /// Two instances with one name.
+    #[error("name {name:?} is already used by {first}")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The instance that has it first (its path).
+        first: String,
+    },
+    /// Two instances with one VRID on one interface and family.
+    #[error("VRID {vrid} on {interface} ({family}) is already used by instance {other:?}: VRRP and CARP share IP protocol 112, so each interface and family takes a VRID (VHID) once")]
+    DuplicateVrid {
+        /// The VRID.
+        vrid: u8,
+        /// The interface.
+        interface: String,
+        /// The family.
+        family: Family,
+        /// The instance that has it first.
+        other: String,
+    },
+    /// One virtual address in two instances on one interface.
+    #[error("{address} is also a virtual address of instance {other:?} on {interface}: two virtual routers would fight over it")]
+    SharedAddress {
+        /// The address.
+        address: IpAddr,
+        /// The interface.
+        interface: String,
+        /// The other instance.
+        other: String,
+    },
+    /// Two sync groups with one name.
+    #[error("sync group name {0:?} is used twice")]
+    DuplicateGroupName(String),
+    /// A sync group with no member.
+    #[error("empty: a sync group needs at least one instance")]
+    EmptyGroup,
+    /// A sync group naming an instance that does not exist.
+    #[error("no instance is named {0:?} (an instance is named by its `name`, or \"<interface>-<vrid>-<ipv4|ipv6>\" when it has none)")]
+    UnknownInstance(String),
+    /// An instance listed twice in one sync group.
+    #[error("instance {0:?} is listed twice")]
+    RepeatedMember(String),
+    /// An instance in two sync groups.
+    #[error("instance {instance:?} is already in sync group {group:?}: an instance belongs to one sync group at most")]
+    TwoGroups {
+        /// The instance.
+        instance: String,
+        /// The group it is in first.
+        group: String,
+    },
+    /// An address owner (priority 255) that does not own an address.
+    #[error("priority 255 is the address owner's: this node must own {address} (it is not one of {interface}'s addresses); lower the priority or add the address to {interface}")]
+    NotOwner {
+        /// The virtual address.
+        address: IpAddr,
+        /// The interface.
+        interface: String,
+    },
+    /// A source address that is not on the interface.
+    #[error("{address} is not one of {interface}'s addresses: adverts must come from this node's own address")]
+    SourceNotLocal {
+        /// The source address.
+        address: IpAddr,
+        /// The interface.
+        interface: String,
+    },
+    /// What `tandem_election::Config::validate` found.
+    #[error("{0}")]
+    Election(tandem_election::ConfigError),
+}

@@ -1,0 +1,99 @@
+//! The file as serde reads it: every field optional and spanned, unknown
+//! keys refused. Numbers are read wide (`i64`, `f64`) so that an
+//! out-of-range value gets our message rather than the parser's.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A spanned value; the flag form builds them with an empty span.
+pub(super) type S<T> = Spanned<T>;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) global: Option<S<RawGlobal>>,
+    pub(super) instance: Option<Vec<S<RawInstance>>>,
+    pub(super) sync_group: Option<Vec<S<RawSyncGroup>>>,
+}
+
+/// `[global]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGlobal {
+    pub(super) state_dir: Option<S<String>>,
+}
+
+/// `[[instance]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInstance {
+    pub(super) name: Option<S<String>>,
+    pub(super) interface: Option<S<String>>,
+    pub(super) protocol: Option<S<String>>,
+    pub(super) vrid: Option<S<i64>>,
+    pub(super) priority: Option<S<i64>>,
+    pub(super) interval: Option<S<f64>>,
+    pub(super) advbase: Option<S<i64>>,
+    pub(super) advskew: Option<S<i64>>,
+    pub(super) demotion: Option<S<i64>>,
+    pub(super) addresses: Option<S<Vec<S<String>>>>,
+    pub(super) preempt: Option<S<bool>>,
+    pub(super) preempt_delay: Option<S<f64>>,
+    pub(super) accept: Option<S<bool>>,
+    pub(super) checksum: Option<S<String>>,
+    pub(super) vrrp2_compat: Option<S<bool>>,
+    pub(super) password: Option<S<String>>,
+    pub(super) auth: Option<S<String>>,
+    pub(super) source: Option<S<String>>,
+    pub(super) unicast_peers: Option<S<Vec<S<String>>>>,
+    pub(super) broadcast: Option<S<bool>>,
+    pub(super) ttl_exempt: Option<S<Vec<S<String>>>>,
+    pub(super) vmac: Option<S<bool>>,
+    pub(super) initial_wait: Option<S<f64>>,
+    pub(super) ha_timeout: Option<S<f64>>,
+    pub(super) silence_intervals: Option<S<i64>>,
+    pub(super) announce: Option<S<RawAnnounce>>,
+    pub(super) track: Option<S<Vec<S<RawTrack>>>>,
+    pub(super) restart_guard: Option<S<RawRestartGuard>>,
+}
+
+/// `announce = { ... }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAnnounce {
+    pub(super) repeat: Option<S<i64>>,
+    pub(super) spacing: Option<S<f64>>,
+    pub(super) refresh_after: Option<S<f64>>,
+}
+
+/// One entry of `track = [ ... ]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTrack {
+    pub(super) interface: Option<S<String>>,
+    pub(super) weight: Option<S<i64>>,
+    pub(super) fault: Option<S<bool>>,
+}
+
+/// `restart_guard = { ... }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRestartGuard {
+    pub(super) max_starts: Option<S<i64>>,
+    pub(super) window: Option<S<f64>>,
+    pub(super) expire: Option<S<bool>>,
+}
+
+/// `[[sync_group]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSyncGroup {
+    pub(super) name: Option<S<String>>,
+    pub(super) instances: Option<S<Vec<S<String>>>>,
+}
+
+/// A value with no place in a file (the flag form).
+pub(super) fn nowhere<T>(value: T) -> S<T> {
+    Spanned::new(0..0, value)
+}
