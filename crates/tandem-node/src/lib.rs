@@ -12,6 +12,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod render;
+pub mod sys;
 
 use std::io::{self, Write};
 use std::path::Path;

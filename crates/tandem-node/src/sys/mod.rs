@@ -1,0 +1,265 @@
+//! Linux I/O drivers of tandemd: blocking sockets, no decisions.
+//!
+//! - [`raw`]: IP protocol 112 raw sockets, IPv4 and IPv6, bound to one
+//!   interface, joined to 224.0.0.18 / ff02::12, TTL / hop limit 255 on
+//!   send, the received TTL / hop limit reported with each packet.
+//! - [`netlink`]: synchronous rtnetlink: interface lookups, virtual
+//!   addresses (IPv6 with `IFA_F_NODAD`), link state, macvlan interfaces
+//!   for the virtual MAC, and a [`netlink::LinkMonitor`] of link changes.
+//! - [`packet`]: `AF_PACKET` sockets that send whole Ethernet frames
+//!   (gratuitous ARP, unsolicited NA, built by `tandem_wire::frame`).
+//!
+//! Every call blocks. The sockets are `Send + Sync`: send through `&self`
+//! from one thread while a `try_clone` receives in another. Interrupted
+//! system calls (`EINTR`) are retried; every other failure is a
+//! [`SysError`] naming the operation, the interface and the address.
+//!
+//! The few `unsafe` blocks (an `AF_PACKET` address, one socket option
+//! that socket2 lacks, the receive buffer view) are each in a function of
+//! a few lines with a `SAFETY:` comment.
+
+pub mod netlink;
+pub mod packet;
+pub mod raw;
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::IpAddr;
+
+use tandem_wire::Family;
+
+pub use netlink::{ifindex, link_mac, LinkEvent, LinkMonitor, Netlink};
+pub use packet::PacketSocket;
+pub use raw::{RawPacket, RawSocket};
+
+/// Why a Linux I/O operation failed: the operation, the interface or
+/// address it was about, and the kernel's error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SysError {
+    /// No interface has this name (or the name is not a valid interface
+    /// name: 1 to 15 bytes, no `/`, no white space).
+    #[error("no interface named {0:?}")]
+    NoSuchInterface(String),
+    /// The raw socket could not be created (`CAP_NET_RAW` is needed).
+    #[error("cannot open a raw {family} socket on {ifname}")]
+    Open {
+        /// The interface.
+        ifname: String,
+        /// The address family.
+        family: Family,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A socket option was refused.
+    #[error("cannot set {option} on the {family} socket of {ifname}")]
+    SocketOption {
+        /// The interface.
+        ifname: String,
+        /// The address family.
+        family: Family,
+        /// The option, e.g. `SO_BINDTODEVICE`.
+        option: &'static str,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Binding to the source address failed (the address is not on the
+    /// host, or not on this interface).
+    #[error("cannot bind the socket of {ifname} to source {addr}")]
+    Bind {
+        /// The interface.
+        ifname: String,
+        /// The source address.
+        addr: IpAddr,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Joining the VRRP / CARP multicast group failed.
+    #[error("cannot join {group} on {ifname}")]
+    Join {
+        /// The interface.
+        ifname: String,
+        /// The group, 224.0.0.18 or ff02::12.
+        group: IpAddr,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An address of the other family was given to a socket.
+    #[error("{addr} is not an {family} address, as the socket of {ifname} needs")]
+    WrongFamily {
+        /// The interface.
+        ifname: String,
+        /// The socket's family.
+        family: Family,
+        /// The address of the other family.
+        addr: IpAddr,
+    },
+    /// Sending a packet failed.
+    #[error("cannot send to {dst} on {ifname}")]
+    Send {
+        /// The interface.
+        ifname: String,
+        /// The destination.
+        dst: IpAddr,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Receiving failed.
+    #[error("cannot receive on {ifname}")]
+    Recv {
+        /// The interface.
+        ifname: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The read timeout set with `set_read_timeout` expired before a
+    /// packet came. Not a fault: see [`SysError::is_timeout`].
+    #[error("no packet on {ifname} before the read timeout")]
+    Timeout {
+        /// The interface (`netlink` for a [`LinkMonitor`]).
+        ifname: String,
+    },
+    /// A received packet did not fit the buffer; it was dropped.
+    #[error("a packet on {ifname} was longer than the {capacity}-byte buffer")]
+    Truncated {
+        /// The interface.
+        ifname: String,
+        /// The buffer's length.
+        capacity: usize,
+    },
+    /// The kernel handed a packet whose IPv4 header is malformed. It was
+    /// dropped.
+    #[error("a packet on {ifname} has a malformed IPv4 header: {reason}")]
+    BadHeader {
+        /// The interface.
+        ifname: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The packet socket could not be opened or bound to the interface
+    /// (`CAP_NET_RAW` is needed).
+    #[error("cannot open a packet socket on {ifname}")]
+    PacketOpen {
+        /// The interface.
+        ifname: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Sending a frame through a packet socket failed.
+    #[error("cannot send a {len}-byte frame on {ifname}")]
+    FrameSend {
+        /// The interface.
+        ifname: String,
+        /// The frame's length.
+        len: usize,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An rtnetlink request failed or was answered with an error.
+    #[error("netlink {op} failed: {detail}")]
+    Netlink {
+        /// The operation, e.g. `add address`.
+        op: &'static str,
+        /// The interface, address or prefix involved.
+        detail: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An rtnetlink answer could not be decoded.
+    #[error("netlink {op}: undecodable answer: {detail}")]
+    NetlinkDecode {
+        /// The operation.
+        op: &'static str,
+        /// What could not be decoded.
+        detail: String,
+    },
+    /// An interface has no Ethernet (6-byte) hardware address.
+    #[error("{ifname} has no Ethernet address")]
+    NotEthernet {
+        /// The interface.
+        ifname: String,
+    },
+    /// A macvlan could not be created because a link of that name exists
+    /// with another MAC address.
+    #[error("link {name} exists with MAC {found}, not {wanted}")]
+    LinkExists {
+        /// The link's name.
+        name: String,
+        /// The MAC it has.
+        found: Mac,
+        /// The MAC that was asked for.
+        wanted: Mac,
+    },
+}
+
+impl SysError {
+    /// Whether this is the expiry of a read timeout rather than a fault.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SysError::Timeout { .. })
+    }
+}
+
+/// A MAC address, printed as `00:00:5e:00:01:07`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+/// Runs `f` again while it fails with `EINTR`.
+pub(crate) fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Whether an error is the expiry of `SO_RCVTIMEO`.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Views an initialised byte buffer as the `MaybeUninit` buffer that
+/// socket2's receive calls take.
+#[allow(unsafe_code)]
+pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the size, alignment and validity of
+    // `u8`, so the cast slice covers exactly the same memory. The only
+    // callers hand it to socket2's receive calls, which write initialised
+    // bytes (or nothing) and never write `MaybeUninit::uninit()`, so every
+    // byte of `buf` is still initialised when the borrow ends.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// Whether `name` can be a Linux interface name (`dev_valid_name`).
+pub(crate) fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace())
+}
