@@ -433,8 +433,8 @@ impl Drop for Helper {
 
 const LINE: Duration = Duration::from_secs(10);
 
-/// Sends a group advert, a unicast one and a TTL-64 one from a to b and
-/// checks what b's RawSocket reports.
+/// Sends a group advert, a unicast one, a TTL-64 one and (IPv4) a
+/// broadcast one from a to b and checks what b's RawSocket reports.
 fn raw_exchange(tag: &str, fam: Family) {
     let Some(lab) = Lab::new(tag) else { return };
     let (f, vip, group, peer, local): (&str, IpAddr, IpAddr, IpAddr, IpAddr) = match fam {
@@ -465,7 +465,8 @@ fn raw_exchange(tag: &str, fam: Family) {
     let message = Advert::vrrp3(7, [vip]).priority(150).message();
     let payload = hex(&message);
 
-    let rx = lab.helper(&lab.b, &format!("recv vb {f} 3"));
+    let count = if fam == Family::V4 { 4 } else { 3 };
+    let rx = lab.helper(&lab.b, &format!("recv vb {f} {count}"));
     rx.expect("READY", LINE);
     lab.helper_lines(&lab.a, &format!("send va {f} {group} {bind} {payload}"));
     assert_eq!(
@@ -489,11 +490,19 @@ fn raw_exchange(tag: &str, fam: Family) {
         format!("PKT {ttl_src} {group} 64 {payload}"),
         "an advert with TTL 64 is received with its TTL"
     );
+    if fam == Family::V4 {
+        lab.helper_lines(&lab.a, &format!("send va v4 192.0.2.255 - {payload}"));
+        assert_eq!(
+            rx.line(LINE),
+            format!("PKT {local} 192.0.2.255 255 {payload}"),
+            "broadcast advert"
+        );
+    }
     rx.finish();
 }
 
 #[test]
-fn raw_socket_ipv4_group_unicast_and_ttl() {
+fn raw_socket_ipv4_group_unicast_broadcast_and_ttl() {
     raw_exchange("raw4", Family::V4);
 }
 
