@@ -172,10 +172,10 @@ pub fn check_host(
                 if !own.contains(a) {
                     errors.push(ConfigError::Invalid {
                         at: at("priority"),
-                        problem: Problem::NotOwner {
+                        problem: Box::new(Problem::NotOwner {
                             address: *a,
                             interface: inst.interface.clone(),
-                        },
+                        }),
                     });
                 }
             }
@@ -184,10 +184,10 @@ pub fn check_host(
             if !own.contains(&src) {
                 errors.push(ConfigError::Invalid {
                     at: at("source"),
-                    problem: Problem::SourceNotLocal {
+                    problem: Box::new(Problem::SourceNotLocal {
                         address: src,
                         interface: inst.interface.clone(),
-                    },
+                    }),
                 });
             }
         }

@@ -25,7 +25,7 @@ pub(super) struct Src<'a> {
 
 impl Src<'_> {
     fn loc(&self, span: Range<usize>) -> Option<Location> {
-        if self.flags {
+        if self.flags || self.text.is_empty() {
             return None;
         }
         Some(Location::of(
@@ -73,7 +73,7 @@ impl Ctx<'_> {
                 location: self.src.loc(span),
                 field: self.field(key),
             },
-            problem,
+            problem: Box::new(problem),
         }
     }
 
@@ -106,7 +106,7 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, ConfigErr
                 location: None,
                 field: "instance".to_string(),
             },
-            problem: Problem::NoInstances,
+            problem: Box::new(Problem::NoInstances),
         });
     }
     let mut built: Vec<(InstanceConfig, String)> = Vec::with_capacity(raws.len());
@@ -693,33 +693,9 @@ fn build_instance(
         election.restart_guard = Some(guard);
     }
 
-    election.validate().map_err(|e| {
-        use tandem_election::ConfigError as E;
-        let key = match e {
-            E::NoAddresses | E::TooManyAddresses(_) | E::MixedFamilies { .. } => "addresses",
-            E::PrimaryFamily { .. } => "source",
-            E::IntervalOutOfRange(_) => "interval",
-            E::HaTimeoutOutOfRange(_) => "ha_timeout",
-            E::Vrrp2OverIpv6 => "protocol",
-            E::EmptyCarpPassword => "password",
-            E::PriorityZero => "priority",
-            E::RestartGuard => "restart_guard",
-            E::DuplicateTrack(_) => "track",
-            _ => "",
-        };
-        let problem = Problem::Election(e);
-        if key.is_empty() {
-            ConfigError::Invalid {
-                at: At {
-                    location: ctx.src.loc(whole.clone()),
-                    field: ctx.base.clone(),
-                },
-                problem,
-            }
-        } else {
-            ctx.err(key, whole.clone(), problem)
-        }
-    })?;
+    election
+        .validate()
+        .map_err(|e| election_error(ctx, whole.clone(), e))?;
 
     let name = match &r.name {
         Some(n) => n.get_ref().clone(),
@@ -746,6 +722,57 @@ fn build_instance(
         },
         spans,
     ))
+}
+
+/// An error of `Config::validate`, at the field it is about.
+fn election_error(
+    ctx: &Ctx<'_>,
+    whole: Range<usize>,
+    e: tandem_election::ConfigError,
+) -> ConfigError {
+    use tandem_election::ConfigError as E;
+    let key = match e {
+        E::NoAddresses | E::TooManyAddresses(_) | E::MixedFamilies { .. } => "addresses",
+        E::PrimaryFamily { .. } => "source",
+        E::IntervalOutOfRange(_) => "interval",
+        E::HaTimeoutOutOfRange(_) => "ha_timeout",
+        E::Vrrp2OverIpv6 => "protocol",
+        E::EmptyCarpPassword => "password",
+        E::PriorityZero => "priority",
+        E::RestartGuard => "restart_guard",
+        E::DuplicateTrack(_) => "track",
+        _ => "",
+    };
+    let problem = Problem::Election(e);
+    if key.is_empty() {
+        ConfigError::Invalid {
+            at: At {
+                location: ctx.src.loc(whole),
+                field: ctx.base.clone(),
+            },
+            problem: Box::new(problem),
+        }
+    } else {
+        ctx.err(key, whole, problem)
+    }
+}
+
+/// [`election_error`] for an instance at `base` with no file behind it.
+#[cfg(test)]
+pub(super) fn map_election_error_for_test(
+    base: &str,
+    e: tandem_election::ConfigError,
+) -> ConfigError {
+    let src = Src {
+        text: "",
+        file: None,
+        flags: false,
+    };
+    let ctx = Ctx {
+        src: &src,
+        base: base.to_string(),
+    };
+    election_error(&ctx, 0..0, e)
 }
 
 /// The checks between one instance and those before it.

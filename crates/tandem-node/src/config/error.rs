@@ -92,8 +92,8 @@ pub enum ConfigError {
     Invalid {
         /// Where.
         at: At,
-        /// Why.
-        problem: Problem,
+        /// Why (boxed: it is large and errors are rare).
+        problem: Box<Problem>,
     },
 }
 
@@ -101,7 +101,7 @@ impl ConfigError {
     /// The problem, for an [`ConfigError::Invalid`].
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            ConfigError::Invalid { problem, .. } => Some(problem),
+            ConfigError::Invalid { problem, .. } => Some(problem.as_ref()),
             _ => None,
         }
     }
