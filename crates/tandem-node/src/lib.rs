@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod render;
 pub mod sys;
 
