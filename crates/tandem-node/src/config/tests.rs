@@ -743,3 +743,34 @@ fn examples_parse() {
     }
     assert!(seen >= 4, "{seen} example files in {}", dir.display());
 }
+
+/// docs/config.md has a table row for every key the parser accepts.
+#[test]
+fn docs_name_every_key() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md"))
+            .unwrap();
+    let mut keys = Vec::new();
+    for text in [
+        "[global]\nx = 1\n".to_string(),
+        one("x = 1"),
+        "[[sync_group]]\nx = 1\n".to_string(),
+    ] {
+        let message = err(&text);
+        let (_, list) = message.split_once("expected").unwrap();
+        keys.extend(
+            list.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(keys.len() > 30, "{keys:?}");
+    for key in keys {
+        assert!(
+            docs.contains(&format!("| `{key}` |")),
+            "docs/config.md has no row for `{key}`"
+        );
+    }
+}
