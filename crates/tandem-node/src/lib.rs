@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod demo;
 pub mod render;

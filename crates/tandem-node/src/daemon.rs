@@ -1,0 +1,840 @@
+//! `tandemd run`: the event loop that carries out the election's actions on
+//! a Linux host.
+//!
+//! One raw socket per (interface, family) receives every protocol-112
+//! packet there and hands it, decoded, to the sync group (a lone instance
+//! is a group of one) that owns its VRID. A thread per socket and one for
+//! link events feed a channel; the main thread waits on it until the
+//! election's next deadline, feeds the input, and carries out the actions:
+//! adverts through the raw sockets, addresses through netlink, gratuitous
+//! ARP / unsolicited NA through packet sockets. SIGTERM / SIGINT stop every
+//! router gracefully (priority 0, CARP's going-down advert) and remove the
+//! virtual addresses before exiting.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tandem_election::{
+    codec, Action, Advert, Command, Diagnostic, Instant, Received, State, SyncGroup, Track,
+    TrackEffect, VirtualRouter,
+};
+use tandem_wire::{frame, Family};
+
+use crate::config::{DaemonConfig, Delivery, InstanceConfig};
+use crate::sys::netlink::{self, LinkMonitor, Netlink};
+use crate::sys::packet::PacketSocket;
+use crate::sys::raw::RawSocket;
+use crate::sys::SysError;
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A host operation failed.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// An instance cannot run on this host.
+    #[error("instance {instance:?}: {reason}")]
+    Instance {
+        /// The instance's name.
+        instance: String,
+        /// Why.
+        reason: String,
+    },
+    /// The election refused a configuration.
+    #[error("instance {instance:?}: {source}")]
+    Config {
+        /// The instance's name.
+        instance: String,
+        /// The election's reason.
+        #[source]
+        source: tandem_election::ConfigError,
+    },
+    /// The restart history could not be kept.
+    #[error("restart history {path}: {source}")]
+    History {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The configuration does not fit this host.
+    #[error(transparent)]
+    Host(crate::config::ConfigError),
+    /// Signal handling could not be set up.
+    #[error("signals: {0}")]
+    Signals(#[source] io::Error),
+}
+
+/// What the receiver threads tell the main loop.
+enum Event {
+    Packet {
+        socket: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        bytes: Vec<u8>,
+    },
+    Link {
+        name: String,
+        up: bool,
+    },
+    Stop,
+}
+
+/// One instance as the daemon runs it.
+struct Instance {
+    cfg: InstanceConfig,
+    group: usize,
+    member: usize,
+    socket: usize,
+    /// Where addresses go (the macvlan with the virtual MAC, or the interface).
+    addr_ifindex: u32,
+    /// The MAC announcements come from.
+    mac: [u8; 6],
+    /// The macvlan to delete on exit.
+    macvlan: Option<String>,
+    primary: IpAddr,
+    /// Unsolicited NA / gratuitous ARP sender.
+    packet: PacketSocket,
+}
+
+/// A gratuitous ARP / NA burst still being sent.
+struct Burst {
+    instance: usize,
+    frames: Vec<Vec<u8>>,
+    left: u8,
+    spacing: Duration,
+    next: std::time::Instant,
+}
+
+/// Counters by kind, for status and metrics.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    /// Adverts sent.
+    pub sent: u64,
+    /// Adverts received and handed to the election.
+    pub received: u64,
+    /// Received packets dropped by kind of error.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// The running daemon.
+pub struct Daemon {
+    t0: std::time::Instant,
+    groups: Vec<SyncGroup>,
+    instances: Vec<Instance>,
+    /// Instance index of each (group, member).
+    members: Vec<Vec<usize>>,
+    sockets: Vec<RawSocket>,
+    netlink: Netlink,
+    bursts: Vec<Burst>,
+    /// Counters.
+    pub counters: Counters,
+    log: Box<dyn Write + Send>,
+}
+
+fn now_since(t0: std::time::Instant) -> Instant {
+    Instant::from_duration(t0.elapsed())
+}
+
+/// Runs the daemon with `config` until SIGTERM / SIGINT: checks the
+/// configuration against the host, records this start for the restart
+/// guard, sets up every instance and runs the event loop.
+pub fn start(config: DaemonConfig) -> Result<(), DaemonError> {
+    let nl = std::cell::RefCell::new(Netlink::open()?);
+    let problems = crate::config::check_host(&config, &|ifname: &str| {
+        netlink::ifindex(ifname)
+            .and_then(|i| nl.borrow_mut().addresses(i))
+            .map(|v| v.into_iter().map(|(a, _)| a).collect())
+            .unwrap_or_default()
+    });
+    if let Some(p) = problems.into_iter().next() {
+        return Err(DaemonError::Host(p));
+    }
+    let recent = record_start(&config.global.state_dir)?;
+    let daemon = Daemon::new(config, &recent, Box::new(io::stderr()))?;
+    daemon.run()
+}
+
+/// Reads, updates and saves the node's start history in `dir`; returns how
+/// long ago the earlier starts were (kept for an hour).
+pub fn record_start(dir: &Path) -> Result<Vec<Duration>, DaemonError> {
+    let path = dir.join("starts");
+    let err = |source| DaemonError::History {
+        path: path.clone(),
+        source,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(err(e)),
+    };
+    let starts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|t| *t <= now && now - *t <= 3600)
+        .collect();
+    let ago = starts
+        .iter()
+        .map(|t| Duration::from_secs(now - t))
+        .collect();
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut lines: Vec<String> = starts.iter().map(u64::to_string).collect();
+    lines.push(now.to_string());
+    // Write, fsync, rename: a crash leaves the old history or the new one.
+    let tmp = dir.join(format!("starts.tmp.{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all((lines.join("\n") + "\n").as_bytes())
+            .map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(ago)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = io::Read::read_exact(&mut f, &mut b);
+    }
+    let v = u64::from_ne_bytes(b);
+    if v == 0 {
+        // Never 0 (what an unset counter looks like); fall back on the clock.
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 | 1)
+            .unwrap_or(1)
+    } else {
+        v
+    }
+}
+
+fn family_of(cfg: &InstanceConfig) -> Family {
+    cfg.election
+        .addresses
+        .first()
+        .map(|a| Family::of(*a))
+        .unwrap_or(Family::V4)
+}
+
+/// The interface address an instance advertises from: the configured
+/// source, else (IPv6) the interface's link-local address, else its first
+/// address of the family that is not a virtual address.
+fn pick_primary(cfg: &InstanceConfig, have: &[(IpAddr, u8)]) -> Option<IpAddr> {
+    if let Some(s) = cfg.source {
+        return Some(s);
+    }
+    let family = family_of(cfg);
+    let ours = |a: &IpAddr| cfg.election.addresses.contains(a) && cfg.election.priority.0 != 255;
+    let candidates = have
+        .iter()
+        .map(|(a, _)| *a)
+        .filter(|a| Family::of(*a) == family && !ours(a));
+    match family {
+        Family::V6 => {
+            let all: Vec<IpAddr> = candidates.collect();
+            all.iter()
+                .find(|a| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80))
+                .or(all.first())
+                .copied()
+        }
+        Family::V4 => candidates.into_iter().next(),
+    }
+}
+
+impl Daemon {
+    /// Sets up every instance on the host: interfaces, virtual MACs,
+    /// sockets, leftovers of a crash, the routers themselves.
+    pub fn new(
+        config: DaemonConfig,
+        recent_starts: &[Duration],
+        log: Box<dyn Write + Send>,
+    ) -> Result<Daemon, DaemonError> {
+        let t0 = std::time::Instant::now();
+        let now = now_since(t0);
+        let mut netlink = Netlink::open()?;
+        let mut sockets: Vec<RawSocket> = Vec::new();
+        let mut socket_keys: Vec<(String, Family)> = Vec::new();
+        let mut instances = Vec::new();
+        let mut routers: Vec<Option<VirtualRouter>> = Vec::new();
+        for cfg in &config.instances {
+            let name = cfg.name.clone();
+            let fail = |reason: String| DaemonError::Instance {
+                instance: name.clone(),
+                reason,
+            };
+            let ifindex = netlink::ifindex(&cfg.interface)?;
+            let family = family_of(cfg);
+            let have = netlink.addresses(ifindex)?;
+            let primary = pick_primary(cfg, &have).ok_or_else(|| {
+                fail(format!(
+                    "interface {} has no {family} address to advertise from",
+                    cfg.interface
+                ))
+            })?;
+            // Addresses a crash left behind: we are not Active yet.
+            if cfg.election.priority.0 != 255 {
+                for (a, p) in &have {
+                    if let Some(i) = cfg.election.addresses.iter().position(|v| v == a) {
+                        netlink.remove_address(
+                            ifindex,
+                            *a,
+                            cfg.prefixes.get(i).copied().unwrap_or(*p),
+                        )?;
+                        writeln!(
+                            io::stderr(),
+                            "tandemd: instance={} removed leftover address {a}",
+                            cfg.name
+                        )
+                        .ok();
+                    }
+                }
+            }
+            let vrid = cfg.election.vrid;
+            let (addr_ifindex, mac, macvlan) = if cfg.vmac {
+                let mac = frame::virtual_mac(vrid, family);
+                let ifname = format!(
+                    "vrrp{}.{}",
+                    if family == Family::V6 { "6" } else { "" },
+                    vrid.get()
+                );
+                let idx = netlink.create_macvlan(&cfg.interface, &ifname, mac)?;
+                (idx, mac, Some(ifname))
+            } else {
+                (ifindex, netlink::link_mac(&cfg.interface)?, None)
+            };
+            let announce_if = macvlan.clone().unwrap_or_else(|| cfg.interface.clone());
+            let packet = PacketSocket::open(&announce_if)?;
+            let key = (cfg.interface.clone(), family);
+            let socket = match socket_keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    let join = config.instances.iter().any(|c| {
+                        c.interface == cfg.interface
+                            && family_of(c) == family
+                            && c.delivery == Delivery::Multicast
+                    });
+                    sockets.push(RawSocket::open(&cfg.interface, family, cfg.source, join)?);
+                    socket_keys.push(key);
+                    sockets.len() - 1
+                }
+            };
+            let mut ec = cfg.election.clone();
+            ec.primary_address = primary;
+            if ec.carp_counter == 0 {
+                ec.carp_counter = random_u64();
+            }
+            // The instance's own interface going down puts it in Fault.
+            if !ec.tracks.iter().any(|t| t.name == cfg.interface) {
+                ec.tracks.push(Track {
+                    name: cfg.interface.clone(),
+                    effect: TrackEffect::Fault,
+                });
+            }
+            let vr = VirtualRouter::new(ec, now, recent_starts).map_err(|source| {
+                DaemonError::Config {
+                    instance: cfg.name.clone(),
+                    source,
+                }
+            })?;
+            routers.push(Some(vr));
+            instances.push(Instance {
+                cfg: cfg.clone(),
+                group: 0,
+                member: 0,
+                socket,
+                addr_ifindex,
+                mac,
+                macvlan,
+                primary,
+                packet,
+            });
+        }
+        // Sync groups first, then every other instance as a group of one.
+        let mut groups = Vec::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for sg in &config.sync_groups {
+            let idx: Vec<usize> = sg
+                .instances
+                .iter()
+                .filter_map(|n| config.instances.iter().position(|c| &c.name == n))
+                .collect();
+            let vrs = idx.iter().filter_map(|i| routers[*i].take()).collect();
+            for (m, i) in idx.iter().enumerate() {
+                instances[*i].group = groups.len();
+                instances[*i].member = m;
+            }
+            groups.push(SyncGroup::new(vrs));
+            members.push(idx);
+        }
+        for (i, r) in routers.iter_mut().enumerate() {
+            if let Some(vr) = r.take() {
+                instances[i].group = groups.len();
+                instances[i].member = 0;
+                groups.push(SyncGroup::new(vec![vr]));
+                members.push(vec![i]);
+            }
+        }
+        Ok(Daemon {
+            t0,
+            groups,
+            instances,
+            members,
+            sockets,
+            netlink,
+            bursts: Vec::new(),
+            counters: Counters::default(),
+            log,
+        })
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops every router gracefully.
+    pub fn run(mut self) -> Result<(), DaemonError> {
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        self.spawn_receivers(&tx, &stop)?;
+        self.spawn_signals(&tx)?;
+        self.spawn_link_monitor(&tx)?;
+        // Tracked links that are already down.
+        let tracked: Vec<String> = self
+            .instances
+            .iter()
+            .flat_map(|i| i.cfg.track_interfaces.clone())
+            .chain(self.instances.iter().map(|i| i.cfg.interface.clone()))
+            .collect();
+        let now = self.now();
+        for name in tracked {
+            if let Ok(idx) = netlink::ifindex(&name) {
+                if !self.netlink.link_up(idx).unwrap_or(true) {
+                    self.track(now, &name, false);
+                }
+            }
+        }
+        for g in 0..self.groups.len() {
+            self.groups[g].handle_command(now, None, Command::Start);
+            self.drain(g);
+        }
+        let result = self.event_loop(&rx);
+        stop.store(true, Ordering::SeqCst);
+        self.shutdown();
+        result
+    }
+
+    fn now(&self) -> Instant {
+        now_since(self.t0)
+    }
+
+    fn event_loop(&mut self, rx: &Receiver<Event>) -> Result<(), DaemonError> {
+        loop {
+            let now = self.now();
+            let next = self.groups.iter().filter_map(SyncGroup::poll_timeout).min();
+            let burst = self.bursts.iter().map(|b| b.next).min();
+            let mut wait = next
+                .map(|t| t.saturating_since(now))
+                .unwrap_or(Duration::from_secs(1));
+            if let Some(b) = burst {
+                wait = wait.min(b.saturating_duration_since(std::time::Instant::now()));
+            }
+            match rx.recv_timeout(wait) {
+                Ok(Event::Stop) => return Ok(()),
+                Ok(Event::Packet {
+                    socket,
+                    src,
+                    dst,
+                    ttl,
+                    bytes,
+                }) => self.packet(socket, src, dst, ttl, &bytes),
+                Ok(Event::Link { name, up }) => {
+                    let now = self.now();
+                    self.track(now, &name, up);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            let now = self.now();
+            for g in 0..self.groups.len() {
+                if self.groups[g].poll_timeout().is_some_and(|t| t <= now) {
+                    self.groups[g].handle_timeout(now);
+                    self.drain(g);
+                }
+            }
+            self.send_bursts();
+        }
+    }
+
+    fn packet(&mut self, socket: usize, src: IpAddr, dst: IpAddr, ttl: u8, bytes: &[u8]) {
+        let now = self.now();
+        let advert = match codec::decode(bytes, src, dst) {
+            Ok(a) => a,
+            Err(e) => {
+                *self
+                    .counters
+                    .errors
+                    .entry(error_kind(&e).to_string())
+                    .or_default() += 1;
+                self.logline(&format!("dropped advert from {src}: {e}"));
+                return;
+            }
+        };
+        self.counters.received += 1;
+        let vrid = advert.vrid();
+        let kind = advert_kind(&advert);
+        // The group whose member has this VRID and protocol on this socket.
+        let target = self.instances.iter().find(|i| {
+            i.socket == socket && i.cfg.election.vrid == vrid && protocol_kind(&i.cfg) == kind
+        });
+        let target = target.or_else(|| {
+            self.instances
+                .iter()
+                .find(|i| i.socket == socket && i.cfg.election.vrid == vrid)
+        });
+        let Some(g) = target.map(|i| i.group) else {
+            return;
+        };
+        self.groups[g].handle_advert(
+            now,
+            Received {
+                src,
+                ttl,
+                advert: &advert,
+            },
+        );
+        self.drain(g);
+    }
+
+    fn track(&mut self, now: Instant, name: &str, up: bool) {
+        for g in 0..self.groups.len() {
+            for (m, &i) in self.members[g].clone().iter().enumerate() {
+                let cfg = &self.instances[i].cfg;
+                if cfg.interface == name || cfg.track_interfaces.iter().any(|t| t == name) {
+                    let cmd = if up {
+                        Command::TrackUp(name.to_string())
+                    } else {
+                        Command::TrackDown(name.to_string())
+                    };
+                    self.groups[g].handle_command(now, Some(m), cmd);
+                }
+            }
+            self.drain(g);
+        }
+    }
+
+    /// Carries out group `g`'s actions.
+    fn drain(&mut self, g: usize) {
+        while let Some((m, action)) = self.groups[g].poll_action() {
+            let i = self.members[g][m];
+            self.act(i, action);
+        }
+    }
+
+    fn act(&mut self, i: usize, action: Action) {
+        let mut msgs = Vec::new();
+        self.carry_out(i, action, &mut msgs);
+        for m in msgs {
+            self.logline(&m);
+        }
+    }
+
+    fn carry_out(&mut self, i: usize, action: Action, msgs: &mut Vec<String>) {
+        let inst = &self.instances[i];
+        let name = inst.cfg.name.clone();
+        match action {
+            Action::SendAdvert(adv) => {
+                let src = inst.primary;
+                let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
+                    Delivery::Multicast => vec![codec::group_of(src)],
+                    Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
+                    Delivery::Unicast(peers) => peers.clone(),
+                };
+                for dst in dsts {
+                    let Some(bytes) = codec::encode(&adv, src, dst) else {
+                        continue;
+                    };
+                    match self.sockets[inst.socket].send(&bytes, dst) {
+                        Ok(()) => self.counters.sent += 1,
+                        Err(e) => msgs.push(format!("instance={name} send to {dst} failed: {e}")),
+                    }
+                }
+            }
+            Action::AddAddresses { addresses, .. } => {
+                for a in &addresses {
+                    let prefix = prefix_of(&inst.cfg, *a);
+                    if let Err(e) = self.netlink.add_address(inst.addr_ifindex, *a, prefix) {
+                        msgs.push(format!(
+                            "instance={name} add address {a}/{prefix} failed: {e}"
+                        ));
+                    }
+                }
+            }
+            Action::RemoveAddresses(addresses) => {
+                for a in &addresses {
+                    let prefix = prefix_of(&inst.cfg, *a);
+                    if let Err(e) = self.netlink.remove_address(inst.addr_ifindex, *a, prefix) {
+                        msgs.push(format!(
+                            "instance={name} remove address {a}/{prefix} failed: {e}"
+                        ));
+                    }
+                }
+            }
+            Action::Announce {
+                addresses,
+                repeat,
+                spacing,
+            } => {
+                let frames = frame::announcements(inst.mac, &addresses, false);
+                self.bursts.push(Burst {
+                    instance: i,
+                    frames,
+                    left: repeat.max(1),
+                    spacing,
+                    next: std::time::Instant::now(),
+                });
+                self.send_bursts();
+            }
+            Action::StateChanged { from, to, reason } => {
+                msgs.push(format!(
+                    "instance={name} vrid={} state {} -> {} reason={reason:?}",
+                    inst.cfg.election.vrid,
+                    from.name(),
+                    to.name()
+                ));
+            }
+            Action::Diagnostic(d) => {
+                if let Diagnostic::BadTtl { .. } = d {
+                    *self.counters.errors.entry("bad_ttl".into()).or_default() += 1;
+                }
+                msgs.push(format!("instance={name} {}", explain(&d)));
+            }
+        }
+    }
+
+    fn send_bursts(&mut self) {
+        let now = std::time::Instant::now();
+        let mut k = 0;
+        while k < self.bursts.len() {
+            if self.bursts[k].next <= now {
+                let b = &mut self.bursts[k];
+                for f in &b.frames {
+                    let _ = self.instances[b.instance].packet.send(f);
+                }
+                b.left -= 1;
+                b.next = now + b.spacing;
+                if b.left == 0 {
+                    self.bursts.swap_remove(k);
+                    continue;
+                }
+            }
+            k += 1;
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let now = self.now();
+        for g in 0..self.groups.len() {
+            self.groups[g].handle_command(now, None, Command::Shutdown);
+            self.drain(g);
+        }
+        for i in 0..self.instances.len() {
+            if let Some(name) = self.instances[i].macvlan.clone() {
+                let _ = self.netlink.delete_link(&name);
+            }
+        }
+        self.logline("stopped");
+    }
+
+    fn logline(&mut self, msg: &str) {
+        let t = self.t0.elapsed().as_secs_f64();
+        let _ = writeln!(self.log, "tandemd[{t:.3}] {msg}");
+    }
+
+    fn spawn_receivers(
+        &self,
+        tx: &Sender<Event>,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<(), DaemonError> {
+        for (idx, s) in self.sockets.iter().enumerate() {
+            let sock = s.try_clone()?;
+            sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+            let tx = tx.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                while !stop.load(Ordering::SeqCst) {
+                    match sock.recv(&mut buf) {
+                        Ok(p) => {
+                            let bytes = buf[p.payload.clone()].to_vec();
+                            let ev = Event::Packet {
+                                socket: idx,
+                                src: p.src,
+                                dst: p.dst,
+                                ttl: p.ttl,
+                                bytes,
+                            };
+                            if tx.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => continue, // timeouts let the thread notice `stop`
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn spawn_signals(&self, tx: &Sender<Event>) -> Result<(), DaemonError> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals =
+            signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(DaemonError::Signals)?;
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = tx.send(Event::Stop);
+            }
+        });
+        Ok(())
+    }
+
+    fn spawn_link_monitor(&self, tx: &Sender<Event>) -> Result<(), DaemonError> {
+        let mut mon = LinkMonitor::open()?;
+        let tx = tx.clone();
+        std::thread::spawn(move || loop {
+            match mon.next() {
+                Ok(events) => {
+                    for e in events {
+                        if tx
+                            .send(Event::Link {
+                                name: e.name,
+                                up: e.up,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        });
+        Ok(())
+    }
+
+    /// The state of every instance, by name.
+    pub fn states(&self) -> HashMap<String, State> {
+        self.instances
+            .iter()
+            .map(|i| {
+                (
+                    i.cfg.name.clone(),
+                    self.groups[i.group].members()[i.member].state(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn prefix_of(cfg: &InstanceConfig, a: IpAddr) -> u8 {
+    cfg.election
+        .addresses
+        .iter()
+        .position(|v| *v == a)
+        .and_then(|i| cfg.prefixes.get(i).copied())
+        .unwrap_or(if a.is_ipv4() { 32 } else { 128 })
+}
+
+fn advert_kind(a: &Advert) -> u8 {
+    match a {
+        Advert::Vrrp3 { .. } => 3,
+        Advert::Vrrp2(_) => 2,
+        Advert::Carp { .. } => 0,
+    }
+}
+
+fn protocol_kind(cfg: &InstanceConfig) -> u8 {
+    match cfg.election.protocol {
+        tandem_election::Protocol::Vrrp3 { .. } => 3,
+        tandem_election::Protocol::Vrrp2 { .. } => 2,
+        tandem_election::Protocol::Carp { .. } => 0,
+    }
+}
+
+fn error_kind(e: &tandem_wire::DecodeError) -> &'static str {
+    use tandem_wire::DecodeError as E;
+    match e {
+        E::Truncated { .. }
+        | E::BadLength { .. }
+        | E::AddressCountMismatch { .. }
+        | E::NoAddresses => "length",
+        E::BadVersion { .. } | E::UnknownVersion(_) => "version",
+        E::BadType(_) => "type",
+        E::BadChecksum { .. } => "checksum",
+        E::ZeroInterval => "interval",
+        E::UnknownAuthType(_) | E::BadAuthLen(_) => "auth",
+        E::BadHmac | E::BadAhIcv => "auth",
+        E::ZeroVrid => "vrid",
+        _ => "malformed",
+    }
+}
+
+/// A diagnostic in words an operator can act on.
+pub fn explain(d: &Diagnostic) -> String {
+    use tandem_election::AuthFailure;
+    match d {
+        Diagnostic::DuplicateVrid { src, addresses } => format!(
+            "duplicate VRID: {src} advertises the same VRID with addresses {addresses:?}: check the VRID and addresses on both nodes"
+        ),
+        Diagnostic::AuthFailure { src, what } => match what {
+            AuthFailure::BadHmac => format!("bad HMAC from {src}: check vhid, password and virtual addresses"),
+            AuthFailure::AuthType => format!("authentication type from {src} differs from ours: check auth on both nodes"),
+            AuthFailure::Password => format!("wrong password from {src}: check the password on both nodes"),
+        },
+        Diagnostic::BadTtl { src, ttl } => format!("TTL {ttl} from {src}: sender is not on this link (dropped)"),
+        Diagnostic::SplitBrain { other, other_priority, we_win } => format!(
+            "split brain: {other} (priority {}) is Active too; {}",
+            other_priority.0,
+            if *we_win { "we keep the role" } else { "we yield" }
+        ),
+        Diagnostic::SplitBrainResolved => "split brain resolved: announcing the addresses again".to_string(),
+        Diagnostic::Silence { intervals } => format!(
+            "no advert from any peer for {intervals} intervals: check the peer, multicast filtering and IGMP snooping"
+        ),
+        Diagnostic::PeerHeard { src } => format!("peer {src} heard again"),
+        Diagnostic::VersionMismatch { src, theirs, ours } => {
+            format!("{src} speaks version {theirs}, we speak {ours}: set the same protocol version on both nodes")
+        }
+        Diagnostic::IntervalMismatch { src, theirs, ours } => {
+            format!("{src} advertises every {theirs:?}, we every {ours:?}: VRRPv2 drops its adverts; set the same interval")
+        }
+        Diagnostic::ChecksumMode { src, theirs, ours } => format!(
+            "{src} uses checksum form {}, we use {}: set checksum = \"auto\" or match the peer",
+            theirs.name(),
+            ours.name()
+        ),
+        Diagnostic::OwnAdvertLooped => "our own advert came back (network loop or replay)".to_string(),
+        Diagnostic::Pacified { starts, window } => format!(
+            "pacified: started {starts} times within {window:?}; staying passive until `tandemd clear-pacified`"
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An unspecified address of `family`, the placeholder before the daemon
+/// knows the interface's own address.
+pub fn unspecified(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
