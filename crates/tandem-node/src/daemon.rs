@@ -449,6 +449,10 @@ impl Daemon {
             }
             match rx.recv_timeout(wait) {
                 Ok(Event::Stop) => return Ok(()),
+                // SIGHUP must not kill the node (its default action would).
+                Ok(Event::Reload) => {
+                    self.logline("SIGHUP: reloading is not supported yet; configuration unchanged")
+                }
                 Ok(Event::Packet {
                     socket,
                     src,
