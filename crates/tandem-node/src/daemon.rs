@@ -85,6 +85,7 @@ enum Event {
         name: String,
         up: bool,
     },
+    Reload,
     Stop,
 }
 
