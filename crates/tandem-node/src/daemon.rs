@@ -700,13 +700,17 @@ impl Daemon {
     }
 
     fn spawn_signals(&self, tx: &Sender<Event>) -> Result<(), DaemonError> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals =
-            signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(DaemonError::Signals)?;
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+            .map_err(DaemonError::Signals)?;
         let tx = tx.clone();
         std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                let _ = tx.send(Event::Stop);
+            for sig in signals.forever() {
+                let stop = sig != SIGHUP;
+                let ev = if stop { Event::Stop } else { Event::Reload };
+                if tx.send(ev).is_err() || stop {
+                    return;
+                }
             }
         });
         Ok(())
