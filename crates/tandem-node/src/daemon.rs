@@ -598,7 +598,7 @@ impl Daemon {
                 repeat,
                 spacing,
             } => {
-                let frames = frame::announcements(inst.mac, &addresses, false);
+                let frames = frame::announcements(inst.mac, &addresses, router_flag(&inst.cfg));
                 self.bursts.push(Burst {
                     instance: i,
                     frames,
@@ -752,6 +752,15 @@ impl Daemon {
             })
             .collect()
     }
+}
+
+/// The Router flag of unsolicited NAs: RFC 9568 6.4.1 / 6.4.2 set it for
+/// a VRRP virtual router; CARP addresses need not belong to a router.
+fn router_flag(cfg: &InstanceConfig) -> bool {
+    matches!(
+        cfg.election.protocol,
+        tandem_election::Protocol::Vrrp3 { .. }
+    )
 }
 
 fn prefix_of(cfg: &InstanceConfig, a: IpAddr) -> u8 {
