@@ -276,6 +276,15 @@ impl Daemon {
                 instance: name.clone(),
                 reason,
             };
+            if let tandem_election::Protocol::Vrrp2 {
+                auth: tandem_wire::vrrp2::Auth::IpAh,
+                ..
+            } = cfg.election.protocol
+            {
+                return Err(fail(
+                    "VRRPv2 IPsec-AH authentication is decoded by `tandemd decode` but not spoken by `tandemd run` yet: use auth = \"none\" or \"pass\"".into(),
+                ));
+            }
             let ifindex = netlink::ifindex(&cfg.interface)?;
             let family = family_of(cfg);
             let have = netlink.addresses(ifindex)?;
