@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod decode;
 pub mod demo;
 pub mod render;
+pub mod snapshot;
 pub mod sys;
 
 use std::io::{self, Write};

@@ -1,0 +1,201 @@
+//! What the node looks like now: the state the control socket, the health
+//! port and the metrics read. The daemon's main loop rebuilds it after
+//! every batch of inputs and publishes it behind an `RwLock`; readers never
+//! touch the election itself.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// A state change, as the status shows the last one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    /// Seconds since the Unix epoch.
+    pub at_unix: f64,
+    /// From (`Initialize`, `Backup`, `Active`, `Fault`).
+    pub from: String,
+    /// To.
+    pub to: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Counters of one instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct InstanceCounters {
+    /// Adverts sent.
+    pub adverts_sent: u64,
+    /// Adverts received and handed to the election.
+    pub adverts_received: u64,
+    /// State changes.
+    pub transitions: u64,
+    /// Problems by kind: decode errors (`checksum`, `length`, ...) and
+    /// diagnostics (`bad_ttl`, `auth`, `duplicate_vrid`, `split_brain`, ...).
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// One instance (virtual router).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceStatus {
+    /// Its name.
+    pub name: String,
+    /// Its interface.
+    pub interface: String,
+    /// VRID / VHID.
+    pub vrid: u8,
+    /// `vrrp3`, `vrrp2` or `carp`.
+    pub protocol: String,
+    /// The sync group it belongs to, if any.
+    pub group: Option<String>,
+    /// `Initialize`, `Backup`, `Active` or `Fault`.
+    pub state: String,
+    /// The priority it advertises now (CARP: 255 - advskew).
+    pub priority: u8,
+    /// This node's address on the link.
+    pub address: IpAddr,
+    /// The Active router's address, when known.
+    pub active_router: Option<IpAddr>,
+    /// The advert interval the instance times against, in milliseconds.
+    pub interval_ms: f64,
+    /// Checksum form each VRRPv3 IPv4 peer uses.
+    pub peer_checksum_modes: BTreeMap<IpAddr, String>,
+    /// The last state change.
+    pub last_transition: Option<Transition>,
+    /// Why the instance is passive (maintenance, pacified), if it is.
+    pub passive: Option<String>,
+    /// Tracked objects that are down.
+    pub tracks_down: Vec<String>,
+    /// The partner's view: the last Active router heard, and how long ago.
+    pub partner: Option<PartnerView>,
+    /// Counters.
+    pub counters: InstanceCounters,
+    /// The appliance-style light of this instance.
+    pub light: Light,
+}
+
+/// The partner as this node last heard it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartnerView {
+    /// Its address.
+    pub address: IpAddr,
+    /// The priority it advertised (CARP: 255 - advskew).
+    pub priority: u8,
+    /// The state its adverts imply (`Active`, or `resigning` for priority 0).
+    pub state: String,
+    /// Seconds since its last advert.
+    pub last_heard_s: f64,
+}
+
+/// A one-word health summary, like an appliance's status lights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Light {
+    /// Holding the addresses, partner heard or not expected to be heard.
+    Active,
+    /// Backup, hearing the Active router.
+    Standby,
+    /// Backup (or Active after a takeover) without hearing any peer.
+    PartnerUnreachable,
+    /// Passive because of the restart guard.
+    Pacified,
+    /// Passive because of maintenance mode.
+    Maintenance,
+    /// In Fault: a tracked object is down.
+    Fault,
+    /// Not running.
+    Stopped,
+}
+
+impl Light {
+    /// The words shown in `tandemd status`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Light::Active => "active",
+            Light::Standby => "standby",
+            Light::PartnerUnreachable => "partner unreachable",
+            Light::Pacified => "pacified",
+            Light::Maintenance => "maintenance",
+            Light::Fault => "fault",
+            Light::Stopped => "stopped",
+        }
+    }
+}
+
+/// The restart guard as the node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestartGuardStatus {
+    /// Starts within the last hour, this one included (from `state_dir`).
+    pub recent_starts: usize,
+    /// Whether any instance is pacified.
+    pub pacified: bool,
+}
+
+/// The whole node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeSnapshot {
+    /// tandemd's version.
+    pub version: String,
+    /// Seconds since the daemon started.
+    pub uptime_s: f64,
+    /// Unix time of the snapshot.
+    pub at_unix: f64,
+    /// Every instance, in configuration order.
+    pub instances: Vec<InstanceStatus>,
+    /// Sync groups and their members.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// The restart guard.
+    pub restart_guard: RestartGuardStatus,
+    /// Maintenance mode of the node.
+    pub maintenance: bool,
+    /// The node's light: the worst of its instances' (fault, pacified,
+    /// maintenance, partner unreachable), else active if any instance is
+    /// Active, else standby.
+    pub light: Light,
+}
+
+impl NodeSnapshot {
+    /// An empty snapshot (before the first rebuild).
+    pub fn empty() -> NodeSnapshot {
+        NodeSnapshot {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_s: 0.0,
+            at_unix: 0.0,
+            instances: Vec::new(),
+            groups: BTreeMap::new(),
+            restart_guard: RestartGuardStatus {
+                recent_starts: 0,
+                pacified: false,
+            },
+            maintenance: false,
+            light: Light::Stopped,
+        }
+    }
+
+    /// The instance named `name`.
+    pub fn instance(&self, name: &str) -> Option<&InstanceStatus> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The node light from the instances' lights.
+    pub fn node_light(instances: &[InstanceStatus]) -> Light {
+        let has = |l: Light| instances.iter().any(|i| i.light == l);
+        for l in [
+            Light::Fault,
+            Light::Pacified,
+            Light::Maintenance,
+            Light::PartnerUnreachable,
+        ] {
+            if has(l) {
+                return l;
+            }
+        }
+        if has(Light::Active) {
+            Light::Active
+        } else if instances.is_empty() {
+            Light::Stopped
+        } else {
+            Light::Standby
+        }
+    }
+}
