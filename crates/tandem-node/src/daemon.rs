@@ -72,6 +72,63 @@ pub enum DaemonError {
     Signals(#[source] io::Error),
 }
 
+/// A request from the control socket to the main loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlRequest {
+    /// The node snapshot.
+    Status,
+    /// Hand the Active role to the partner: every instance, or the one
+    /// instance or sync group named.
+    Failover {
+        /// An instance or sync group name; `None` for all.
+        target: Option<String>,
+    },
+    /// Maintenance mode of the node on or off.
+    Maintenance {
+        /// On.
+        on: bool,
+    },
+    /// Clear the restart guard's pacified state.
+    ClearPacified,
+}
+
+/// The main loop's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlReply {
+    /// The snapshot.
+    Status(Box<crate::snapshot::NodeSnapshot>),
+    /// Done, with what was done in words.
+    Done(String),
+    /// Refused, with why.
+    Error(String),
+}
+
+/// How other threads (the control socket) talk to the main loop.
+#[derive(Clone)]
+pub struct ControlHandle {
+    tx: Sender<Event>,
+}
+
+impl ControlHandle {
+    /// Sends `req` and waits (up to 5 s) for the answer.
+    pub fn request(&self, req: ControlRequest) -> ControlReply {
+        let (reply, rx) = mpsc::channel();
+        if self.tx.send(Event::Control { req, reply }).is_err() {
+            return ControlReply::Error("tandemd is stopping".into());
+        }
+        rx.recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| ControlReply::Error("tandemd did not answer within 5 s".into()))
+    }
+
+    /// An ordered stream of events (state changes and diagnostics), one
+    /// JSON object per string, until the receiver is dropped.
+    pub fn subscribe(&self) -> Receiver<String> {
+        let (tx, rx) = mpsc::channel();
+        let _ = self.tx.send(Event::Subscribe(tx));
+        rx
+    }
+}
+
 /// What the receiver threads tell the main loop.
 enum Event {
     Packet {
@@ -87,6 +144,11 @@ enum Event {
     },
     Reload,
     Stop,
+    Control {
+        req: ControlRequest,
+        reply: Sender<ControlReply>,
+    },
+    Subscribe(Sender<String>),
 }
 
 /// One instance as the daemon runs it.
@@ -104,6 +166,14 @@ struct Instance {
     primary: IpAddr,
     /// Unsolicited NA / gratuitous ARP sender.
     packet: PacketSocket,
+    /// Counters for status and metrics.
+    counters: crate::snapshot::InstanceCounters,
+    /// The last state change.
+    last_transition: Option<crate::snapshot::Transition>,
+    /// The last peer heard: address, priority, whether it resigned, when.
+    last_peer: Option<(IpAddr, u8, bool, std::time::Instant)>,
+    /// The sync group's name, if in one.
+    group_name: Option<String>,
 }
 
 /// A gratuitous ARP / NA burst still being sent.
@@ -139,6 +209,15 @@ pub struct Daemon {
     /// Counters.
     pub counters: Counters,
     log: Box<dyn Write + Send>,
+    /// Published after every batch of inputs.
+    snapshot: Arc<std::sync::RwLock<crate::snapshot::NodeSnapshot>>,
+    /// Event stream subscribers (control socket).
+    subscribers: Vec<Sender<String>>,
+    maintenance: bool,
+    recent_starts: usize,
+    /// The main loop's input channel.
+    tx: Sender<Event>,
+    rx: Option<Receiver<Event>>,
 }
 
 fn now_since(t0: std::time::Instant) -> Instant {
@@ -370,8 +449,17 @@ impl Daemon {
                 macvlan,
                 primary,
                 packet,
+                counters: Default::default(),
+                last_transition: None,
+                last_peer: None,
+                group_name: config
+                    .sync_groups
+                    .iter()
+                    .find(|g| g.instances.contains(&cfg.name))
+                    .map(|g| g.name.clone()),
             });
         }
+        let (tx, rx) = mpsc::channel();
         // Sync groups first, then every other instance as a group of one.
         let mut groups = Vec::new();
         let mut members: Vec<Vec<usize>> = Vec::new();
@@ -407,12 +495,35 @@ impl Daemon {
             bursts: Vec::new(),
             counters: Counters::default(),
             log,
+            snapshot: Arc::new(std::sync::RwLock::new(
+                crate::snapshot::NodeSnapshot::empty(),
+            )),
+            subscribers: Vec::new(),
+            maintenance: false,
+            recent_starts: recent_starts.len() + 1,
+            tx,
+            rx: Some(rx),
         })
+    }
+
+    /// The snapshot the control socket, health port and metrics read.
+    pub fn snapshot(&self) -> Arc<std::sync::RwLock<crate::snapshot::NodeSnapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// A handle for other threads (the control socket) to reach the loop.
+    pub fn control_handle(&self) -> ControlHandle {
+        ControlHandle {
+            tx: self.tx.clone(),
+        }
     }
 
     /// Runs until SIGTERM or SIGINT, then stops every router gracefully.
     pub fn run(mut self) -> Result<(), DaemonError> {
-        let (tx, rx) = mpsc::channel();
+        let tx = self.tx.clone();
+        let Some(rx) = self.rx.take() else {
+            return Ok(());
+        };
         let stop = Arc::new(AtomicBool::new(false));
         self.spawn_receivers(&tx, &stop)?;
         self.spawn_signals(&tx)?;
@@ -470,6 +581,11 @@ impl Daemon {
                     ttl,
                     bytes,
                 }) => self.packet(socket, src, dst, ttl, &bytes),
+                Ok(Event::Control { req, reply }) => {
+                    let answer = self.control(req);
+                    let _ = reply.send(answer);
+                }
+                Ok(Event::Subscribe(tx)) => self.subscribers.push(tx),
                 Ok(Event::Link { name, up }) => {
                     let now = self.now();
                     self.track(now, &name, up);
@@ -485,7 +601,190 @@ impl Daemon {
                 }
             }
             self.send_bursts();
+            self.publish();
         }
+    }
+
+    fn control(&mut self, req: ControlRequest) -> ControlReply {
+        let now = self.now();
+        match req {
+            ControlRequest::Status => {
+                self.publish();
+                let snap = self
+                    .snapshot
+                    .read()
+                    .map(|s| s.clone())
+                    .unwrap_or_else(|e| e.into_inner().clone());
+                ControlReply::Status(Box::new(snap))
+            }
+            ControlRequest::Failover { target } => {
+                let groups: Vec<usize> = match &target {
+                    None => (0..self.groups.len()).collect(),
+                    Some(t) => {
+                        let by_instance = self
+                            .instances
+                            .iter()
+                            .filter(|i| &i.cfg.name == t)
+                            .map(|i| i.group);
+                        let by_group = self
+                            .instances
+                            .iter()
+                            .filter(|i| i.group_name.as_ref() == Some(t))
+                            .map(|i| i.group);
+                        let mut g: Vec<usize> = by_instance.chain(by_group).collect();
+                        g.sort_unstable();
+                        g.dedup();
+                        if g.is_empty() {
+                            return ControlReply::Error(format!(
+                                "no instance or sync group named {t:?}"
+                            ));
+                        }
+                        g
+                    }
+                };
+                let active: Vec<usize> = groups
+                    .into_iter()
+                    .filter(|g| {
+                        self.groups[*g]
+                            .members()
+                            .iter()
+                            .any(|m| m.state() == State::Active)
+                    })
+                    .collect();
+                if active.is_empty() {
+                    return ControlReply::Error(
+                        "nothing to hand over: no such instance is Active on this node".into(),
+                    );
+                }
+                let mut names = Vec::new();
+                for g in active {
+                    self.groups[g].handle_command(now, None, Command::Failover);
+                    names.extend(
+                        self.members[g]
+                            .iter()
+                            .map(|i| self.instances[*i].cfg.name.clone()),
+                    );
+                    self.drain(g);
+                }
+                ControlReply::Done(format!("handed over: {}", names.join(", ")))
+            }
+            ControlRequest::Maintenance { on } => {
+                self.maintenance = on;
+                for g in 0..self.groups.len() {
+                    self.groups[g].handle_command(now, None, Command::Maintenance(on));
+                    self.drain(g);
+                }
+                ControlReply::Done(format!("maintenance {}", if on { "on" } else { "off" }))
+            }
+            ControlRequest::ClearPacified => {
+                for g in 0..self.groups.len() {
+                    self.groups[g].handle_command(now, None, Command::ClearRestartGuard);
+                    self.drain(g);
+                }
+                ControlReply::Done("restart guard cleared".into())
+            }
+        }
+    }
+
+    /// Rebuilds the snapshot and publishes it.
+    fn publish(&mut self) {
+        use crate::snapshot::{
+            InstanceStatus, Light, NodeSnapshot, PartnerView, RestartGuardStatus,
+        };
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let mut instances = Vec::with_capacity(self.instances.len());
+        for inst in &self.instances {
+            let vr = &self.groups[inst.group].members()[inst.member];
+            let st = vr.status();
+            let interval = st.active_interval;
+            let partner = inst
+                .last_peer
+                .map(|(address, priority, resigned, at)| PartnerView {
+                    address,
+                    priority,
+                    state: if resigned {
+                        "resigning".into()
+                    } else {
+                        "Active".into()
+                    },
+                    last_heard_s: at.elapsed().as_secs_f64(),
+                });
+            let heard_recently = inst
+                .last_peer
+                .is_some_and(|(_, _, _, at)| at.elapsed() <= 3 * interval);
+            let light = match (st.state, &st.passive) {
+                (State::Fault, _) => Light::Fault,
+                (_, Some(tandem_election::Reason::Pacified)) => Light::Pacified,
+                (_, Some(_)) => Light::Maintenance,
+                (State::Active, _) => Light::Active,
+                (State::Backup, _) if heard_recently => Light::Standby,
+                (State::Backup, _) => Light::PartnerUnreachable,
+                (State::Initialize, _) => Light::Stopped,
+            };
+            let priority = match vr.config().protocol {
+                tandem_election::Protocol::Carp { advskew, .. } => 255 - advskew,
+                _ => st.priority.0,
+            };
+            instances.push(InstanceStatus {
+                name: inst.cfg.name.clone(),
+                interface: inst.cfg.interface.clone(),
+                vrid: inst.cfg.election.vrid.get(),
+                protocol: protocol_name(&inst.cfg).into(),
+                group: inst.group_name.clone(),
+                state: st.state.name().into(),
+                priority,
+                address: inst.primary,
+                active_router: st.active_router,
+                interval_ms: interval.as_secs_f64() * 1000.0,
+                peer_checksum_modes: st
+                    .peer_checksum_modes
+                    .iter()
+                    .map(|(a, m)| (*a, m.name().to_string()))
+                    .collect(),
+                last_transition: inst.last_transition.clone(),
+                passive: st.passive.as_ref().map(|r| format!("{r:?}")),
+                tracks_down: st.tracks_down.clone(),
+                partner,
+                counters: inst.counters.clone(),
+                light,
+            });
+        }
+        let pacified = instances.iter().any(|i| i.light == Light::Pacified);
+        let mut groups = BTreeMap::new();
+        for inst in &self.instances {
+            if let Some(g) = &inst.group_name {
+                groups
+                    .entry(g.clone())
+                    .or_insert_with(Vec::new)
+                    .push(inst.cfg.name.clone());
+            }
+        }
+        let light = NodeSnapshot::node_light(&instances);
+        let snap = NodeSnapshot {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_s: self.t0.elapsed().as_secs_f64(),
+            at_unix: wall,
+            instances,
+            groups,
+            restart_guard: RestartGuardStatus {
+                recent_starts: self.recent_starts,
+                pacified,
+            },
+            maintenance: self.maintenance,
+            light,
+        };
+        match self.snapshot.write() {
+            Ok(mut w) => *w = snap,
+            Err(e) => *e.into_inner() = snap,
+        }
+    }
+
+    /// Sends one event line to every subscriber, dropping those gone.
+    fn broadcast(&mut self, line: String) {
+        self.subscribers.retain(|s| s.send(line.clone()).is_ok());
     }
 
     fn packet(&mut self, socket: usize, src: IpAddr, dst: IpAddr, ttl: u8, bytes: &[u8]) {
@@ -493,11 +792,16 @@ impl Daemon {
         let advert = match codec::decode(bytes, src, dst) {
             Ok(a) => a,
             Err(e) => {
-                *self
-                    .counters
-                    .errors
-                    .entry(error_kind(&e).to_string())
-                    .or_default() += 1;
+                let kind = error_kind(&e).to_string();
+                *self.counters.errors.entry(kind.clone()).or_default() += 1;
+                // Count it on the instance its VRID byte names, if any.
+                if let Some(i) = bytes.get(1).and_then(|v| {
+                    self.instances
+                        .iter()
+                        .position(|i| i.socket == socket && i.cfg.election.vrid.get() == *v)
+                }) {
+                    *self.instances[i].counters.errors.entry(kind).or_default() += 1;
+                }
                 self.logline(&format!("dropped advert from {src}: {e}"));
                 return;
             }
@@ -514,9 +818,28 @@ impl Daemon {
                 .iter()
                 .find(|i| i.socket == socket && i.cfg.election.vrid == vrid)
         });
-        let Some(g) = target.map(|i| i.group) else {
+        let Some(i) = target.map(|t| {
+            self.instances
+                .iter()
+                .position(|i| std::ptr::eq(i, t))
+                .unwrap_or(0)
+        }) else {
             return;
         };
+        let g = self.instances[i].group;
+        let (priority, resigned) = match &advert {
+            Advert::Vrrp3 { repr, .. } => (repr.priority.0, repr.priority.0 == 0),
+            Advert::Vrrp2(r) => (r.priority.0, r.priority.0 == 0),
+            Advert::Carp { repr, .. } => (
+                255 - repr.advskew,
+                repr.advbase == 255 && repr.advskew == 255,
+            ),
+        };
+        self.instances[i].counters.adverts_received += 1;
+        if ttl == 255 {
+            self.instances[i].last_peer =
+                Some((src, priority, resigned, std::time::Instant::now()));
+        }
         self.groups[g].handle_advert(
             now,
             Received {
@@ -567,6 +890,7 @@ impl Daemon {
         match action {
             Action::SendAdvert(adv) => {
                 let src = inst.primary;
+                let socket = inst.socket;
                 let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
                     Delivery::Multicast => vec![codec::group_of(src)],
                     Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
@@ -576,8 +900,11 @@ impl Daemon {
                     let Some(bytes) = codec::encode(&adv, src, dst) else {
                         continue;
                     };
-                    match self.sockets[inst.socket].send(&bytes, dst) {
-                        Ok(()) => self.counters.sent += 1,
+                    match self.sockets[socket].send(&bytes, dst) {
+                        Ok(()) => {
+                            self.counters.sent += 1;
+                            self.instances[i].counters.adverts_sent += 1;
+                        }
                         Err(e) => msgs.push(format!("instance={name} send to {dst} failed: {e}")),
                     }
                 }
@@ -618,18 +945,50 @@ impl Daemon {
                 self.send_bursts();
             }
             Action::StateChanged { from, to, reason } => {
+                let vrid = inst.cfg.election.vrid.get();
                 msgs.push(format!(
-                    "instance={name} vrid={} state {} -> {} reason={reason:?}",
-                    inst.cfg.election.vrid,
+                    "instance={name} vrid={vrid} state {} -> {} reason={reason:?}",
                     from.name(),
                     to.name()
                 ));
+                let at_unix = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                let t = crate::snapshot::Transition {
+                    at_unix,
+                    from: from.name().into(),
+                    to: to.name().into(),
+                    reason: format!("{reason:?}"),
+                };
+                let line = serde_json::json!({
+                    "at_unix": at_unix, "event": "state", "instance": name, "vrid": vrid,
+                    "from": t.from, "to": t.to, "reason": t.reason,
+                });
+                let inst = &mut self.instances[i];
+                inst.counters.transitions += 1;
+                inst.last_transition = Some(t);
+                self.broadcast(line.to_string());
             }
             Action::Diagnostic(d) => {
-                if let Diagnostic::BadTtl { .. } = d {
-                    *self.counters.errors.entry("bad_ttl".into()).or_default() += 1;
-                }
-                msgs.push(format!("instance={name} {}", explain(&d)));
+                let kind = diagnostic_kind(&d);
+                *self.counters.errors.entry(kind.into()).or_default() += 1;
+                *self.instances[i]
+                    .counters
+                    .errors
+                    .entry(kind.into())
+                    .or_default() += 1;
+                let message = explain(&d);
+                let at_unix = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                let line = serde_json::json!({
+                    "at_unix": at_unix, "event": "diagnostic", "instance": name,
+                    "vrid": self.instances[i].cfg.election.vrid.get(), "kind": kind, "message": message,
+                });
+                self.broadcast(line.to_string());
+                msgs.push(format!("instance={name} {message}"));
             }
         }
     }
@@ -786,6 +1145,33 @@ fn advert_kind(a: &Advert) -> u8 {
         Advert::Vrrp3 { .. } => 3,
         Advert::Vrrp2(_) => 2,
         Advert::Carp { .. } => 0,
+    }
+}
+
+fn protocol_name(cfg: &InstanceConfig) -> &'static str {
+    match cfg.election.protocol {
+        tandem_election::Protocol::Vrrp3 { .. } => "vrrp3",
+        tandem_election::Protocol::Vrrp2 { .. } => "vrrp2",
+        tandem_election::Protocol::Carp { .. } => "carp",
+    }
+}
+
+/// The counter name of a diagnostic.
+pub fn diagnostic_kind(d: &Diagnostic) -> &'static str {
+    match d {
+        Diagnostic::DuplicateVrid { .. } => "duplicate_vrid",
+        Diagnostic::AuthFailure { .. } => "auth",
+        Diagnostic::BadTtl { .. } => "bad_ttl",
+        Diagnostic::SplitBrain { .. } => "split_brain",
+        Diagnostic::SplitBrainResolved => "split_brain_resolved",
+        Diagnostic::Silence { .. } => "silence",
+        Diagnostic::PeerHeard { .. } => "peer_heard",
+        Diagnostic::VersionMismatch { .. } => "version",
+        Diagnostic::IntervalMismatch { .. } => "interval",
+        Diagnostic::ChecksumMode { .. } => "checksum_mode",
+        Diagnostic::OwnAdvertLooped => "looped",
+        Diagnostic::Pacified { .. } => "pacified",
+        _ => "other",
     }
 }
 
