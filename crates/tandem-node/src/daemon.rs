@@ -178,7 +178,7 @@ struct Instance {
 
 /// A gratuitous ARP / NA burst still being sent.
 struct Burst {
-    instance: usize,
+    packet: PacketSocket,
     frames: Vec<Vec<u8>>,
     left: u8,
     spacing: Duration,
@@ -203,7 +203,11 @@ pub struct Daemon {
     instances: Vec<Instance>,
     /// Instance index of each (group, member).
     members: Vec<Vec<usize>>,
+    /// What each group was built from, to tell what a reload changes.
+    units: Vec<Unit>,
     sockets: Vec<RawSocket>,
+    /// (interface, family) of each socket, and whether it joined the group.
+    socket_keys: Vec<((String, Family), bool)>,
     netlink: Netlink,
     bursts: Vec<Burst>,
     /// Counters.
@@ -214,10 +218,61 @@ pub struct Daemon {
     /// Event stream subscribers (control socket).
     subscribers: Vec<Sender<String>>,
     maintenance: bool,
-    recent_starts: usize,
+    /// How long ago the node's earlier starts were.
+    recent_starts: Vec<Duration>,
     /// The main loop's input channel.
     tx: Sender<Event>,
     rx: Option<Receiver<Event>>,
+    /// Tells the receiver threads to stop.
+    stop: Arc<AtomicBool>,
+    /// Where SIGHUP reloads from (`None`: started from flags).
+    config_path: Option<PathBuf>,
+    /// The loop runs: new sockets get their receiver thread at once.
+    running: bool,
+}
+
+/// A sync group, or a lone instance, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unit {
+    /// The sync group's name.
+    group: Option<String>,
+    instances: Vec<InstanceConfig>,
+}
+
+/// A unit built but not yet running.
+struct Prepared {
+    unit: Unit,
+    instances: Vec<Instance>,
+    group: SyncGroup,
+}
+
+/// Sync groups first, then every other instance as a group of one.
+fn units_of(config: &DaemonConfig) -> Vec<Unit> {
+    let mut units: Vec<Unit> = config
+        .sync_groups
+        .iter()
+        .map(|g| Unit {
+            group: Some(g.name.clone()),
+            instances: g
+                .instances
+                .iter()
+                .filter_map(|n| config.instance(n).cloned())
+                .collect(),
+        })
+        .collect();
+    for c in &config.instances {
+        if !config
+            .sync_groups
+            .iter()
+            .any(|g| g.instances.contains(&c.name))
+        {
+            units.push(Unit {
+                group: None,
+                instances: vec![c.clone()],
+            });
+        }
+    }
+    units
 }
 
 fn now_since(t0: std::time::Instant) -> Instant {
@@ -227,7 +282,7 @@ fn now_since(t0: std::time::Instant) -> Instant {
 /// Runs the daemon with `config` until SIGTERM / SIGINT: checks the
 /// configuration against the host, records this start for the restart
 /// guard, sets up every instance and runs the event loop.
-pub fn start(config: DaemonConfig) -> Result<(), DaemonError> {
+pub fn start(config: DaemonConfig, path: Option<PathBuf>) -> Result<(), DaemonError> {
     let nl = std::cell::RefCell::new(Netlink::open()?);
     let problems = crate::config::check_host(&config, &|ifname: &str| {
         netlink::ifindex(ifname)
@@ -239,7 +294,10 @@ pub fn start(config: DaemonConfig) -> Result<(), DaemonError> {
         return Err(DaemonError::Host(p));
     }
     let recent = record_start(&config.global.state_dir)?;
-    let daemon = Daemon::new(config, &recent, Box::new(io::stderr()))?;
+    let mut daemon = Daemon::new(config, &recent, Box::new(io::stderr()))?;
+    if let Some(p) = path {
+        daemon.set_config_path(p);
+    }
     daemon.run()
 }
 
@@ -342,14 +400,59 @@ impl Daemon {
         recent_starts: &[Duration],
         log: Box<dyn Write + Send>,
     ) -> Result<Daemon, DaemonError> {
-        let t0 = std::time::Instant::now();
-        let now = now_since(t0);
-        let mut netlink = Netlink::open()?;
-        let mut sockets: Vec<RawSocket> = Vec::new();
-        let mut socket_keys: Vec<(String, Family)> = Vec::new();
+        let (tx, rx) = mpsc::channel();
+        let mut d = Daemon {
+            t0: std::time::Instant::now(),
+            groups: Vec::new(),
+            instances: Vec::new(),
+            members: Vec::new(),
+            units: Vec::new(),
+            sockets: Vec::new(),
+            socket_keys: Vec::new(),
+            netlink: Netlink::open()?,
+            bursts: Vec::new(),
+            counters: Counters::default(),
+            log,
+            snapshot: Arc::new(std::sync::RwLock::new(
+                crate::snapshot::NodeSnapshot::empty(),
+            )),
+            subscribers: Vec::new(),
+            maintenance: false,
+            recent_starts: recent_starts.to_vec(),
+            tx,
+            rx: Some(rx),
+            stop: Arc::new(AtomicBool::new(false)),
+            config_path: None,
+            running: false,
+        };
+        let mut prepared = Vec::new();
+        for unit in units_of(&config) {
+            prepared.push(d.prepare(&config, unit, true)?);
+        }
+        for p in prepared {
+            d.install(p);
+        }
+        Ok(d)
+    }
+
+    /// Where SIGHUP reloads the configuration from.
+    pub fn set_config_path(&mut self, path: PathBuf) {
+        self.config_path = Some(path);
+    }
+
+    /// Builds the routers of one unit (a sync group, or a lone instance)
+    /// without touching the running ones. `cleanup`: remove leftovers of a
+    /// crash (at start only: on reload the previous owner removes them).
+    fn prepare(
+        &mut self,
+        config: &DaemonConfig,
+        unit: Unit,
+        cleanup: bool,
+    ) -> Result<Prepared, DaemonError> {
+        let now = self.now();
         let mut instances = Vec::new();
-        let mut routers: Vec<Option<VirtualRouter>> = Vec::new();
-        for cfg in &config.instances {
+        let mut routers = Vec::new();
+        for cfg in &unit.instances {
             let name = cfg.name.clone();
             let fail = |reason: String| DaemonError::Instance {
                 instance: name.clone(),
@@ -366,7 +469,7 @@ impl Daemon {
             }
             let ifindex = netlink::ifindex(&cfg.interface)?;
             let family = family_of(cfg);
-            let have = netlink.addresses(ifindex)?;
+            let have = self.netlink.addresses(ifindex)?;
             let primary = pick_primary(cfg, &have).ok_or_else(|| {
                 fail(format!(
                     "interface {} has no {family} address to advertise from",
@@ -374,10 +477,10 @@ impl Daemon {
                 ))
             })?;
             // Addresses a crash left behind: we are not Active yet.
-            if cfg.election.priority.0 != 255 {
+            if cleanup && cfg.election.priority.0 != 255 {
                 for (a, p) in &have {
                     if let Some(i) = cfg.election.addresses.iter().position(|v| v == a) {
-                        netlink.remove_address(
+                        self.netlink.remove_address(
                             ifindex,
                             *a,
                             cfg.prefixes.get(i).copied().unwrap_or(*p),
@@ -393,33 +496,24 @@ impl Daemon {
             }
             let vrid = cfg.election.vrid;
             let (addr_ifindex, mac, macvlan) = if cfg.vmac {
-                let mac = frame::virtual_mac(vrid, family);
+                let mac = match cfg.election.protocol {
+                    // CARP uses 00-00-5E-00-01-{VHID} for both families.
+                    tandem_election::Protocol::Carp { .. } => frame::carp_virtual_mac(vrid),
+                    _ => frame::virtual_mac(vrid, family),
+                };
                 let ifname = format!(
                     "vrrp{}.{}",
                     if family == Family::V6 { "6" } else { "" },
                     vrid.get()
                 );
-                let idx = netlink.create_macvlan(&cfg.interface, &ifname, mac)?;
+                let idx = self.netlink.create_macvlan(&cfg.interface, &ifname, mac)?;
                 (idx, mac, Some(ifname))
             } else {
                 (ifindex, netlink::link_mac(&cfg.interface)?, None)
             };
             let announce_if = macvlan.clone().unwrap_or_else(|| cfg.interface.clone());
             let packet = PacketSocket::open(&announce_if)?;
-            let key = (cfg.interface.clone(), family);
-            let socket = match socket_keys.iter().position(|k| *k == key) {
-                Some(i) => i,
-                None => {
-                    let join = config.instances.iter().any(|c| {
-                        c.interface == cfg.interface
-                            && family_of(c) == family
-                            && c.delivery == Delivery::Multicast
-                    });
-                    sockets.push(RawSocket::open(&cfg.interface, family, cfg.source, join)?);
-                    socket_keys.push(key);
-                    sockets.len() - 1
-                }
-            };
+            let socket = self.socket_for(config, cfg, family)?;
             let mut ec = cfg.election.clone();
             ec.primary_address = primary;
             if ec.carp_counter == 0 {
@@ -432,13 +526,13 @@ impl Daemon {
                     effect: TrackEffect::Fault,
                 });
             }
-            let vr = VirtualRouter::new(ec, now, recent_starts).map_err(|source| {
+            let vr = VirtualRouter::new(ec, now, &self.recent_starts).map_err(|source| {
                 DaemonError::Config {
                     instance: cfg.name.clone(),
                     source,
                 }
             })?;
-            routers.push(Some(vr));
+            routers.push(vr);
             instances.push(Instance {
                 cfg: cfg.clone(),
                 group: 0,
@@ -452,58 +546,65 @@ impl Daemon {
                 counters: Default::default(),
                 last_transition: None,
                 last_peer: None,
-                group_name: config
-                    .sync_groups
-                    .iter()
-                    .find(|g| g.instances.contains(&cfg.name))
-                    .map(|g| g.name.clone()),
+                group_name: unit.group.clone(),
             });
         }
-        let (tx, rx) = mpsc::channel();
-        // Sync groups first, then every other instance as a group of one.
-        let mut groups = Vec::new();
-        let mut members: Vec<Vec<usize>> = Vec::new();
-        for sg in &config.sync_groups {
-            let idx: Vec<usize> = sg
-                .instances
-                .iter()
-                .filter_map(|n| config.instances.iter().position(|c| &c.name == n))
-                .collect();
-            let vrs = idx.iter().filter_map(|i| routers[*i].take()).collect();
-            for (m, i) in idx.iter().enumerate() {
-                instances[*i].group = groups.len();
-                instances[*i].member = m;
-            }
-            groups.push(SyncGroup::new(vrs));
-            members.push(idx);
-        }
-        for (i, r) in routers.iter_mut().enumerate() {
-            if let Some(vr) = r.take() {
-                instances[i].group = groups.len();
-                instances[i].member = 0;
-                groups.push(SyncGroup::new(vec![vr]));
-                members.push(vec![i]);
-            }
-        }
-        Ok(Daemon {
-            t0,
-            groups,
+        Ok(Prepared {
+            unit,
             instances,
-            members,
-            sockets,
-            netlink,
-            bursts: Vec::new(),
-            counters: Counters::default(),
-            log,
-            snapshot: Arc::new(std::sync::RwLock::new(
-                crate::snapshot::NodeSnapshot::empty(),
-            )),
-            subscribers: Vec::new(),
-            maintenance: false,
-            recent_starts: recent_starts.len() + 1,
-            tx,
-            rx: Some(rx),
+            group: SyncGroup::new(routers),
         })
+    }
+
+    /// The raw socket for `cfg`'s interface and family, opened if needed.
+    fn socket_for(
+        &mut self,
+        config: &DaemonConfig,
+        cfg: &InstanceConfig,
+        family: Family,
+    ) -> Result<usize, DaemonError> {
+        let key = (cfg.interface.clone(), family);
+        if let Some(i) = self.socket_keys.iter().position(|k| k.0 == key) {
+            if cfg.delivery == Delivery::Multicast && !self.socket_keys[i].1 {
+                return Err(DaemonError::Instance {
+                    instance: cfg.name.clone(),
+                    reason: format!(
+                        "a multicast instance on {} ({family}) where only unicast ones ran: restart tandemd to join the group",
+                        cfg.interface
+                    ),
+                });
+            }
+            return Ok(i);
+        }
+        let join = config.instances.iter().any(|c| {
+            c.interface == cfg.interface
+                && family_of(c) == family
+                && c.delivery == Delivery::Multicast
+        });
+        self.sockets
+            .push(RawSocket::open(&cfg.interface, family, cfg.source, join)?);
+        self.socket_keys.push((key, join));
+        let idx = self.sockets.len() - 1;
+        if self.running {
+            self.spawn_receiver(idx)?;
+        }
+        Ok(idx)
+    }
+
+    /// Adds a prepared unit to the running set.
+    fn install(&mut self, p: Prepared) -> usize {
+        let g = self.groups.len();
+        let mut idx = Vec::new();
+        for (m, mut inst) in p.instances.into_iter().enumerate() {
+            inst.group = g;
+            inst.member = m;
+            idx.push(self.instances.len());
+            self.instances.push(inst);
+        }
+        self.groups.push(p.group);
+        self.members.push(idx);
+        self.units.push(p.unit);
+        g
     }
 
     /// The snapshot the control socket, health port and metrics read.
@@ -524,8 +625,10 @@ impl Daemon {
         let Some(rx) = self.rx.take() else {
             return Ok(());
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        self.spawn_receivers(&tx, &stop)?;
+        for i in 0..self.sockets.len() {
+            self.spawn_receiver(i)?;
+        }
+        self.running = true;
         self.spawn_signals(&tx)?;
         self.spawn_link_monitor(&tx)?;
         // Tracked links that are already down.
@@ -548,7 +651,7 @@ impl Daemon {
             self.drain(g);
         }
         let result = self.event_loop(&rx);
-        stop.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
         self.shutdown();
         result
     }
@@ -571,9 +674,7 @@ impl Daemon {
             match rx.recv_timeout(wait) {
                 Ok(Event::Stop) => return Ok(()),
                 // SIGHUP must not kill the node (its default action would).
-                Ok(Event::Reload) => {
-                    self.logline("SIGHUP: reloading is not supported yet; configuration unchanged")
-                }
+                Ok(Event::Reload) => self.reload(),
                 Ok(Event::Packet {
                     socket,
                     src,
@@ -770,7 +871,7 @@ impl Daemon {
             instances,
             groups,
             restart_guard: RestartGuardStatus {
-                recent_starts: self.recent_starts,
+                recent_starts: self.recent_starts.len() + 1,
                 pacified,
             },
             maintenance: self.maintenance,
@@ -935,8 +1036,15 @@ impl Daemon {
                 spacing,
             } => {
                 let frames = frame::announcements(inst.mac, &addresses, router_flag(&inst.cfg));
+                let packet = match inst.packet.try_clone() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        msgs.push(format!("instance={name} cannot announce: {e}"));
+                        return;
+                    }
+                };
                 self.bursts.push(Burst {
-                    instance: i,
+                    packet,
                     frames,
                     left: repeat.max(1),
                     spacing,
@@ -1000,7 +1108,7 @@ impl Daemon {
             if self.bursts[k].next <= now {
                 let b = &mut self.bursts[k];
                 for f in &b.frames {
-                    let _ = self.instances[b.instance].packet.send(f);
+                    let _ = b.packet.send(f);
                 }
                 b.left -= 1;
                 b.next = now + b.spacing;
@@ -1011,6 +1119,111 @@ impl Daemon {
             }
             k += 1;
         }
+    }
+
+    /// SIGHUP: reads the configuration again and applies the difference.
+    /// Units (sync groups, lone instances) whose configuration is unchanged
+    /// keep running untouched: no flap, no re-announce. Changed and removed
+    /// ones stop gracefully; changed and added ones start. Nothing changes
+    /// if the new configuration or any new unit cannot be set up.
+    fn reload(&mut self) {
+        let Some(path) = self.config_path.clone() else {
+            self.logline("SIGHUP: started from flags, nothing to reload");
+            return;
+        };
+        let config = match crate::config::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                self.logline(&format!("SIGHUP: configuration unchanged: {e}"));
+                return;
+            }
+        };
+        let new_units = units_of(&config);
+        let keep: Vec<bool> = self.units.iter().map(|u| new_units.contains(u)).collect();
+        let mut prepared = Vec::new();
+        let added: Vec<Unit> = new_units
+            .iter()
+            .filter(|u| !self.units.contains(u))
+            .cloned()
+            .collect();
+        for unit in added {
+            match self.prepare(&config, unit, false) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    self.logline(&format!("SIGHUP: configuration unchanged: {e}"));
+                    return;
+                }
+            }
+        }
+        // Stop what goes away (gracefully), keep the rest as it is.
+        let now = self.now();
+        let mut old_groups = std::mem::take(&mut self.groups);
+        let old_members = std::mem::take(&mut self.members);
+        let old_units = std::mem::take(&mut self.units);
+        let mut old_instances: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut stopped = Vec::new();
+        for (g, group) in old_groups.iter_mut().enumerate() {
+            if keep[g] {
+                continue;
+            }
+            group.handle_command(now, None, Command::Shutdown);
+            while let Some((m, action)) = group.poll_action() {
+                let i = old_members[g][m];
+                if let Some(inst) = old_instances[i].as_ref() {
+                    let mut msgs = Vec::new();
+                    carry_out_stopping(&mut self.netlink, &self.sockets, inst, action, &mut msgs);
+                    for m in msgs {
+                        self.logline(&m);
+                    }
+                }
+            }
+            for &i in &old_members[g] {
+                if let Some(inst) = old_instances[i].take() {
+                    if let Some(name) = &inst.macvlan {
+                        let _ = self.netlink.delete_link(name);
+                    }
+                    stopped.push(inst.cfg.name);
+                }
+            }
+        }
+        // Reinstall the kept units in their new order, then the new ones.
+        let mut kept_groups: Vec<Option<SyncGroup>> = old_groups.into_iter().map(Some).collect();
+        for unit in &new_units {
+            if let Some(g) = old_units
+                .iter()
+                .position(|u| u == unit)
+                .filter(|g| keep[*g])
+            {
+                let instances = old_members[g]
+                    .iter()
+                    .filter_map(|i| old_instances[*i].take())
+                    .collect();
+                let group = kept_groups[g]
+                    .take()
+                    .expect("each kept group is moved once");
+                self.install(Prepared {
+                    unit: unit.clone(),
+                    instances,
+                    group,
+                });
+            }
+        }
+        let mut started = Vec::new();
+        for p in prepared {
+            started.extend(p.unit.instances.iter().map(|c| c.name.clone()));
+            let g = self.install(p);
+            self.groups[g].handle_command(now, None, Command::Start);
+            self.drain(g);
+        }
+        self.logline(&format!(
+            "SIGHUP: configuration reloaded; stopped [{}], started [{}], {} unchanged",
+            stopped.join(", "),
+            started.join(", "),
+            keep.iter().filter(|k| **k).count()
+        ));
     }
 
     fn shutdown(&mut self) {
@@ -1032,38 +1245,32 @@ impl Daemon {
         let _ = writeln!(self.log, "tandemd[{t:.3}] {msg}");
     }
 
-    fn spawn_receivers(
-        &self,
-        tx: &Sender<Event>,
-        stop: &Arc<AtomicBool>,
-    ) -> Result<(), DaemonError> {
-        for (idx, s) in self.sockets.iter().enumerate() {
-            let sock = s.try_clone()?;
-            sock.set_read_timeout(Some(Duration::from_millis(200)))?;
-            let tx = tx.clone();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                while !stop.load(Ordering::SeqCst) {
-                    match sock.recv(&mut buf) {
-                        Ok(p) => {
-                            let bytes = buf[p.payload.clone()].to_vec();
-                            let ev = Event::Packet {
-                                socket: idx,
-                                src: p.src,
-                                dst: p.dst,
-                                ttl: p.ttl,
-                                bytes,
-                            };
-                            if tx.send(ev).is_err() {
-                                return;
-                            }
+    fn spawn_receiver(&self, idx: usize) -> Result<(), DaemonError> {
+        let sock = self.sockets[idx].try_clone()?;
+        sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let tx = self.tx.clone();
+        let stop = self.stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !stop.load(Ordering::SeqCst) {
+                match sock.recv(&mut buf) {
+                    Ok(p) => {
+                        let bytes = buf[p.payload.clone()].to_vec();
+                        let ev = Event::Packet {
+                            socket: idx,
+                            src: p.src,
+                            dst: p.dst,
+                            ttl: p.ttl,
+                            bytes,
+                        };
+                        if tx.send(ev).is_err() {
+                            return;
                         }
-                        Err(_) => continue, // timeouts let the thread notice `stop`
                     }
+                    Err(_) => continue, // timeouts let the thread notice `stop`
                 }
-            });
-        }
+            }
+        });
         Ok(())
     }
 
@@ -1129,6 +1336,53 @@ fn router_flag(cfg: &InstanceConfig) -> bool {
         cfg.election.protocol,
         tandem_election::Protocol::Vrrp3 { .. }
     )
+}
+
+/// Carries out the last actions of an instance being stopped by a reload
+/// (its priority-0 advert, the removal of its addresses).
+fn carry_out_stopping(
+    netlink: &mut Netlink,
+    sockets: &[RawSocket],
+    inst: &Instance,
+    action: Action,
+    msgs: &mut Vec<String>,
+) {
+    let name = &inst.cfg.name;
+    match action {
+        Action::SendAdvert(adv) => {
+            let src = inst.primary;
+            let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
+                Delivery::Multicast => vec![codec::group_of(src)],
+                Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
+                Delivery::Unicast(peers) => peers.clone(),
+            };
+            for dst in dsts {
+                if let Some(bytes) = codec::encode(&adv, src, dst) {
+                    if let Err(e) = sockets[inst.socket].send(&bytes, dst) {
+                        msgs.push(format!("instance={name} send to {dst} failed: {e}"));
+                    }
+                }
+            }
+        }
+        Action::RemoveAddresses(addresses) => {
+            for a in &addresses {
+                let prefix = prefix_of(&inst.cfg, *a);
+                if let Err(e) = netlink.remove_address(inst.addr_ifindex, *a, prefix) {
+                    msgs.push(format!(
+                        "instance={name} remove address {a}/{prefix} failed: {e}"
+                    ));
+                }
+            }
+        }
+        Action::StateChanged { from, to, reason } => {
+            msgs.push(format!(
+                "instance={name} state {} -> {} reason={reason:?}",
+                from.name(),
+                to.name()
+            ));
+        }
+        _ => {}
+    }
 }
 
 fn prefix_of(cfg: &InstanceConfig, a: IpAddr) -> u8 {

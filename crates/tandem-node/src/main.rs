@@ -91,7 +91,7 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(dir) = args.state_dir {
         config.global.state_dir = dir;
     }
-    match tandem_node::daemon::start(config) {
+    match tandem_node::daemon::start(config, args.config.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tandemd run: {e}");
