@@ -6,7 +6,10 @@
 //! both give a [`DaemonConfig`] whose every instance carries a
 //! [`tandem_election::Config`] that has passed `Config::validate`.
 //! [`check_host`] adds the checks that need the host (the address owner
-//! must own its addresses). docs/config.md documents every field.
+//! must own its addresses). [`check_file`] is `tandemd check-config`:
+//! every error of a file, and the host checks on the node, rendered by
+//! [`render_human`] / [`render_json`]. docs/config.md documents every
+//! field.
 //!
 //! Every [`ConfigError`] says where (file, line and column when the TOML
 //! has them, and the field path: `instance "web".vrid`,
@@ -18,20 +21,37 @@
 //! IPv6, at start), and `election.carp_counter` is 0 (draw it at random).
 
 mod build;
+mod check;
 mod error;
 mod flags;
 mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_check;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+pub use check::{
+    check_config_command, check_file, check_host_links, check_text, netlink_host, render_human,
+    render_json, CheckReport, HostLookup,
+};
 pub use error::{At, ConfigError, Location, Problem};
 pub use flags::{from_flags, RunFlags};
 
 /// Where the state of tandemd lives by default (restart-guard history).
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/tandemd";
+
+/// Where the control socket is by default.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/tandemd/tandemd.sock";
+
+/// How long a notify command may run by default before it is killed.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest `notify_timeout` accepted: an hour.
+pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Everything `tandemd run` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,14 +77,71 @@ pub struct GlobalConfig {
     /// Where tandemd keeps its state (the restart guard's start times).
     /// Absolute. Default [`DEFAULT_STATE_DIR`].
     pub state_dir: PathBuf,
+    /// The control socket (`tandemd status`, `failover`, ...). Absolute.
+    /// Default [`DEFAULT_CONTROL_SOCKET`]; `[global] control_socket`, flag
+    /// `--control-socket`.
+    pub control_socket: PathBuf,
+    /// The HTTP health port, if configured (`[health]`, flag
+    /// `--health-listen`).
+    pub health: Option<HealthConfig>,
 }
 
 impl Default for GlobalConfig {
     fn default() -> GlobalConfig {
         GlobalConfig {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            health: None,
         }
     }
+}
+
+/// The HTTP health port (`[health]`): 200 on the Active node, 503 on
+/// the others, for cloud load-balancer probes; a liveness path; metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// Where to listen, `ADDR:PORT` (`[::]:PORT` for IPv6).
+    pub listen: SocketAddr,
+    /// The readiness path: 200 while Active, 503 otherwise. Default
+    /// `"/health"`.
+    pub path: String,
+    /// The liveness path: 200 whenever the daemon runs. Default `"/live"`.
+    pub live_path: String,
+    /// Prometheus metrics. Default `"/metrics"`.
+    pub metrics_path: String,
+    /// The instances that must be Active for `path` to answer 200;
+    /// empty: every instance.
+    pub instances: Vec<String>,
+    /// The body of a 200 on `path`. Default `"active\n"`.
+    pub active_body: String,
+    /// The body of a 503 on `path`. Default `"standby\n"`.
+    pub standby_body: String,
+}
+
+impl HealthConfig {
+    /// The defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> HealthConfig {
+        HealthConfig {
+            listen,
+            path: "/health".to_string(),
+            live_path: "/live".to_string(),
+            metrics_path: "/metrics".to_string(),
+            instances: Vec::new(),
+            active_body: "active\n".to_string(),
+            standby_body: "standby\n".to_string(),
+        }
+    }
+}
+
+/// A command run on every state change of an instance (`notify`,
+/// `notify_timeout`), in order per instance, never blocking the election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Run with `/bin/sh -c`; not empty.
+    pub command: String,
+    /// Killed after this long; more than 0, at most
+    /// [`MAX_NOTIFY_TIMEOUT`]. Default [`DEFAULT_NOTIFY_TIMEOUT`].
+    pub timeout: Duration,
 }
 
 /// Where adverts go.
@@ -109,6 +186,8 @@ pub struct InstanceConfig {
     /// given (at most 8 bytes; keepalived NUL-pads it to 8). `None`
     /// otherwise: a simple-text password is in `election.protocol`.
     pub ah_password: Option<Vec<u8>>,
+    /// The command run on each state change, if any.
+    pub notify: Option<NotifyConfig>,
 }
 
 impl InstanceConfig {
@@ -132,6 +211,13 @@ pub struct SyncGroupConfig {
 /// and column but no file name; [`load`] adds it.
 pub fn parse(text: &str) -> Result<DaemonConfig, ConfigError> {
     build::parse_text(text, None)
+}
+
+/// [`parse`], with every error found rather than the first: a TOML
+/// syntax or shape error is alone; past that, each instance, sync group
+/// and table gives its first error. Never `Err` of an empty list.
+pub fn parse_all(text: &str) -> Result<DaemonConfig, Vec<ConfigError>> {
+    build::parse_text_all(text, None)
 }
 
 /// Reads, parses and checks the configuration file at `path`.
@@ -159,37 +245,43 @@ pub fn check_host(
     let mut errors = Vec::new();
     for inst in &config.instances {
         let own = host_addresses(&inst.interface);
-        if own.is_empty() {
-            continue;
+        if !own.is_empty() {
+            errors.extend(host_errors(inst, &own));
         }
-        let base = format!("instance {:?}", inst.name);
-        let at = |field: &str| At {
-            location: None,
-            field: format!("{base}.{field}"),
-        };
-        if inst.election.priority == tandem_wire::Priority::OWNER {
-            for a in &inst.election.addresses {
-                if !own.contains(a) {
-                    errors.push(ConfigError::Invalid {
-                        at: at("priority"),
-                        problem: Box::new(Problem::NotOwner {
-                            address: *a,
-                            interface: inst.interface.clone(),
-                        }),
-                    });
-                }
-            }
-        }
-        if let Some(src) = inst.source {
-            if !own.contains(&src) {
+    }
+    errors
+}
+
+/// The address-owner and source checks of one instance against `own`,
+/// its interface's addresses.
+fn host_errors(inst: &InstanceConfig, own: &[IpAddr]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let at = |field: &str| At {
+        location: None,
+        field: format!("instance {:?}.{field}", inst.name),
+    };
+    if inst.election.priority == tandem_wire::Priority::OWNER {
+        for a in &inst.election.addresses {
+            if !own.contains(a) {
                 errors.push(ConfigError::Invalid {
-                    at: at("source"),
-                    problem: Box::new(Problem::SourceNotLocal {
-                        address: src,
+                    at: at("priority"),
+                    problem: Box::new(Problem::NotOwner {
+                        address: *a,
                         interface: inst.interface.clone(),
                     }),
                 });
             }
+        }
+    }
+    if let Some(src) = inst.source {
+        if !own.contains(&src) {
+            errors.push(ConfigError::Invalid {
+                at: at("source"),
+                problem: Box::new(Problem::SourceNotLocal {
+                    address: src,
+                    interface: inst.interface.clone(),
+                }),
+            });
         }
     }
     errors

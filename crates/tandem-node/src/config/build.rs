@@ -2,7 +2,7 @@
 //! docs/config.md, each failure pointing at its field.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,8 +13,13 @@ use tandem_election::{
 use tandem_wire::{vrrp2, Centiseconds, Family, Priority, Seconds, Vrid};
 
 use super::error::{At, ConfigError, Location, Problem};
-use super::raw::{RawConfig, RawGlobal, RawInstance, RawSyncGroup, S};
-use super::{DaemonConfig, Delivery, GlobalConfig, InstanceConfig, SyncGroupConfig};
+use super::raw::{
+    nowhere, RawConfig, RawGlobal, RawHealth, RawInstance, RawRestartGuard, RawSyncGroup, S,
+};
+use super::{
+    DaemonConfig, Delivery, GlobalConfig, HealthConfig, InstanceConfig, NotifyConfig,
+    SyncGroupConfig, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_TIMEOUT,
+};
 
 /// Where the values come from: a file's text, or flags.
 pub(super) struct Src<'a> {
@@ -36,16 +41,29 @@ impl Src<'_> {
     }
 }
 
-/// Parses a file's text.
+/// Parses a file's text; the first error, if any.
 pub(super) fn parse_text(text: &str, file: Option<&Path>) -> Result<DaemonConfig, ConfigError> {
+    parse_text_all(text, file).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Parses a file's text; every error found (never an empty list). A TOML
+/// syntax or shape error is alone: nothing after it can be read. Past
+/// that, each instance, sync group and table gives its first error, and
+/// the others are checked all the same.
+pub(super) fn parse_text_all(
+    text: &str,
+    file: Option<&Path>,
+) -> Result<DaemonConfig, Vec<ConfigError>> {
     let src = Src {
         text,
         file,
         flags: false,
     };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
-        location: e.span().and_then(|s| src.loc(s)),
-        message: e.message().trim_end().to_string(),
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        vec![ConfigError::Toml {
+            location: e.span().and_then(|s| src.loc(s)),
+            message: e.message().trim_end().to_string(),
+        }]
     })?;
     build_config(&src, raw)
 }
@@ -90,18 +108,20 @@ fn flag_name(key: &str) -> String {
         "unicast_peers" => "--unicast-peer".to_string(),
         "preempt" => "--no-preempt".to_string(),
         "track" => "--track-interface".to_string(),
+        "listen" => "--health-listen".to_string(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }
 
-fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, ConfigError> {
-    let global = match raw.global {
-        Some(g) => build_global(src, g.into_inner())?,
-        None => GlobalConfig::default(),
+fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let (global, default_guard) = match raw.global {
+        Some(g) => build_global(src, g.into_inner(), &mut errors),
+        None => (GlobalConfig::default(), None),
     };
     let raws = raw.instance.unwrap_or_default();
     if raws.is_empty() {
-        return Err(ConfigError::Invalid {
+        errors.push(ConfigError::Invalid {
             at: At {
                 location: None,
                 field: "instance".to_string(),
@@ -110,6 +130,10 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, ConfigErr
         });
     }
     let mut built: Vec<(InstanceConfig, String)> = Vec::with_capacity(raws.len());
+    // Names of instances that failed, so that a sync group or [health]
+    // naming one is not reported too; `None` when one failed whose name
+    // cannot be told.
+    let mut failed: Option<Vec<String>> = Some(Vec::new());
     for (i, r) in raws.into_iter().enumerate() {
         let span = r.span();
         let r = r.into_inner();
@@ -117,18 +141,75 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, ConfigErr
             Some(n) => format!("instance {:?}", n.get_ref()),
             None => format!("instance[{i}]"),
         };
+        let name = raw_name(&r);
         let ctx = Ctx { src, base };
-        let (inst, spans) = build_instance(&ctx, span, r)?;
-        check_against(&ctx, &inst, &spans, &built)?;
-        built.push((inst, ctx.base));
+        let result = build_instance(&ctx, span, r, default_guard).and_then(|(inst, spans)| {
+            check_against(&ctx, &inst, &spans, &built)?;
+            Ok(inst)
+        });
+        match result {
+            Ok(inst) => built.push((inst, ctx.base)),
+            Err(e) => {
+                errors.push(e);
+                match (name, &mut failed) {
+                    (Some(n), Some(list)) => list.push(n),
+                    _ => failed = None,
+                }
+            }
+        }
     }
     let instances: Vec<InstanceConfig> = built.into_iter().map(|(i, _)| i).collect();
-    let sync_groups = build_groups(src, raw.sync_group.unwrap_or_default(), &instances)?;
+    let known = Known {
+        instances: &instances,
+        failed: failed.as_deref(),
+    };
+    let sync_groups = build_groups(src, raw.sync_group.unwrap_or_default(), &known, &mut errors);
+    let mut global = global;
+    if let Some(h) = raw.health {
+        match build_health(src, h.into_inner(), &known) {
+            Ok(h) => global.health = Some(h),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     Ok(DaemonConfig {
         instances,
         sync_groups,
         global,
     })
+}
+
+/// The instances that were built, and the names of those that failed
+/// (`None`: one failed whose name is unknown).
+struct Known<'a> {
+    instances: &'a [InstanceConfig],
+    failed: Option<&'a [String]>,
+}
+
+impl Known<'_> {
+    /// Whether naming `name` is an error: no such instance, and none that
+    /// failed could have had that name.
+    fn unknown(&self, name: &str) -> bool {
+        !self.instances.iter().any(|i| i.name == name)
+            && self.failed.is_some_and(|f| !f.iter().any(|n| n == name))
+    }
+}
+
+/// The name an instance would have, read from its raw fields.
+fn raw_name(r: &RawInstance) -> Option<String> {
+    if let Some(n) = &r.name {
+        return Some(n.get_ref().clone());
+    }
+    let interface = r.interface.as_ref()?.get_ref();
+    let vrid = r.vrid.as_ref()?.get_ref();
+    let first = r.addresses.as_ref()?.get_ref().first()?.get_ref();
+    let family = match first.contains(':') {
+        true => "ipv6",
+        false => "ipv4",
+    };
+    Some(format!("{interface}-{vrid}-{family}"))
 }
 
 /// One instance built from flags.
@@ -142,26 +223,230 @@ pub(super) fn build_flag_instance(r: RawInstance) -> Result<InstanceConfig, Conf
         src: &src,
         base: "tandemd run".to_string(),
     };
-    build_instance(&ctx, 0..0, r).map(|(i, _)| i)
+    build_instance(&ctx, 0..0, r, None).map(|(i, _)| i)
 }
 
-fn build_global(src: &Src<'_>, g: RawGlobal) -> Result<GlobalConfig, ConfigError> {
+/// The global settings of the flag form: `--control-socket`,
+/// `--health-listen` (the other health settings keep their defaults).
+pub(super) fn build_flag_global(
+    global: &mut GlobalConfig,
+    control_socket: Option<String>,
+    health_listen: Option<String>,
+) -> Result<(), ConfigError> {
+    let src = Src {
+        text: "",
+        file: None,
+        flags: true,
+    };
+    let ctx = Ctx {
+        src: &src,
+        base: "tandemd run".to_string(),
+    };
+    if let Some(path) = control_socket {
+        global.control_socket = absolute(&ctx, "control_socket", &nowhere(path))?;
+    }
+    if let Some(listen) = health_listen {
+        let listen = parse_listen(&ctx, &nowhere(listen))?;
+        match &mut global.health {
+            Some(h) => h.listen = listen,
+            None => global.health = Some(HealthConfig::new(listen)),
+        }
+    }
+    Ok(())
+}
+
+fn build_global(
+    src: &Src<'_>,
+    g: RawGlobal,
+    errors: &mut Vec<ConfigError>,
+) -> (GlobalConfig, Option<RestartGuard>) {
     let ctx = Ctx {
         src,
         base: "global".to_string(),
     };
     let mut global = GlobalConfig::default();
-    if let Some(dir) = g.state_dir {
-        if !Path::new(dir.get_ref()).is_absolute() {
+    if let Some(dir) = &g.state_dir {
+        match absolute(&ctx, "state_dir", dir) {
+            Ok(p) => global.state_dir = p,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(sock) = &g.control_socket {
+        match absolute(&ctx, "control_socket", sock) {
+            Ok(p) => global.control_socket = p,
+            Err(e) => errors.push(e),
+        }
+    }
+    let guard = match &g.restart_guard {
+        Some(r) => match restart_guard(&ctx, r) {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        None => None,
+    };
+    (global, guard)
+}
+
+/// An absolute path.
+fn absolute(ctx: &Ctx<'_>, key: &str, v: &S<String>) -> Result<PathBuf, ConfigError> {
+    if Path::new(v.get_ref()).is_absolute() {
+        Ok(PathBuf::from(v.get_ref()))
+    } else {
+        Err(ctx.err_at(key, v, Problem::RelativePath(v.get_ref().clone())))
+    }
+}
+
+/// `restart_guard = { ... }`, of an instance or of `[global]`.
+fn restart_guard(ctx: &Ctx<'_>, g: &S<RawRestartGuard>) -> Result<RestartGuard, ConfigError> {
+    let raw = g.get_ref();
+    let mut guard = RestartGuard::default();
+    if let Some(n) = &raw.max_starts {
+        let v = *n.get_ref();
+        if !(1..=1000).contains(&v) {
             return Err(ctx.err_at(
-                "state_dir",
-                &dir,
-                Problem::RelativePath(dir.get_ref().clone()),
+                "restart_guard.max_starts",
+                n,
+                Problem::Range {
+                    value: v,
+                    min: 1,
+                    max: 1000,
+                },
             ));
         }
-        global.state_dir = PathBuf::from(dir.into_inner());
+        guard.max_starts = v as usize;
     }
-    Ok(global)
+    if let Some(w) = &raw.window {
+        let d = seconds(ctx, "restart_guard.window", w)?;
+        if d.is_zero() {
+            return Err(ctx.err_at(
+                "restart_guard.window",
+                w,
+                Problem::Election(tandem_election::ConfigError::RestartGuard),
+            ));
+        }
+        guard.window = d;
+    }
+    if let Some(e) = &raw.expire {
+        guard.expire = *e.get_ref();
+    }
+    Ok(guard)
+}
+
+/// `ADDR:PORT`, port not 0.
+fn parse_listen(ctx: &Ctx<'_>, v: &S<String>) -> Result<SocketAddr, ConfigError> {
+    let addr: SocketAddr = v
+        .get_ref()
+        .trim()
+        .parse()
+        .map_err(|_| ctx.err_at("listen", v, Problem::BadListen(v.get_ref().clone())))?;
+    if addr.port() == 0 {
+        return Err(ctx.err_at("listen", v, Problem::ListenPortZero));
+    }
+    Ok(addr)
+}
+
+/// `[health]`.
+fn build_health(
+    src: &Src<'_>,
+    h: RawHealth,
+    known: &Known<'_>,
+) -> Result<HealthConfig, ConfigError> {
+    let ctx = Ctx {
+        src,
+        base: "health".to_string(),
+    };
+    let Some(listen) = &h.listen else {
+        let span = h
+            .path
+            .as_ref()
+            .or(h.live_path.as_ref())
+            .or(h.metrics_path.as_ref())
+            .map_or(0..0, |p| p.span());
+        return Err(ctx.err(
+            "listen",
+            span,
+            Problem::Missing("give the address and port to listen on, as \"0.0.0.0:8080\""),
+        ));
+    };
+    let mut health = HealthConfig::new(parse_listen(&ctx, listen)?);
+    let mut seen: Vec<(String, &'static str)> = Vec::new();
+    for (key, raw, slot) in [
+        ("path", &h.path, &mut health.path),
+        ("live_path", &h.live_path, &mut health.live_path),
+        ("metrics_path", &h.metrics_path, &mut health.metrics_path),
+    ] {
+        if let Some(p) = raw {
+            if !p.get_ref().starts_with('/') {
+                return Err(ctx.err_at(key, p, Problem::BadPath(p.get_ref().clone())));
+            }
+            p.get_ref().clone_into(slot);
+        }
+        if let Some((_, other)) = seen.iter().find(|(s, _)| s == slot) {
+            let problem = Problem::SamePath {
+                path: slot.clone(),
+                other,
+            };
+            return Err(match raw {
+                Some(p) => ctx.err_at(key, p, problem),
+                None => ctx.err(key, listen.span(), problem),
+            });
+        }
+        seen.push((slot.clone(), key));
+    }
+    if let Some(list) = &h.instances {
+        for (i, m) in list.get_ref().iter().enumerate() {
+            let key = format!("instances[{i}]");
+            let name = m.get_ref();
+            if known.unknown(name) {
+                return Err(ctx.err_at(&key, m, Problem::UnknownInstance(name.clone())));
+            }
+            if health.instances.contains(name) {
+                return Err(ctx.err_at(&key, m, Problem::RepeatedMember(name.clone())));
+            }
+            health.instances.push(name.clone());
+        }
+    }
+    if let Some(b) = &h.active_body {
+        health.active_body = b.get_ref().clone();
+    }
+    if let Some(b) = &h.standby_body {
+        health.standby_body = b.get_ref().clone();
+    }
+    Ok(health)
+}
+
+/// `notify` and `notify_timeout` of an instance.
+fn build_notify(
+    ctx: &Ctx<'_>,
+    notify: &Option<S<String>>,
+    notify_timeout: &Option<S<f64>>,
+) -> Result<Option<NotifyConfig>, ConfigError> {
+    let timeout = match notify_timeout {
+        Some(t) => {
+            let secs = *t.get_ref();
+            let ok = secs > 0.0
+                && Duration::try_from_secs_f64(secs).is_ok_and(|d| d <= MAX_NOTIFY_TIMEOUT);
+            if !ok {
+                return Err(ctx.err_at("notify_timeout", t, Problem::NotifyTimeout(secs)));
+            }
+            Duration::from_secs_f64(secs)
+        }
+        None => DEFAULT_NOTIFY_TIMEOUT,
+    };
+    match (notify, notify_timeout) {
+        (Some(c), _) if c.get_ref().trim().is_empty() => {
+            Err(ctx.err_at("notify", c, Problem::EmptyCommand))
+        }
+        (Some(c), _) => Ok(Some(NotifyConfig {
+            command: c.get_ref().clone(),
+            timeout,
+        })),
+        (None, Some(t)) => Err(ctx.err_at("notify_timeout", t, Problem::TimeoutWithoutNotify)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Spans kept for the checks across instances.
@@ -192,6 +477,7 @@ fn build_instance(
     ctx: &Ctx<'_>,
     whole: Range<usize>,
     r: RawInstance,
+    default_guard: Option<RestartGuard>,
 ) -> Result<(InstanceConfig, Spans), ConfigError> {
     let missing =
         |key: &str, what: &'static str| ctx.err(key, whole.clone(), Problem::Missing(what));
@@ -658,40 +944,11 @@ fn build_instance(
             });
         }
     }
-    if let Some(g) = &r.restart_guard {
-        let raw = g.get_ref();
-        let mut guard = RestartGuard::default();
-        if let Some(n) = &raw.max_starts {
-            let v = *n.get_ref();
-            if !(1..=1000).contains(&v) {
-                return Err(ctx.err_at(
-                    "restart_guard.max_starts",
-                    n,
-                    Problem::Range {
-                        value: v,
-                        min: 1,
-                        max: 1000,
-                    },
-                ));
-            }
-            guard.max_starts = v as usize;
-        }
-        if let Some(w) = &raw.window {
-            let d = seconds(ctx, "restart_guard.window", w)?;
-            if d.is_zero() {
-                return Err(ctx.err_at(
-                    "restart_guard.window",
-                    w,
-                    Problem::Election(tandem_election::ConfigError::RestartGuard),
-                ));
-            }
-            guard.window = d;
-        }
-        if let Some(e) = &raw.expire {
-            guard.expire = *e.get_ref();
-        }
-        election.restart_guard = Some(guard);
-    }
+    election.restart_guard = match &r.restart_guard {
+        Some(g) => Some(restart_guard(ctx, g)?),
+        None => default_guard,
+    };
+    let notify = build_notify(ctx, &r.notify, &r.notify_timeout)?;
 
     election
         .validate()
@@ -719,6 +976,7 @@ fn build_instance(
             vmac,
             track_interfaces,
             ah_password,
+            notify,
         },
         spans,
     ))
@@ -835,74 +1093,91 @@ fn check_against(
 fn build_groups(
     src: &Src<'_>,
     raws: Vec<S<RawSyncGroup>>,
-    instances: &[InstanceConfig],
-) -> Result<Vec<SyncGroupConfig>, ConfigError> {
+    known: &Known<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<SyncGroupConfig> {
     let mut groups: Vec<SyncGroupConfig> = Vec::with_capacity(raws.len());
     let mut member_of: HashMap<String, String> = HashMap::new();
     for (g, raw) in raws.into_iter().enumerate() {
-        let whole = raw.span();
-        let raw = raw.into_inner();
-        let base = match &raw.name {
-            Some(n) => format!("sync_group {:?}", n.get_ref()),
-            None => format!("sync_group[{g}]"),
-        };
-        let ctx = Ctx { src, base };
-        let Some(name) = &raw.name else {
-            return Err(ctx.err(
-                "name",
-                whole,
-                Problem::Missing("give the sync group a name"),
-            ));
-        };
-        if name.get_ref().is_empty() {
-            return Err(ctx.err_at("name", name, Problem::EmptyName));
+        match build_group(src, g, raw, known, &groups, &mut member_of) {
+            Ok(group) => groups.push(group),
+            Err(e) => errors.push(e),
         }
-        if groups.iter().any(|o| o.name == *name.get_ref()) {
-            return Err(ctx.err_at(
-                "name",
-                name,
-                Problem::DuplicateGroupName(name.get_ref().clone()),
-            ));
-        }
-        let Some(list) = &raw.instances else {
-            return Err(ctx.err(
-                "instances",
-                whole,
-                Problem::Missing("list the names of the member instances"),
-            ));
-        };
-        if list.get_ref().is_empty() {
-            return Err(ctx.err_at("instances", list, Problem::EmptyGroup));
-        }
-        let mut members: Vec<String> = Vec::new();
-        for (i, m) in list.get_ref().iter().enumerate() {
-            let key = format!("instances[{i}]");
-            let member = m.get_ref();
-            if !instances.iter().any(|inst| inst.name == *member) {
-                return Err(ctx.err_at(&key, m, Problem::UnknownInstance(member.clone())));
-            }
-            if members.contains(member) {
-                return Err(ctx.err_at(&key, m, Problem::RepeatedMember(member.clone())));
-            }
-            if let Some(group) = member_of.get(member) {
-                return Err(ctx.err_at(
-                    &key,
-                    m,
-                    Problem::TwoGroups {
-                        instance: member.clone(),
-                        group: group.clone(),
-                    },
-                ));
-            }
-            member_of.insert(member.clone(), name.get_ref().clone());
-            members.push(member.clone());
-        }
-        groups.push(SyncGroupConfig {
-            name: name.get_ref().clone(),
-            instances: members,
-        });
     }
-    Ok(groups)
+    groups
+}
+
+fn build_group(
+    src: &Src<'_>,
+    g: usize,
+    raw: S<RawSyncGroup>,
+    known: &Known<'_>,
+    groups: &[SyncGroupConfig],
+    member_of: &mut HashMap<String, String>,
+) -> Result<SyncGroupConfig, ConfigError> {
+    let whole = raw.span();
+    let raw = raw.into_inner();
+    let base = match &raw.name {
+        Some(n) => format!("sync_group {:?}", n.get_ref()),
+        None => format!("sync_group[{g}]"),
+    };
+    let ctx = Ctx { src, base };
+    let Some(name) = &raw.name else {
+        return Err(ctx.err(
+            "name",
+            whole,
+            Problem::Missing("give the sync group a name"),
+        ));
+    };
+    if name.get_ref().is_empty() {
+        return Err(ctx.err_at("name", name, Problem::EmptyName));
+    }
+    if groups.iter().any(|o| o.name == *name.get_ref()) {
+        return Err(ctx.err_at(
+            "name",
+            name,
+            Problem::DuplicateGroupName(name.get_ref().clone()),
+        ));
+    }
+    let Some(list) = &raw.instances else {
+        return Err(ctx.err(
+            "instances",
+            whole,
+            Problem::Missing("list the names of the member instances"),
+        ));
+    };
+    if list.get_ref().is_empty() {
+        return Err(ctx.err_at("instances", list, Problem::EmptyGroup));
+    }
+    let mut members: Vec<String> = Vec::new();
+    for (i, m) in list.get_ref().iter().enumerate() {
+        let key = format!("instances[{i}]");
+        let member = m.get_ref();
+        if known.unknown(member) {
+            return Err(ctx.err_at(&key, m, Problem::UnknownInstance(member.clone())));
+        }
+        if members.contains(member) {
+            return Err(ctx.err_at(&key, m, Problem::RepeatedMember(member.clone())));
+        }
+        if let Some(group) = member_of.get(member) {
+            return Err(ctx.err_at(
+                &key,
+                m,
+                Problem::TwoGroups {
+                    instance: member.clone(),
+                    group: group.clone(),
+                },
+            ));
+        }
+        members.push(member.clone());
+    }
+    for m in &members {
+        member_of.insert(m.clone(), name.get_ref().clone());
+    }
+    Ok(SyncGroupConfig {
+        name: name.get_ref().clone(),
+        instances: members,
+    })
 }
 
 /// Linux's rules for interface names (`dev_valid_name`).

@@ -376,6 +376,37 @@ pub enum Problem {
         /// The interface.
         interface: String,
     },
+    /// A health `listen` that is not `ADDR:PORT`.
+    #[error("{0:?} is not ADDR:PORT: write an address and a port, as \"0.0.0.0:8080\" or \"[::]:8080\" (IPv6 in brackets)")]
+    BadListen(String),
+    /// A health `listen` on port 0.
+    #[error("port 0 would make the kernel choose a port no load balancer knows: give the port the probes use")]
+    ListenPortZero,
+    /// A health path that does not start with '/'.
+    #[error("{0:?} is not an HTTP path: start it with '/', as \"/health\"")]
+    BadPath(String),
+    /// Two health paths that are the same.
+    #[error("{path:?} is also the {other}: path, live_path and metrics_path each need their own")]
+    SamePath {
+        /// The path.
+        path: String,
+        /// The field that has it first.
+        other: &'static str,
+    },
+    /// An empty notify command.
+    #[error(
+        "the notify command is empty: give a shell command (run with /bin/sh -c), or remove notify"
+    )]
+    EmptyCommand,
+    /// A notify timeout out of range.
+    #[error("notify_timeout {0} s is out of range: use more than 0 and at most 3600 s")]
+    NotifyTimeout(f64),
+    /// A notify timeout without a notify command.
+    #[error("notify_timeout without notify does nothing: add notify = \"COMMAND\" or remove notify_timeout")]
+    TimeoutWithoutNotify,
+    /// An interface the host does not have (`tandemd check-config` on the node).
+    #[error("interface {0:?} does not exist on this host: check the name (`ip link`), or create it before tandemd starts")]
+    NoSuchInterface(String),
     /// What `tandem_election::Config::validate` found.
     #[error("{0}")]
     Election(tandem_election::ConfigError),

@@ -1,8 +1,9 @@
 //! The flag form of `tandemd run`: one virtual router, no file.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
-use super::build::build_flag_instance;
+use super::build::{build_flag_global, build_flag_instance};
 use super::raw::{nowhere, RawInstance, RawTrack};
 use super::{ConfigError, DaemonConfig, GlobalConfig};
 
@@ -69,10 +70,43 @@ pub struct RunFlags {
     /// (repeat for each).
     #[arg(long = "track-interface", value_name = "IFACE")]
     pub track_interfaces: Vec<String>,
+    /// Run this shell command (/bin/sh -c) on every state change, with
+    /// the instance, old and new state in its environment.
+    #[arg(long, value_name = "CMD")]
+    pub notify: Option<String>,
+    /// Kill the notify command after this many seconds (default 10; more
+    /// than 0, at most 3600).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub notify_timeout: Option<f64>,
+    /// The control socket (default /run/tandemd/tandemd.sock); with
+    /// --config, overrides the file's `control_socket`.
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// Serve the HTTP health port on ADDR:PORT (200 while Active, 503
+    /// otherwise, on /health; /live; /metrics); with --config, overrides
+    /// the file's `[health] listen`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub health_listen: Option<String>,
+}
+
+impl RunFlags {
+    /// Applies `--control-socket` and `--health-listen` to `global` (a
+    /// file's, under `--config`): each given flag overrides the file;
+    /// `--health-listen` without a `[health]` table serves the defaults.
+    pub fn apply_global(&self, global: &mut GlobalConfig) -> Result<(), ConfigError> {
+        build_flag_global(
+            global,
+            self.control_socket
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            self.health_listen.clone(),
+        )
+    }
 }
 
 /// The configuration the flags give: one instance, no sync group, the
-/// default [`GlobalConfig`].
+/// default [`GlobalConfig`] but for `--control-socket` and
+/// `--health-listen`.
 pub fn from_flags(f: &RunFlags) -> Result<DaemonConfig, ConfigError> {
     let strings = |v: &[IpAddr]| v.iter().map(|a| nowhere(a.to_string())).collect::<Vec<_>>();
     let raw = RawInstance {
@@ -93,6 +127,8 @@ pub fn from_flags(f: &RunFlags) -> Result<DaemonConfig, ConfigError> {
         preempt: f.no_preempt.then(|| nowhere(false)),
         accept: f.accept.then(|| nowhere(true)),
         vmac: f.vmac.then(|| nowhere(true)),
+        notify: f.notify.clone().map(nowhere),
+        notify_timeout: f.notify_timeout.map(nowhere),
         track: (!f.track_interfaces.is_empty()).then(|| {
             nowhere(
                 f.track_interfaces
@@ -109,9 +145,11 @@ pub fn from_flags(f: &RunFlags) -> Result<DaemonConfig, ConfigError> {
         }),
         ..RawInstance::default()
     };
+    let mut global = GlobalConfig::default();
+    f.apply_global(&mut global)?;
     Ok(DaemonConfig {
         instances: vec![build_flag_instance(raw)?],
         sync_groups: Vec::new(),
-        global: GlobalConfig::default(),
+        global,
     })
 }

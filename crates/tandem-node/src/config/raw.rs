@@ -13,6 +13,7 @@ pub(super) type S<T> = Spanned<T>;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) global: Option<S<RawGlobal>>,
+    pub(super) health: Option<S<RawHealth>>,
     pub(super) instance: Option<Vec<S<RawInstance>>>,
     pub(super) sync_group: Option<Vec<S<RawSyncGroup>>>,
 }
@@ -22,6 +23,21 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGlobal {
     pub(super) state_dir: Option<S<String>>,
+    pub(super) control_socket: Option<S<String>>,
+    pub(super) restart_guard: Option<S<RawRestartGuard>>,
+}
+
+/// `[health]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    pub(super) listen: Option<S<String>>,
+    pub(super) path: Option<S<String>>,
+    pub(super) live_path: Option<S<String>>,
+    pub(super) metrics_path: Option<S<String>>,
+    pub(super) instances: Option<S<Vec<S<String>>>>,
+    pub(super) active_body: Option<S<String>>,
+    pub(super) standby_body: Option<S<String>>,
 }
 
 /// `[[instance]]`.
@@ -56,6 +72,8 @@ pub(super) struct RawInstance {
     pub(super) announce: Option<S<RawAnnounce>>,
     pub(super) track: Option<S<Vec<S<RawTrack>>>>,
     pub(super) restart_guard: Option<S<RawRestartGuard>>,
+    pub(super) notify: Option<S<String>>,
+    pub(super) notify_timeout: Option<S<f64>>,
 }
 
 /// `announce = { ... }`.

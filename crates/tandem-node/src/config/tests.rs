@@ -278,7 +278,7 @@ fn ipv6() {
 #[test]
 fn instance_errors() {
     let cases: &[(&str, &str)] = &[
-        ("prority = 3", "line 5, column 1: unknown field `prority`, expected one of `name`, `interface`, `protocol`, `vrid`, `priority`, `interval`, `advbase`, `advskew`, `demotion`, `addresses`, `preempt`, `preempt_delay`, `accept`, `checksum`, `vrrp2_compat`, `password`, `auth`, `source`, `unicast_peers`, `broadcast`, `ttl_exempt`, `vmac`, `initial_wait`, `ha_timeout`, `silence_intervals`, `announce`, `track`, `restart_guard`"),
+        ("prority = 3", "line 5, column 1: unknown field `prority`, expected one of `name`, `interface`, `protocol`, `vrid`, `priority`, `interval`, `advbase`, `advskew`, `demotion`, `addresses`, `preempt`, `preempt_delay`, `accept`, `checksum`, `vrrp2_compat`, `password`, `auth`, `source`, `unicast_peers`, `broadcast`, `ttl_exempt`, `vmac`, `initial_wait`, `ha_timeout`, `silence_intervals`, `announce`, `track`, `restart_guard`, `notify`, `notify_timeout`"),
         ("priority = \"high\"", "line 5, column 12: invalid type: string \"high\", expected i64"),
         ("name = \"\"", "line 5, column 8: instance \"\".name: a name cannot be empty"),
         ("protocol = \"vrrp4\"", "line 5, column 12: instance[0].protocol: unknown protocol \"vrrp4\": use \"vrrp3\", \"vrrp2\" or \"carp\""),
@@ -406,10 +406,10 @@ fn file_errors() {
     };
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "instance: no [[instance]] table: there is no virtual router to run"),
-        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `instance`, `sync_group`"),
+        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`"),
         ("[[instance]\n".into(), "line 1, column 12: unclosed array table, expected `]`"),
         ("[global]\nstate_dir = \"var/lib\"\n".into(), "line 2, column 13: global.state_dir: \"var/lib\" is not an absolute path"),
-        ("[global]\nstatedir = \"/x\"\n".into(), "line 2, column 1: unknown field `statedir`, expected `state_dir`"),
+        ("[global]\nstatedir = \"/x\"\n".into(), "line 2, column 1: unknown field `statedir`, expected one of `state_dir`, `control_socket`, `restart_guard`"),
         (two("name = \"a\"", "name = \"a\""), "line 10, column 8: instance \"a\".name: name \"a\" is already used by instance[0]"),
         (two("", "name = \"eth0-1-ipv4\""), "line 10, column 8: instance \"eth0-1-ipv4\".name: name \"eth0-1-ipv4\" is already used by instance[0]"),
         (two("", "").replace("vrid = 2", "vrid = 1"), "line 8, column 8: instance[1].vrid: VRID 1 on eth0 (IPv4) is already used by instance \"eth0-1-ipv4\": VRRP and CARP share IP protocol 112, so each interface and family takes a VRID (VHID) once"),
@@ -753,6 +753,7 @@ fn docs_name_every_key() {
     let mut keys = Vec::new();
     for text in [
         "[global]\nx = 1\n".to_string(),
+        format!("{}[health]\nx = 1\n", one("")),
         one("x = 1"),
         "[[sync_group]]\nx = 1\n".to_string(),
     ] {
