@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod demo;
+pub mod hooks;
 pub mod render;
 pub mod snapshot;
 pub mod sys;
