@@ -1468,10 +1468,13 @@ pub fn explain(d: &Diagnostic) -> String {
             AuthFailure::Password => format!("wrong password from {src}: check the password on both nodes"),
         },
         Diagnostic::BadTtl { src, ttl } => format!("TTL {ttl} from {src}: sender is not on this link (dropped)"),
-        Diagnostic::SplitBrain { other, other_priority, we_win } => format!(
-            "split brain: {other} (priority {}) is Active too; {}",
-            other_priority.0,
-            if *we_win { "we keep the role" } else { "we yield" }
+        Diagnostic::SplitBrain { other, other_priority, we_win: true } => format!(
+            "split brain: {other} (priority {}) is Active too; we keep the role and it yields",
+            other_priority.0
+        ),
+        Diagnostic::SplitBrain { other, other_priority, we_win: false } => format!(
+            "{other} (priority {}) is Active with a better claim: yielding to it (a preemption, or the end of a split brain)",
+            other_priority.0
         ),
         Diagnostic::SplitBrainResolved => "split brain resolved: announcing the addresses again".to_string(),
         Diagnostic::Silence { intervals } => format!(
