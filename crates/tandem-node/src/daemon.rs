@@ -229,6 +229,10 @@ pub struct Daemon {
     config_path: Option<PathBuf>,
     /// The loop runs: new sockets get their receiver thread at once.
     running: bool,
+    /// Notify hooks (run off the loop, in order per instance).
+    hooks: crate::hooks::HookRunner,
+    /// Lines the hooks report, for the log.
+    hook_log: Receiver<String>,
 }
 
 /// A sync group, or a lone instance, as configured.
@@ -401,6 +405,7 @@ impl Daemon {
         log: Box<dyn Write + Send>,
     ) -> Result<Daemon, DaemonError> {
         let (tx, rx) = mpsc::channel();
+        let (hook_tx, hook_log) = mpsc::channel();
         let mut d = Daemon {
             t0: std::time::Instant::now(),
             groups: Vec::new(),
@@ -424,6 +429,8 @@ impl Daemon {
             stop: Arc::new(AtomicBool::new(false)),
             config_path: None,
             running: false,
+            hooks: crate::hooks::HookRunner::new(hook_tx),
+            hook_log,
         };
         let mut prepared = Vec::new();
         for unit in units_of(&config) {
@@ -702,7 +709,15 @@ impl Daemon {
                 }
             }
             self.send_bursts();
+            self.log_hooks();
             self.publish();
+        }
+    }
+
+    fn log_hooks(&mut self) {
+        let lines: Vec<String> = self.hook_log.try_iter().collect();
+        for l in lines {
+            self.logline(&l);
         }
     }
 
@@ -1074,6 +1089,21 @@ impl Daemon {
                     "from": t.from, "to": t.to, "reason": t.reason,
                 });
                 let inst = &mut self.instances[i];
+                if let Some(notify) = &inst.cfg.notify {
+                    self.hooks.run(
+                        notify,
+                        crate::hooks::HookEvent {
+                            instance: name.clone(),
+                            vrid,
+                            interface: inst.cfg.interface.clone(),
+                            group: inst.group_name.clone(),
+                            from: t.from.clone(),
+                            to: t.to.clone(),
+                            reason: t.reason.clone(),
+                            at_unix,
+                        },
+                    );
+                }
                 inst.counters.transitions += 1;
                 inst.last_transition = Some(t);
                 self.broadcast(line.to_string());
@@ -1237,6 +1267,14 @@ impl Daemon {
                 let _ = self.netlink.delete_link(&name);
             }
         }
+        // Let the hooks of these last transitions run (the runner waits for
+        // its workers when dropped), then log what they said.
+        let (tx, _) = mpsc::channel();
+        drop(std::mem::replace(
+            &mut self.hooks,
+            crate::hooks::HookRunner::new(tx),
+        ));
+        self.log_hooks();
         self.logline("stopped");
     }
 

@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod decode;
 pub mod demo;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use tandem_node::control::cli as control_cli;
 use tandem_node::decode::Options;
 use tandem_node::{decode_file, Output, RunError};
 
@@ -27,6 +28,43 @@ enum Command {
     Demo(tandem_node::demo::DemoOptions),
     /// Print every VRRPv2, VRRPv3 and CARP packet of a pcap or pcapng file.
     Decode(DecodeArgs),
+    /// Show the running node: its status light, restart guard and instances.
+    ///
+    /// The first line is the node's light (active / standby / partner
+    /// unreachable / pacified / maintenance / fault / stopped), then the
+    /// restart guard, then one row per instance (state, priority, Active
+    /// router, advert interval, last change) and details per instance:
+    /// last transition and why, the partner's view, the checksum form each
+    /// peer uses, counters by problem kind, tracks down, why passive.
+    /// --json prints the same snapshot as JSON. See docs/control.md.
+    Status(tandem_node::control::cli::StatusArgs),
+    /// Hand the Active role to the partner.
+    ///
+    /// Every instance that is Active on this node, or the one instance or
+    /// sync group named (a sync group always moves whole). They resign
+    /// with priority 0, so the partner takes over at once, and do not take
+    /// the role back until the partner fails. Refused when nothing named
+    /// is Active here.
+    Failover(tandem_node::control::cli::FailoverArgs),
+    /// Maintenance mode of this node: on or off.
+    ///
+    /// `on` hands over whatever is Active and keeps every instance passive
+    /// (never taking over) until `off`. The status light shows
+    /// "maintenance" meanwhile.
+    Maintenance(tandem_node::control::cli::MaintenanceArgs),
+    /// Clear the restart guard's pacified state.
+    ///
+    /// A node that started too often within the guard's window stays
+    /// passive ("pacified") until this command, so a crash loop cannot
+    /// flap the addresses.
+    ClearPacified(tandem_node::control::cli::SocketArg),
+    /// Print the node's events as they happen, one JSON object per line.
+    ///
+    /// State changes ("event":"state", with from, to and reason) and
+    /// diagnostics ("event":"diagnostic", with kind and message), in the
+    /// order the daemon saw them, until tandemd stops (exit status 1) or
+    /// the reader goes away.
+    Events(tandem_node::control::cli::SocketArg),
     /// Check a configuration file and explain every error, with its place
     /// (duplicate VRID on an interface, password on VRRPv3, ...). On the
     /// node it also checks the host: each interface exists, a priority-255
@@ -88,6 +126,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Run(args) => run(*args),
+        Command::Status(a) => control_cli::run(&control_cli::ClientCommand::Status(a)),
+        Command::Failover(a) => control_cli::run(&control_cli::ClientCommand::Failover(a)),
+        Command::Maintenance(a) => control_cli::run(&control_cli::ClientCommand::Maintenance(a)),
+        Command::ClearPacified(a) => {
+            control_cli::run(&control_cli::ClientCommand::ClearPacified(a))
+        }
+        Command::Events(a) => control_cli::run(&control_cli::ClientCommand::Events(a)),
         Command::CheckConfig {
             file,
             json,

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A state change, as the status shows the last one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// Seconds since the Unix epoch.
     pub at_unix: f64,
@@ -22,7 +22,7 @@ pub struct Transition {
 }
 
 /// Counters of one instance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounters {
     /// Adverts sent.
     pub adverts_sent: u64,
@@ -36,7 +36,7 @@ pub struct InstanceCounters {
 }
 
 /// One instance (virtual router).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
     /// Its name.
     pub name: String,
@@ -75,7 +75,7 @@ pub struct InstanceStatus {
 }
 
 /// The partner as this node last heard it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerView {
     /// Its address.
     pub address: IpAddr,
@@ -88,7 +88,7 @@ pub struct PartnerView {
 }
 
 /// A one-word health summary, like an appliance's status lights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Light {
     /// Holding the addresses, partner heard or not expected to be heard.
@@ -123,7 +123,7 @@ impl Light {
 }
 
 /// The restart guard as the node sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartGuardStatus {
     /// Starts within the last hour, this one included (from `state_dir`).
     pub recent_starts: usize,
@@ -132,7 +132,7 @@ pub struct RestartGuardStatus {
 }
 
 /// The whole node.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeSnapshot {
     /// tandemd's version.
     pub version: String,

@@ -1,0 +1,175 @@
+//! The client subcommands: `tandemd status`, `failover`, `maintenance`,
+//! `clear-pacified` and `events`. main.rs parses them with these argument
+//! types and calls [`run`].
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::{call, render_status, status, stream, ControlError, DEFAULT_SOCKET};
+
+/// The socket option every client subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct SocketArg {
+    /// The daemon's control socket (its `[global] control_socket`).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+/// `tandemd status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The node snapshot as JSON (the same fields, for programs) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
+    /// The control socket.
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+/// `tandemd failover`.
+#[derive(Debug, Clone, Args)]
+pub struct FailoverArgs {
+    /// An instance or sync group name; without it, every instance that is
+    /// Active on this node.
+    #[arg(value_name = "INSTANCE|GROUP")]
+    pub target: Option<String>,
+    /// The control socket.
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Enter maintenance.
+    On,
+    /// Leave maintenance.
+    Off,
+}
+
+/// `tandemd maintenance`.
+#[derive(Debug, Clone, Args)]
+pub struct MaintenanceArgs {
+    /// `on`: every instance goes passive (an Active one hands over first);
+    /// `off`: the node takes part in the election again.
+    #[arg(value_enum)]
+    pub mode: OnOff,
+    /// The control socket.
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+/// The client subcommands, for main.rs to dispatch.
+#[derive(Debug, Clone)]
+pub enum ClientCommand {
+    /// `tandemd status`.
+    Status(StatusArgs),
+    /// `tandemd failover`.
+    Failover(FailoverArgs),
+    /// `tandemd maintenance`.
+    Maintenance(MaintenanceArgs),
+    /// `tandemd clear-pacified`.
+    ClearPacified(SocketArg),
+    /// `tandemd events`.
+    Events(SocketArg),
+}
+
+impl ClientCommand {
+    fn name(&self) -> &'static str {
+        match self {
+            ClientCommand::Status(_) => "status",
+            ClientCommand::Failover(_) => "failover",
+            ClientCommand::Maintenance(_) => "maintenance",
+            ClientCommand::ClearPacified(_) => "clear-pacified",
+            ClientCommand::Events(_) => "events",
+        }
+    }
+}
+
+/// Runs a client subcommand: prints its result on standard output, or
+/// `tandemd NAME: why` on standard error with exit status 1.
+pub fn run(cmd: &ClientCommand) -> ExitCode {
+    let mut out = io::stdout().lock();
+    match execute(cmd, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            drop(out);
+            eprintln!("tandemd {}: {e}", cmd.name());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a client subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
+    #[error("tandemd closed the event stream (it stopped or is restarting)")]
+    Closed,
+}
+
+pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<(), Failure> {
+    let message = |path: &PathBuf, request: serde_json::Value| -> Result<String, Failure> {
+        let reply = call(path, &request)?;
+        Ok(reply["message"].as_str().unwrap_or("done").to_string())
+    };
+    let text = match cmd {
+        ClientCommand::Status(a) => {
+            if a.json {
+                // The daemon's JSON as it is, so fields this tool does not
+                // know yet still reach the program reading it.
+                let reply = call(&a.socket.socket, &json!({"cmd": "status"}))?;
+                let pretty = serde_json::to_string_pretty(&reply["status"])
+                    .map_err(|e| Failure::Output(e.into()))?;
+                format!("{pretty}\n")
+            } else {
+                render_status(&status(&a.socket.socket)?)
+            }
+        }
+        ClientCommand::Failover(a) => {
+            let m = message(
+                &a.socket.socket,
+                json!({"cmd": "failover", "target": a.target}),
+            )?;
+            format!("{m}\n")
+        }
+        ClientCommand::Maintenance(a) => {
+            let on = a.mode == OnOff::On;
+            let m = message(&a.socket.socket, json!({"cmd": "maintenance", "on": on}))?;
+            format!("{m}\n")
+        }
+        ClientCommand::ClearPacified(a) => {
+            let m = message(&a.socket, json!({"cmd": "clear-pacified"}))?;
+            format!("{m}\n")
+        }
+        ClientCommand::Events(a) => {
+            let mut failed = None;
+            stream(&a.socket, |line| {
+                let written = writeln!(out, "{line}").and_then(|()| out.flush());
+                match written {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            })?;
+            return match failed {
+                Some(e) => Err(Failure::Output(e)),
+                None => Err(Failure::Closed),
+            };
+        }
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Failure::Output)
+}

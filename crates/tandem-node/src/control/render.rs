@@ -1,0 +1,427 @@
+//! `tandemd status` as a person reads it: the node's light first, then a
+//! table of instances, then details per instance.
+
+use std::fmt::Write as _;
+
+use crate::snapshot::{InstanceStatus, NodeSnapshot};
+
+/// Renders the snapshot as an appliance-style status page (fits 100
+/// columns unless names or addresses are very long).
+pub fn render_status(s: &NodeSnapshot) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "node: {}    tandemd {}, up {}",
+        s.light.words(),
+        s.version,
+        duration(s.uptime_s)
+    );
+    let starts = s.restart_guard.recent_starts;
+    let _ = write!(out, "recent starts: {starts} in the last hour",);
+    if s.restart_guard.pacified {
+        out.push_str("; pacified: staying passive (tandemd clear-pacified to resume)");
+    }
+    out.push('\n');
+    if s.maintenance {
+        out.push_str(
+            "maintenance: on, every instance passive (tandemd maintenance off to resume)\n",
+        );
+    }
+    for (group, members) in &s.groups {
+        let _ = writeln!(out, "sync group {group}: {}", members.join(", "));
+    }
+    if s.instances.is_empty() {
+        out.push_str("no instances\n");
+        return out;
+    }
+    out.push('\n');
+    out.push_str(&table(s));
+    for i in &s.instances {
+        out.push('\n');
+        details(&mut out, i, s.at_unix);
+    }
+    out
+}
+
+const HEADERS: [&str; 10] = [
+    "INSTANCE",
+    "IFACE",
+    "VRID",
+    "PROTO",
+    "STATE",
+    "PRIO",
+    "ACTIVE ROUTER",
+    "INTERVAL",
+    "LAST CHANGE",
+    "LIGHT",
+];
+
+/// Columns aligned to the right (numbers).
+const RIGHT: [bool; 10] = [
+    false, false, true, false, false, true, false, true, false, false,
+];
+
+fn table(s: &NodeSnapshot) -> String {
+    let rows: Vec<[String; 10]> = s
+        .instances
+        .iter()
+        .map(|i| {
+            [
+                i.name.clone(),
+                i.interface.clone(),
+                i.vrid.to_string(),
+                i.protocol.clone(),
+                i.state.clone(),
+                i.priority.to_string(),
+                i.active_router
+                    .map_or_else(|| "-".to_string(), |a| a.to_string()),
+                seconds(i.interval_ms / 1000.0),
+                i.last_transition.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |t| format!("{} ago -> {}", duration(s.at_unix - t.at_unix), t.to),
+                ),
+                i.light.words().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = HEADERS.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let headers = HEADERS.map(String::from);
+    for row in std::iter::once(&headers).chain(&rows) {
+        let mut line = String::new();
+        for (k, cell) in row.iter().enumerate() {
+            if k > 0 {
+                line.push_str("  ");
+            }
+            let _ = if RIGHT[k] {
+                write!(line, "{cell:>w$}", w = widths[k])
+            } else {
+                write!(line, "{cell:<w$}", w = widths[k])
+            };
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn details(out: &mut String, i: &InstanceStatus, now_unix: f64) {
+    let _ = write!(
+        out,
+        "{} ({} vrid {}, {}): address {}",
+        i.name, i.interface, i.vrid, i.protocol, i.address
+    );
+    if let Some(g) = &i.group {
+        let _ = write!(out, ", sync group {g}");
+    }
+    out.push('\n');
+    match &i.last_transition {
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "  last transition: {} ago, {} -> {}: {}",
+                duration(now_unix - t.at_unix),
+                t.from,
+                t.to,
+                t.reason
+            );
+        }
+        None => out.push_str("  last transition: none yet\n"),
+    }
+    match &i.partner {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "  partner: {} priority {}, last heard as {} {} ago",
+                p.address,
+                p.priority,
+                p.state,
+                if p.last_heard_s < 60.0 {
+                    seconds(p.last_heard_s)
+                } else {
+                    duration(p.last_heard_s)
+                }
+            );
+        }
+        None => out.push_str("  partner: none heard\n"),
+    }
+    if !i.peer_checksum_modes.is_empty() {
+        let modes: Vec<String> = i
+            .peer_checksum_modes
+            .iter()
+            .map(|(peer, mode)| format!("{peer} {mode}"))
+            .collect();
+        let _ = writeln!(out, "  peer checksums: {}", modes.join(", "));
+    }
+    let c = &i.counters;
+    let _ = writeln!(
+        out,
+        "  counters: sent {}, received {}, transitions {}",
+        c.adverts_sent, c.adverts_received, c.transitions
+    );
+    if c.errors.is_empty() {
+        out.push_str("  problems: none\n");
+    } else {
+        let problems: Vec<String> = c.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(out, "  problems: {}", problems.join(", "));
+    }
+    if !i.tracks_down.is_empty() {
+        let _ = writeln!(out, "  tracks down: {}", i.tracks_down.join(", "));
+    }
+    if let Some(p) = &i.passive {
+        let _ = writeln!(out, "  passive: {p}");
+    }
+}
+
+/// `0.4 s`, `12 s`, `1.25 s`: seconds with at most two decimals.
+fn seconds(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        return "?".into();
+    }
+    let text = format!("{s:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} s")
+}
+
+/// `42s`, `12m 5s`, `3h 12m`, `2d 4h`.
+fn duration(s: f64) -> String {
+    if !s.is_finite() {
+        return "?".into();
+    }
+    // Clocks may disagree by a little: never show a negative age.
+    let total = s.max(0.0) as u64;
+    let (d, h, m, sec) = (
+        total / 86_400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {sec}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::snapshot::{InstanceCounters, Light, PartnerView, RestartGuardStatus, Transition};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A two-instance node, Active on one and Backup on the other.
+    pub(crate) fn sample() -> NodeSnapshot {
+        let now = 1_750_000_000.0;
+        let web = InstanceStatus {
+            name: "web".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            protocol: "vrrp3".into(),
+            group: Some("dmz".into()),
+            state: "Active".into(),
+            priority: 200,
+            address: ip("192.0.2.1"),
+            active_router: Some(ip("192.0.2.1")),
+            interval_ms: 1000.0,
+            peer_checksum_modes: BTreeMap::from([(ip("192.0.2.2"), "ipv4-pseudo-header".into())]),
+            last_transition: Some(Transition {
+                at_unix: now - 725.0,
+                from: "Backup".into(),
+                to: "Active".into(),
+                reason: "Preempting { active: 192.0.2.2 }".into(),
+            }),
+            passive: None,
+            tracks_down: Vec::new(),
+            partner: Some(PartnerView {
+                address: ip("192.0.2.2"),
+                priority: 100,
+                state: "Active".into(),
+                last_heard_s: 725.3,
+            }),
+            counters: InstanceCounters {
+                adverts_sent: 4312,
+                adverts_received: 12,
+                transitions: 2,
+                errors: BTreeMap::from([("bad_ttl".into(), 3), ("checksum".into(), 1)]),
+            },
+            light: Light::Active,
+        };
+        let db = InstanceStatus {
+            name: "db-v6".into(),
+            interface: "eth1".into(),
+            vrid: 52,
+            protocol: "carp".into(),
+            group: None,
+            state: "Backup".into(),
+            priority: 155,
+            address: ip("2001:db8::1"),
+            active_router: Some(ip("2001:db8::2")),
+            interval_ms: 1250.0,
+            peer_checksum_modes: BTreeMap::new(),
+            last_transition: Some(Transition {
+                at_unix: now - 11_530.0,
+                from: "Initialize".into(),
+                to: "Backup".into(),
+                reason: "Startup".into(),
+            }),
+            passive: None,
+            tracks_down: vec!["eth2".into()],
+            partner: Some(PartnerView {
+                address: ip("2001:db8::2"),
+                priority: 240,
+                state: "Active".into(),
+                last_heard_s: 1.2,
+            }),
+            counters: InstanceCounters {
+                adverts_sent: 0,
+                adverts_received: 9211,
+                transitions: 1,
+                errors: BTreeMap::new(),
+            },
+            light: Light::Standby,
+        };
+        NodeSnapshot {
+            version: "0.1.0".into(),
+            uptime_s: 11_532.0,
+            at_unix: now,
+            instances: vec![web, db],
+            groups: BTreeMap::from([("dmz".into(), vec!["web".into()])]),
+            restart_guard: RestartGuardStatus {
+                recent_starts: 1,
+                pacified: false,
+            },
+            maintenance: false,
+            light: Light::Active,
+        }
+    }
+
+    #[test]
+    fn status_page_shows_light_table_and_details() {
+        let text = render_status(&sample());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "node: active    tandemd 0.1.0, up 3h 12m");
+        assert_eq!(lines[1], "recent starts: 1 in the last hour");
+        assert_eq!(lines[2], "sync group dmz: web");
+        assert!(lines[4].starts_with("INSTANCE  IFACE  VRID  PROTO  STATE   PRIO  ACTIVE ROUTER"));
+        assert!(text.contains(
+            "web       eth0     51  vrrp3  Active   200  192.0.2.1           1 s  12m 5s ago -> Active  active"
+        ), "{text}");
+        assert!(text.contains(
+            "  last transition: 12m 5s ago, Backup -> Active: Preempting { active: 192.0.2.2 }"
+        ));
+        assert!(text.contains("  partner: 192.0.2.2 priority 100, last heard as Active 12m 5s ago"));
+        assert!(
+            text.contains("  partner: 2001:db8::2 priority 240, last heard as Active 1.2 s ago")
+        );
+        assert!(text.contains("  peer checksums: 192.0.2.2 ipv4-pseudo-header"));
+        assert!(text.contains("  counters: sent 4312, received 12, transitions 2"));
+        assert!(text.contains("  problems: bad_ttl 3, checksum 1"));
+        assert!(text.contains("  tracks down: eth2"));
+        assert!(text.contains("1.25 s"));
+        for line in &lines {
+            assert!(line.chars().count() <= 100, "too wide: {line:?}");
+        }
+    }
+
+    #[test]
+    fn passive_node_says_why_and_how_to_resume() {
+        assert!(render_status(&pacified()).contains("  passive: Pacified\n"));
+        let mut s = sample();
+        s.light = Light::Pacified;
+        s.restart_guard = RestartGuardStatus {
+            recent_starts: 3,
+            pacified: true,
+        };
+        s.maintenance = true;
+        s.instances[0].passive = Some("pacified by the restart guard".into());
+        s.instances[0].partner = None;
+        s.instances[0].last_transition = None;
+        let text = render_status(&s);
+        assert!(text.starts_with("node: pacified"));
+        assert!(text.contains(
+            "recent starts: 3 in the last hour; pacified: staying passive (tandemd clear-pacified to resume)"
+        ));
+        assert!(text.contains("maintenance: on"));
+        assert!(text.contains("  passive: pacified by the restart guard"));
+        assert!(text.contains("  partner: none heard"));
+        assert!(text.contains("  last transition: none yet"));
+    }
+
+    #[test]
+    fn empty_node() {
+        let text = render_status(&NodeSnapshot::empty());
+        assert!(text.starts_with("node: stopped"));
+        assert!(text.contains("no instances"));
+    }
+
+    #[test]
+    fn durations_and_seconds() {
+        assert_eq!(duration(0.2), "0s");
+        assert_eq!(duration(-3.0), "0s");
+        assert_eq!(duration(61.0), "1m 1s");
+        assert_eq!(duration(3600.0 * 50.0), "2d 2h");
+        assert_eq!(duration(f64::NAN), "?");
+        assert_eq!(seconds(1.0), "1 s");
+        assert_eq!(seconds(0.4), "0.4 s");
+        assert_eq!(seconds(1.256), "1.26 s");
+        assert_eq!(seconds(-1.0), "?");
+    }
+
+    /// Prints the sample page (docs/control.md shows it):
+    /// `cargo test -p tandem-node print_sample_status -- --nocapture`.
+    #[test]
+    fn print_sample_status() {
+        println!("{}", render_status(&sample()));
+        println!("{}", render_status(&pacified()));
+        println!("{}", serde_json::to_string_pretty(&sample()).unwrap());
+    }
+
+    /// The sample after a crash loop: pacified, and its partner silent.
+    fn pacified() -> NodeSnapshot {
+        let mut s = sample();
+        s.uptime_s = 4.0;
+        s.restart_guard = RestartGuardStatus {
+            recent_starts: 3,
+            pacified: true,
+        };
+        s.groups.clear();
+        s.instances.truncate(1);
+        let web = &mut s.instances[0];
+        web.group = None;
+        web.state = "Backup".into();
+        web.active_router = None;
+        web.passive = Some("Pacified".into());
+        web.partner = None;
+        web.peer_checksum_modes.clear();
+        web.counters = InstanceCounters {
+            adverts_sent: 0,
+            adverts_received: 0,
+            transitions: 1,
+            errors: BTreeMap::new(),
+        };
+        web.last_transition = Some(Transition {
+            at_unix: s.at_unix - 3.9,
+            from: "Initialize".into(),
+            to: "Backup".into(),
+            reason: "Pacified".into(),
+        });
+        web.light = Light::Pacified;
+        s.light = Light::Pacified;
+        s
+    }
+}
