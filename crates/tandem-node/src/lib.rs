@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod decode;
 pub mod demo;
 pub mod hooks;
+pub mod http;
 pub mod render;
 pub mod snapshot;
 pub mod sys;
