@@ -67,6 +67,12 @@ pub enum DaemonError {
     /// The configuration does not fit this host.
     #[error(transparent)]
     Host(crate::config::ConfigError),
+    /// The health port could not be set up.
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    /// The control socket could not be set up.
+    #[error("control socket: {0}")]
+    Control(String),
     /// Signal handling could not be set up.
     #[error("signals: {0}")]
     Signals(#[source] io::Error),
@@ -298,10 +304,20 @@ pub fn start(config: DaemonConfig, path: Option<PathBuf>) -> Result<(), DaemonEr
         return Err(DaemonError::Host(p));
     }
     let recent = record_start(&config.global.state_dir)?;
+    let control_socket = config.global.control_socket.clone();
+    let health = config.global.health.clone();
     let mut daemon = Daemon::new(config, &recent, Box::new(io::stderr()))?;
     if let Some(p) = path {
         daemon.set_config_path(p);
     }
+    // The control socket lives as long as the loop; the guard removes it.
+    let _control = crate::control::serve(&control_socket, daemon.control_handle())
+        .map_err(|e| DaemonError::Control(e.to_string()))?;
+    // The health port (and metrics) reads the published snapshot.
+    let _http = match &health {
+        Some(h) => Some(crate::http::serve(h, daemon.snapshot())?),
+        None => None,
+    };
     daemon.run()
 }
 
@@ -1168,6 +1184,7 @@ impl Daemon {
                 return;
             }
         };
+        // [global] (state_dir, control_socket, health) applies from the next start.
         let new_units = units_of(&config);
         let keep: Vec<bool> = self.units.iter().map(|u| new_units.contains(u)).collect();
         let mut prepared = Vec::new();

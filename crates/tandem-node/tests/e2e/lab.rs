@@ -423,12 +423,23 @@ impl Lab {
         Pid(self.procs.len() - 1)
     }
 
-    /// Starts tandemd on node `k` with `args` after `run --state-dir DIR`.
+    /// Starts tandemd on node `k` with `args` after `run --state-dir DIR
+    /// --control-socket DIR/tandemd.sock`.
     pub(crate) fn tandemd(&mut self, k: usize, label: &str, args: &[&str]) -> Pid {
         let ns = self.nodes[k].ns.clone();
         let state = self.state_dir(k);
         let state = state.to_str().unwrap().to_owned();
-        let mut cmd = vec![TANDEMD, "run", "--state-dir", &state];
+        // Every node of the lab runs on this one host: each needs its own
+        // control socket (a Unix socket path is not per namespace).
+        let control = format!("{state}/tandemd.sock");
+        let mut cmd = vec![
+            TANDEMD,
+            "run",
+            "--state-dir",
+            &state,
+            "--control-socket",
+            &control,
+        ];
         cmd.extend_from_slice(args);
         self.spawn(&ns, label, &cmd)
     }
