@@ -914,6 +914,50 @@ impl Daemon {
         }
     }
 
+    /// Queues the notify hook of a state change of the instance `cfg` and
+    /// sends it to the event stream; returns it as the status shows it.
+    fn report_transition(
+        &mut self,
+        cfg: &InstanceConfig,
+        group: Option<String>,
+        from: State,
+        to: State,
+        reason: &str,
+    ) -> crate::snapshot::Transition {
+        let (name, vrid) = (cfg.name.clone(), cfg.election.vrid.get());
+        let at_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let t = crate::snapshot::Transition {
+            at_unix,
+            from: from.name().into(),
+            to: to.name().into(),
+            reason: reason.into(),
+        };
+        let line = serde_json::json!({
+            "at_unix": at_unix, "event": "state", "instance": name, "vrid": vrid,
+            "from": t.from, "to": t.to, "reason": t.reason,
+        });
+        if let Some(notify) = &cfg.notify {
+            self.hooks.run(
+                notify,
+                crate::hooks::HookEvent {
+                    instance: name,
+                    vrid,
+                    interface: cfg.interface.clone(),
+                    group,
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    reason: t.reason.clone(),
+                    at_unix,
+                },
+            );
+        }
+        self.broadcast(line.to_string());
+        t
+    }
+
     /// Sends one event line to every subscriber, dropping those gone.
     fn broadcast(&mut self, line: String) {
         self.subscribers.retain(|s| s.send(line.clone()).is_ok());
@@ -1090,39 +1134,11 @@ impl Daemon {
                     from.name(),
                     to.name()
                 ));
-                let at_unix = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64();
-                let t = crate::snapshot::Transition {
-                    at_unix,
-                    from: from.name().into(),
-                    to: to.name().into(),
-                    reason: format!("{reason:?}"),
-                };
-                let line = serde_json::json!({
-                    "at_unix": at_unix, "event": "state", "instance": name, "vrid": vrid,
-                    "from": t.from, "to": t.to, "reason": t.reason,
-                });
+                let (cfg, group) = (inst.cfg.clone(), inst.group_name.clone());
+                let t = self.report_transition(&cfg, group, from, to, &format!("{reason:?}"));
                 let inst = &mut self.instances[i];
-                if let Some(notify) = &inst.cfg.notify {
-                    self.hooks.run(
-                        notify,
-                        crate::hooks::HookEvent {
-                            instance: name.clone(),
-                            vrid,
-                            interface: inst.cfg.interface.clone(),
-                            group: inst.group_name.clone(),
-                            from: t.from.clone(),
-                            to: t.to.clone(),
-                            reason: t.reason.clone(),
-                            at_unix,
-                        },
-                    );
-                }
                 inst.counters.transitions += 1;
                 inst.last_transition = Some(t);
-                self.broadcast(line.to_string());
             }
             Action::Diagnostic(d) => {
                 let kind = diagnostic_kind(&d);
@@ -1220,6 +1236,12 @@ impl Daemon {
             while let Some((m, action)) = group.poll_action() {
                 let i = old_members[g][m];
                 if let Some(inst) = old_instances[i].as_ref() {
+                    // Its last transition runs its hook and reaches the
+                    // event stream like any other.
+                    if let Action::StateChanged { from, to, reason } = &action {
+                        let (cfg, group) = (&inst.cfg, inst.group_name.clone());
+                        self.report_transition(cfg, group, *from, *to, &format!("{reason:?}"));
+                    }
                     let mut msgs = Vec::new();
                     carry_out_stopping(&mut self.netlink, &self.sockets, inst, action, &mut msgs);
                     for m in msgs {
@@ -1431,7 +1453,8 @@ fn carry_out_stopping(
         }
         Action::StateChanged { from, to, reason } => {
             msgs.push(format!(
-                "instance={name} state {} -> {} reason={reason:?}",
+                "instance={name} vrid={} state {} -> {} reason={reason:?}",
+                inst.cfg.election.vrid.get(),
                 from.name(),
                 to.name()
             ));
