@@ -1000,31 +1000,9 @@ impl VirtualRouter {
                 v2_compat,
                 ..
             } => {
-                let addresses = match Family::of(c.primary_address) {
-                    Family::V4 => vrrp3::Addresses::V4(
-                        c.addresses
-                            .iter()
-                            .filter_map(|a| {
-                                if let IpAddr::V4(a) = a {
-                                    Some(*a)
-                                } else {
-                                    None
-                                }
-                            })
-                            .collect(),
-                    ),
-                    Family::V6 => vrrp3::Addresses::V6(
-                        c.addresses
-                            .iter()
-                            .filter_map(|a| {
-                                if let IpAddr::V6(a) = a {
-                                    Some(*a)
-                                } else {
-                                    None
-                                }
-                            })
-                            .collect(),
-                    ),
+                // Validated at construction: one family, at least one.
+                let Some(addresses) = vrrp3::Addresses::from_ips(&c.addresses) else {
+                    return;
                 };
                 let repr = vrrp3::Repr {
                     vrid: c.vrid,

@@ -193,31 +193,8 @@ impl Advert {
         let (src, dst) = (self.src_ip(), self.dst_ip());
         match &self.proto {
             Proto::Vrrp3 { rfc9568 } => {
-                let addresses = match self.family() {
-                    Family::V4 => vrrp3::Addresses::V4(
-                        self.addresses
-                            .iter()
-                            .filter_map(|a| match a {
-                                IpAddr::V4(a) => Some(*a),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    Family::V6 => vrrp3::Addresses::V6(
-                        self.addresses
-                            .iter()
-                            .filter_map(|a| match a {
-                                IpAddr::V6(a) => Some(*a),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                };
-                assert_eq!(
-                    addresses.len(),
-                    self.addresses.len(),
-                    "addresses of one family"
-                );
+                let addresses =
+                    vrrp3::Addresses::from_ips(&self.addresses).expect("addresses of one family");
                 let ck = if *rfc9568 && self.family() == Family::V4 {
                     Checksum::NoPseudoHeader
                 } else {

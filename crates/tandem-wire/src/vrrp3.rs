@@ -294,6 +294,31 @@ pub enum Addresses {
 }
 
 impl Addresses {
+    /// The addresses of `ips`, if they are all of one family (and there is
+    /// at least one).
+    pub fn from_ips(ips: &[IpAddr]) -> Option<Addresses> {
+        let first = ips.first()?;
+        let out = match first {
+            IpAddr::V4(_) => Addresses::V4(
+                ips.iter()
+                    .map(|a| match a {
+                        IpAddr::V4(a) => Some(*a),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect::<Option<_>>()?,
+            ),
+            IpAddr::V6(_) => Addresses::V6(
+                ips.iter()
+                    .map(|a| match a {
+                        IpAddr::V6(a) => Some(*a),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect::<Option<_>>()?,
+            ),
+        };
+        Some(out)
+    }
+
     /// The family.
     pub fn family(&self) -> Family {
         match self {
@@ -551,6 +576,22 @@ mod tests {
         let p = Packet::new_checked(&bad[..]).unwrap();
         assert_eq!(p.checksum_mode(src, dst), None);
         assert!(Repr::parse(&p, Checksum::Either { src, dst }).is_err());
+    }
+
+    #[test]
+    fn addresses_from_ips_are_of_one_family() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "fd00::1".parse().unwrap();
+        assert_eq!(
+            Addresses::from_ips(&[v4]),
+            Some(Addresses::V4(vec![Ipv4Addr::new(192, 0, 2, 1)]))
+        );
+        assert_eq!(
+            Addresses::from_ips(&[v6]).map(|a| a.family()),
+            Some(Family::V6)
+        );
+        assert_eq!(Addresses::from_ips(&[v4, v6]), None);
+        assert_eq!(Addresses::from_ips(&[]), None);
     }
 
     #[test]
