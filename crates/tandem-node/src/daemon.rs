@@ -1065,25 +1065,9 @@ impl Daemon {
         let name = inst.cfg.name.clone();
         match action {
             Action::SendAdvert(adv) => {
-                let src = inst.primary;
-                let socket = inst.socket;
-                let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
-                    Delivery::Multicast => vec![codec::group_of(src)],
-                    Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
-                    Delivery::Unicast(peers) => peers.clone(),
-                };
-                for dst in dsts {
-                    let Some(bytes) = codec::encode(&adv, src, dst) else {
-                        continue;
-                    };
-                    match self.sockets[socket].send(&bytes, dst) {
-                        Ok(()) => {
-                            self.counters.sent += 1;
-                            self.instances[i].counters.adverts_sent += 1;
-                        }
-                        Err(e) => msgs.push(format!("instance={name} send to {dst} failed: {e}")),
-                    }
-                }
+                let sent = send_advert(&self.sockets, inst, &adv, msgs);
+                self.counters.sent += sent;
+                self.instances[i].counters.adverts_sent += sent;
             }
             Action::AddAddresses { addresses, .. } => {
                 for a in &addresses {
@@ -1096,14 +1080,7 @@ impl Daemon {
                 }
             }
             Action::RemoveAddresses(addresses) => {
-                for a in &addresses {
-                    let prefix = prefix_of(&inst.cfg, *a);
-                    if let Err(e) = self.netlink.remove_address(inst.addr_ifindex, *a, prefix) {
-                        msgs.push(format!(
-                            "instance={name} remove address {a}/{prefix} failed: {e}"
-                        ));
-                    }
-                }
+                remove_addresses(&mut self.netlink, inst, &addresses, msgs);
             }
             Action::Announce {
                 addresses,
@@ -1427,30 +1404,9 @@ fn carry_out_stopping(
     let name = &inst.cfg.name;
     match action {
         Action::SendAdvert(adv) => {
-            let src = inst.primary;
-            let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
-                Delivery::Multicast => vec![codec::group_of(src)],
-                Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
-                Delivery::Unicast(peers) => peers.clone(),
-            };
-            for dst in dsts {
-                if let Some(bytes) = codec::encode(&adv, src, dst) {
-                    if let Err(e) = sockets[inst.socket].send(&bytes, dst) {
-                        msgs.push(format!("instance={name} send to {dst} failed: {e}"));
-                    }
-                }
-            }
+            send_advert(sockets, inst, &adv, msgs);
         }
-        Action::RemoveAddresses(addresses) => {
-            for a in &addresses {
-                let prefix = prefix_of(&inst.cfg, *a);
-                if let Err(e) = netlink.remove_address(inst.addr_ifindex, *a, prefix) {
-                    msgs.push(format!(
-                        "instance={name} remove address {a}/{prefix} failed: {e}"
-                    ));
-                }
-            }
-        }
+        Action::RemoveAddresses(addresses) => remove_addresses(netlink, inst, &addresses, msgs),
         Action::StateChanged { from, to, reason } => {
             msgs.push(format!(
                 "instance={name} vrid={} state {} -> {} reason={reason:?}",
@@ -1460,6 +1416,54 @@ fn carry_out_stopping(
             ));
         }
         _ => {}
+    }
+}
+
+/// Sends `adv` for `inst` to the group, the broadcast address or each
+/// unicast peer; returns how many copies went out.
+fn send_advert(
+    sockets: &[RawSocket],
+    inst: &Instance,
+    adv: &Advert,
+    msgs: &mut Vec<String>,
+) -> u64 {
+    let src = inst.primary;
+    let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
+        Delivery::Multicast => vec![codec::group_of(src)],
+        Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
+        Delivery::Unicast(peers) => peers.clone(),
+    };
+    let mut sent = 0;
+    for dst in dsts {
+        let Some(bytes) = codec::encode(adv, src, dst) else {
+            continue;
+        };
+        match sockets[inst.socket].send(&bytes, dst) {
+            Ok(()) => sent += 1,
+            Err(e) => msgs.push(format!(
+                "instance={} send to {dst} failed: {e}",
+                inst.cfg.name
+            )),
+        }
+    }
+    sent
+}
+
+/// Takes `addresses` of `inst` off its interface.
+fn remove_addresses(
+    netlink: &mut Netlink,
+    inst: &Instance,
+    addresses: &[IpAddr],
+    msgs: &mut Vec<String>,
+) {
+    for a in addresses {
+        let prefix = prefix_of(&inst.cfg, *a);
+        if let Err(e) = netlink.remove_address(inst.addr_ifindex, *a, prefix) {
+            msgs.push(format!(
+                "instance={} remove address {a}/{prefix} failed: {e}",
+                inst.cfg.name
+            ));
+        }
     }
 }
 
