@@ -530,6 +530,23 @@ impl Daemon {
                     vrid.get()
                 );
                 let idx = self.netlink.create_macvlan(&cfg.interface, &ifname, mac)?;
+                if family == Family::V4 {
+                    // ARP for the virtual addresses answered by the macvlan
+                    // alone, with the virtual MAC (IPv6 neighbour discovery
+                    // already answers per interface).
+                    crate::sys::arp_own_addresses_only(&ifname)?;
+                    let changed = crate::sys::arp_own_addresses_only(&cfg.interface)?;
+                    if !changed.is_empty() {
+                        writeln!(
+                            io::stderr(),
+                            "tandemd: instance={} {}: {} so that only {ifname} speaks ARP for the virtual addresses",
+                            cfg.name,
+                            cfg.interface,
+                            changed.join(", ")
+                        )
+                        .ok();
+                    }
+                }
                 (idx, mac, Some(ifname))
             } else {
                 (ifindex, netlink::link_mac(&cfg.interface)?, None)

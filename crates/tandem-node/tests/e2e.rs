@@ -770,3 +770,280 @@ fn ucarp_ucarp_preferred() {
     );
     assert_clean(&lab, td_pid);
 }
+
+// ------------------------------------------------- virtual MAC, split brain
+
+/// `ip -j -d -n NS link show DEV`, or `None` when there is no such link.
+fn link_json(ns: &str, dev: &str) -> Option<serde_json::Value> {
+    let out = std::process::Command::new("ip")
+        .args(["-j", "-d", "-n", ns, "link", "show", "dev", dev])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.get(0).cloned()
+}
+
+/// The IPv4 / IPv6 addresses on `dev` in `ns` (`ip -j -n NS addr show dev DEV`).
+fn dev_addrs(ns: &str, dev: &str) -> Vec<String> {
+    let out = lab::run("ip", &["-j", "-n", ns, "addr", "show", "dev", dev]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    v[0]["addr_info"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["local"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Checks that node `k` carries `VIP4` on a macvlan `vrrp.10` of eth0 with
+/// the VRRP virtual MAC of VRID 10, up.
+fn assert_vmac_holder(lab: &Lab, k: usize, vmac: &str) {
+    let ns = &lab.node(k).ns;
+    let link = link_json(ns, "vrrp.10")
+        .unwrap_or_else(|| panic!("node {k}: no link vrrp.10; {}", lab.report()));
+    assert_eq!(link["address"], vmac, "node {k}: {link}");
+    assert_eq!(link["linkinfo"]["info_kind"], "macvlan", "node {k}: {link}");
+    assert_eq!(link["link"], "eth0", "node {k}: parent of vrrp.10: {link}");
+    assert!(
+        link["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "node {k}: vrrp.10 is not up: {link}"
+    );
+    let on = dev_addrs(ns, "vrrp.10");
+    assert!(
+        on.iter().any(|a| a == VIP4),
+        "node {k}: {VIP4} not on vrrp.10 ({on:?}); {}",
+        lab.report()
+    );
+    assert!(
+        !dev_addrs(ns, "eth0").iter().any(|a| a == VIP4),
+        "node {k}: {VIP4} on eth0 too"
+    );
+}
+
+/// Gratuitous ARPs for `addr` in `frames`: (Ethernet source, ARP sender
+/// hardware address).
+fn garp_macs(frames: &[Vec<u8>], addr: &str) -> Vec<([u8; 6], [u8; 6])> {
+    let a: std::net::Ipv4Addr = addr.parse().unwrap();
+    let a = a.octets();
+    frames
+        .iter()
+        .filter(|f| f.len() >= 42 && f[12..14] == [0x08, 0x06])
+        .filter(|f| f[28..32] == a && f[38..42] == a)
+        .map(|f| (f[6..12].try_into().unwrap(), f[22..28].try_into().unwrap()))
+        .collect()
+}
+
+/// `--vmac`, VRRPv3 IPv4, 0.1 s: the Active carries the address on a
+/// macvlan `vrrp.10` with MAC 00:00:5e:00:01:0a and announces it from that
+/// MAC; after a crash the other node does the same on its own macvlan;
+/// a graceful stop deletes the macvlan.
+#[test]
+fn tandemd_vmac_pair() {
+    let Some(mut lab) = Lab::new("vmac", 2, &[]) else {
+        return;
+    };
+    const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x0a];
+    let vmac = lab::mac_string(VMAC);
+    let v = |p| tandemd_args(&[], p, "192.0.2.100/24", &["--interval", "0.1", "--vmac"]);
+    lab.start_capture("elect.pcap");
+    let a = start_tandemd(&mut lab, 0, "tandemd-a", &v(200));
+    let b = start_tandemd(&mut lab, 1, "tandemd-b", &v(100));
+    lab.wait_only(0, VIP4, &[], SETTLE);
+    lab.hold_only(0, VIP4, Duration::from_millis(500));
+    assert_vmac_holder(&lab, 0, &vmac);
+    // Neighbours reach the address at the virtual MAC, and the nodes' own
+    // addresses at their own MACs (the macvlans answer no ARP for them).
+    let obs = lab.obs.clone();
+    for (ip, want) in [
+        (VIP4, vmac.clone()),
+        ("192.0.2.1", lab::mac_string(lab.node(0).mac)),
+        ("192.0.2.2", lab::mac_string(lab.node(1).mac)),
+    ] {
+        lab::run("ip", &["-n", &obs, "neigh", "flush", "dev", "eth0"]);
+        lab::run(
+            "ip",
+            &["netns", "exec", &obs, "ping", "-c", "1", "-W", "2", ip],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let out = lab::run(
+            "ip",
+            &["-j", "-n", &obs, "neigh", "show", ip, "dev", "eth0"],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        assert_eq!(
+            v[0]["lladdr"],
+            want.as_str(),
+            "observer's neighbour entry for {ip}: {out}"
+        );
+    }
+    let frames = lab.stop_capture();
+    let garps = garp_macs(&frames, VIP4);
+    assert!(!garps.is_empty(), "no gratuitous ARP for {VIP4}");
+    assert!(
+        garps.iter().all(|(src, sha)| *src == VMAC && *sha == VMAC),
+        "gratuitous ARPs for {VIP4} not all from and for {vmac}: {garps:?}"
+    );
+
+    lab.start_capture("takeover.pcap");
+    lab.crash(0);
+    let bound = down_interval(0.1, 100) + MARGIN;
+    let took = lab.wait_only(1, VIP4, &[0], bound + Duration::from_secs(5));
+    assert!(
+        took <= bound,
+        "takeover with --vmac took {took:?}, bound {bound:?}; {}",
+        lab.report()
+    );
+    eprintln!("takeover with --vmac after the crash: {took:?} (bound {bound:?})");
+    assert_vmac_holder(&lab, 1, &vmac);
+    let frames = lab.stop_capture();
+    let garps = garp_macs(&frames, VIP4);
+    assert!(
+        !garps.is_empty(),
+        "no gratuitous ARP from node b after the crash"
+    );
+    assert!(
+        garps.iter().all(|(src, sha)| *src == VMAC && *sha == VMAC),
+        "node b's gratuitous ARPs for {VIP4} not all from and for {vmac}: {garps:?}"
+    );
+    assert!(
+        lab.log(b).contains("-> Active reason=ActiveDown"),
+        "{}",
+        lab.report()
+    );
+
+    lab.signal(b, "TERM");
+    assert!(
+        lab.wait_exit(b, Duration::from_secs(5)),
+        "node b did not exit"
+    );
+    let b_ns = lab.node(1).ns.clone();
+    assert!(
+        link_json(&b_ns, "vrrp.10").is_none(),
+        "node b's vrrp.10 is still there after a graceful stop; {}",
+        lab.report()
+    );
+    assert!(
+        !lab.has(1, VIP4),
+        "node b kept {VIP4} after a graceful stop"
+    );
+    assert!(lab.log(b).contains("stopped"), "{}", lab.report());
+    assert_clean(&lab, a);
+    assert_clean(&lab, b);
+}
+
+/// Isolates (or joins again) the two nodes' switch ports from each other;
+/// both keep reaching the observer.
+fn isolate(lab: &Lab, on: bool) {
+    for k in 0..2 {
+        lab::run(
+            "bridge",
+            &[
+                "-n",
+                &lab.sw,
+                "link",
+                "set",
+                "dev",
+                &lab.node(k).port,
+                "isolated",
+                if on { "on" } else { "off" },
+            ],
+        );
+    }
+}
+
+/// A split brain (the nodes' ports isolated from each other on the
+/// switch): both become Active; healed: the lower priority yields within
+/// one interval + skew, the winner logs the episode and its end and
+/// announces the address again.
+#[test]
+fn tandemd_split_brain_heal_reannounces() {
+    let Some(mut lab) = Lab::new("split", 2, &[]) else {
+        return;
+    };
+    let v = |p| tandemd_args(&[], p, "192.0.2.100/24", &["--interval", "0.1"]);
+    let a = start_tandemd(&mut lab, 0, "tandemd-a", &v(200));
+    let b = start_tandemd(&mut lab, 1, "tandemd-b", &v(100));
+    lab.wait_only(0, VIP4, &[], SETTLE);
+    lab.hold_only(0, VIP4, Duration::from_millis(300));
+
+    isolate(&lab, true);
+    let both = lab::wait_for(
+        down_interval(0.1, 100) + MARGIN + Duration::from_secs(3),
+        || lab.holders(VIP4) == [0, 1],
+    );
+    assert!(
+        both.is_some(),
+        "isolated, node b did not take {VIP4} too; {}",
+        lab.report()
+    );
+    // Past node b's refresh burst (5 s after becoming Active), so that a
+    // gratuitous ARP captured from now on is one sent after the heal.
+    let end = std::time::Instant::now() + Duration::from_millis(5700);
+    while std::time::Instant::now() < end {
+        assert_eq!(
+            lab.holders(VIP4),
+            [0, 1],
+            "the split brain ended while isolated; {}",
+            lab.report()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.start_capture("heal.pcap");
+
+    isolate(&lab, false);
+    let skew = Duration::from_secs_f64(f64::from(256 - 100u16) * 0.1 / 256.0);
+    let bound = Duration::from_millis(100) + skew + MARGIN;
+    let took = lab.wait_only(0, VIP4, &[], bound + Duration::from_secs(5));
+    assert!(
+        took <= bound,
+        "one Active {took:?} after the heal, bound {bound:?}; {}",
+        lab.report()
+    );
+    eprintln!("one Active again {took:?} after the heal (bound {bound:?})");
+    let resolved = lab::wait_for(Duration::from_secs(3), || {
+        lab.log(a)
+            .contains("split brain resolved: announcing the addresses again")
+    });
+    assert!(
+        resolved.is_some(),
+        "node a did not log the end of the split brain; {}",
+        lab.report()
+    );
+    lab.hold_only(0, VIP4, Duration::from_millis(400));
+    let frames = lab.stop_capture();
+
+    let log_a = lab.log(a);
+    assert!(
+        log_a.contains("split brain: 192.0.2.2 (priority 100) is Active too"),
+        "{}",
+        lab.report()
+    );
+    let log_b = lab.log(b);
+    assert!(
+        log_b.contains("-> Active reason=ActiveDown"),
+        "{}",
+        lab.report()
+    );
+    assert!(
+        log_b.contains("state Active -> Backup"),
+        "node b did not yield; {}",
+        lab.report()
+    );
+    assert!(!lab.has(1, VIP4), "node b kept {VIP4}");
+    let garps = lab::garp_senders(&frames, VIP4);
+    assert!(
+        garps.contains(&lab.node(0).mac),
+        "no gratuitous ARP for {VIP4} from node a after the heal; senders {garps:?}; {}",
+        lab.report()
+    );
+    assert!(
+        !garps.contains(&lab.node(1).mac),
+        "node b announced {VIP4} after the heal: {garps:?}"
+    );
+    assert_clean(&lab, a);
+    assert_clean(&lab, b);
+}

@@ -199,6 +199,17 @@ pub enum SysError {
         /// The MAC that was asked for.
         wanted: Mac,
     },
+    /// A kernel setting under /proc/sys could not be read or written.
+    #[error("cannot set {path} to {value}")]
+    Sysctl {
+        /// The file under /proc/sys.
+        path: String,
+        /// The value that was to be written.
+        value: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl SysError {
@@ -221,6 +232,39 @@ impl std::fmt::Display for Mac {
             m[0], m[1], m[2], m[3], m[4], m[5]
         )
     }
+}
+
+/// Makes `ifname` speak ARP for its own IPv4 addresses only (in the
+/// network namespace of the calling thread): `net.ipv4.conf.IFNAME.`
+/// `arp_ignore` = 1 (answer requests only for an address on this
+/// interface) and `arp_announce` = 2 (ask with a sender address of this
+/// interface), each unless it is already that strict. With the virtual
+/// MAC, the parent would otherwise answer for the virtual addresses on its
+/// macvlan with its own MAC, the macvlan for the node's own addresses with
+/// the virtual MAC, and the parent's requests would carry a virtual
+/// address as sender: each teaches neighbours the wrong MAC. Returns what
+/// it changed, as `arp_ignore 0 -> 1`.
+pub fn arp_own_addresses_only(ifname: &str) -> Result<Vec<String>, SysError> {
+    if !valid_ifname(ifname) {
+        return Err(SysError::NoSuchInterface(ifname.to_owned()));
+    }
+    let mut changed = Vec::new();
+    for (key, min) in [("arp_ignore", 1u8), ("arp_announce", 2)] {
+        let path = format!("/proc/sys/net/ipv4/conf/{ifname}/{key}");
+        let err = |source| SysError::Sysctl {
+            path: path.clone(),
+            value: min.to_string(),
+            source,
+        };
+        let old = std::fs::read_to_string(&path).map_err(err)?;
+        let old = old.trim();
+        if old.parse::<u8>().is_ok_and(|v| v >= min) {
+            continue;
+        }
+        std::fs::write(&path, min.to_string()).map_err(err)?;
+        changed.push(format!("{key} {old} -> {min}"));
+    }
+    Ok(changed)
 }
 
 /// Runs `f` again while it fails with `EINTR`.
