@@ -235,6 +235,10 @@ pub struct Daemon {
     config_path: Option<PathBuf>,
     /// The loop runs: new sockets get their receiver thread at once.
     running: bool,
+    /// A state changed since the last publish.
+    state_changed: bool,
+    /// When the snapshot was last published.
+    published: std::time::Instant,
     /// Notify hooks (run off the loop, in order per instance).
     hooks: crate::hooks::HookRunner,
     /// Lines the hooks report, for the log.
@@ -284,6 +288,9 @@ fn units_of(config: &DaemonConfig) -> Vec<Unit> {
     }
     units
 }
+
+/// How often counters reach the snapshot when no state changes.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 fn now_since(t0: std::time::Instant) -> Instant {
     Instant::from_duration(t0.elapsed())
@@ -445,6 +452,8 @@ impl Daemon {
             stop: Arc::new(AtomicBool::new(false)),
             config_path: None,
             running: false,
+            state_changed: true,
+            published: std::time::Instant::now(),
             hooks: crate::hooks::HookRunner::new(hook_tx),
             hook_log,
         };
@@ -711,28 +720,37 @@ impl Daemon {
             if let Some(b) = burst {
                 wait = wait.min(b.saturating_duration_since(std::time::Instant::now()));
             }
-            match rx.recv_timeout(wait) {
-                Ok(Event::Stop) => return Ok(()),
-                // SIGHUP must not kill the node (its default action would).
-                Ok(Event::Reload) => self.reload(),
-                Ok(Event::Packet {
-                    socket,
-                    src,
-                    dst,
-                    ttl,
-                    bytes,
-                }) => self.packet(socket, src, dst, ttl, &bytes),
-                Ok(Event::Control { req, reply }) => {
-                    let answer = self.control(req);
-                    let _ = reply.send(answer);
+            // One batch: the event waited for, then every event already
+            // queued, before the timers run and the snapshot is published.
+            let mut event = rx.recv_timeout(wait);
+            loop {
+                match event {
+                    Ok(Event::Stop) => return Ok(()),
+                    // SIGHUP must not kill the node (its default action would).
+                    Ok(Event::Reload) => self.reload(),
+                    Ok(Event::Packet {
+                        socket,
+                        src,
+                        dst,
+                        ttl,
+                        bytes,
+                    }) => self.packet(socket, src, dst, ttl, &bytes),
+                    Ok(Event::Control { req, reply }) => {
+                        let answer = self.control(req);
+                        let _ = reply.send(answer);
+                    }
+                    Ok(Event::Subscribe(tx)) => self.subscribers.push(tx),
+                    Ok(Event::Link { name, up }) => {
+                        let now = self.now();
+                        self.track(now, &name, up);
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 }
-                Ok(Event::Subscribe(tx)) => self.subscribers.push(tx),
-                Ok(Event::Link { name, up }) => {
-                    let now = self.now();
-                    self.track(now, &name, up);
+                match rx.try_recv() {
+                    Ok(e) => event = Ok(e),
+                    Err(_) => break,
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
             let now = self.now();
             for g in 0..self.groups.len() {
@@ -743,7 +761,13 @@ impl Daemon {
             }
             self.send_bursts();
             self.log_hooks();
-            self.publish();
+            // A state change is published at once (the health port must
+            // follow it); counters and "last heard" at most every 100 ms, so
+            // that a Backup hearing many routers does not rebuild the
+            // snapshot for every advert.
+            if self.state_changed || self.published.elapsed() >= PUBLISH_EVERY {
+                self.publish();
+            }
         }
     }
 
@@ -837,6 +861,8 @@ impl Daemon {
 
     /// Rebuilds the snapshot and publishes it.
     fn publish(&mut self) {
+        self.state_changed = false;
+        self.published = std::time::Instant::now();
         use crate::snapshot::{
             InstanceStatus, Light, NodeSnapshot, PartnerView, RestartGuardStatus,
         };
@@ -941,6 +967,7 @@ impl Daemon {
         to: State,
         reason: &str,
     ) -> crate::snapshot::Transition {
+        self.state_changed = true;
         let (name, vrid) = (cfg.name.clone(), cfg.election.vrid.get());
         let at_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
