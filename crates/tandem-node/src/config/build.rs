@@ -783,18 +783,7 @@ fn build_instance(
         }
         None => None,
     };
-    let mut peers = Vec::new();
-    if let Some(list) = &r.unicast_peers {
-        for (i, p) in list.get_ref().iter().enumerate() {
-            let key = format!("unicast_peers[{i}]");
-            let a = parse_plain(p.get_ref()).map_err(|e| ctx.err_at(&key, p, e))?;
-            same_family(a, family).map_err(|e| ctx.err_at(&key, p, e))?;
-            if peers.contains(&a) {
-                return Err(ctx.err_at(&key, p, Problem::DuplicateAddress(a)));
-            }
-            peers.push(a);
-        }
-    }
+    let peers = address_list(ctx, "unicast_peers", r.unicast_peers.as_ref(), family)?;
     let broadcast = r.broadcast.as_ref().filter(|b| *b.get_ref());
     let delivery = match broadcast {
         Some(b) if !peers.is_empty() => {
@@ -815,18 +804,7 @@ fn build_instance(
         }
     }
     let source = source.map(|(a, _)| a);
-    let mut ttl_exempt = Vec::new();
-    if let Some(list) = &r.ttl_exempt {
-        for (i, p) in list.get_ref().iter().enumerate() {
-            let key = format!("ttl_exempt[{i}]");
-            let a = parse_plain(p.get_ref()).map_err(|e| ctx.err_at(&key, p, e))?;
-            same_family(a, family).map_err(|e| ctx.err_at(&key, p, e))?;
-            if ttl_exempt.contains(&a) {
-                return Err(ctx.err_at(&key, p, Problem::DuplicateAddress(a)));
-            }
-            ttl_exempt.push(a);
-        }
-    }
+    let ttl_exempt = address_list(ctx, "ttl_exempt", r.ttl_exempt.as_ref(), family)?;
 
     // The rest of the election's settings.
     let primary = source.unwrap_or(match family {
@@ -1247,6 +1225,32 @@ fn parse_vaddr(text: &str) -> Result<(IpAddr, u8), Problem> {
 }
 
 /// A peer or source address: no prefix.
+/// A list of plain addresses of `family` under `key` (`unicast_peers`,
+/// `ttl_exempt`), each once.
+fn address_list(
+    ctx: &Ctx<'_>,
+    key: &str,
+    list: Option<&S<Vec<S<String>>>>,
+    family: Family,
+) -> Result<Vec<IpAddr>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, p) in list
+        .map(|l| l.get_ref().as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let key = format!("{key}[{i}]");
+        let a = parse_plain(p.get_ref()).map_err(|e| ctx.err_at(&key, p, e))?;
+        same_family(a, family).map_err(|e| ctx.err_at(&key, p, e))?;
+        if out.contains(&a) {
+            return Err(ctx.err_at(&key, p, Problem::DuplicateAddress(a)));
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
 fn parse_plain(text: &str) -> Result<IpAddr, Problem> {
     if text.contains('/') {
         return Err(Problem::UnexpectedPrefix(text.to_string()));
