@@ -70,6 +70,8 @@ pub struct VirtualRouter {
     preempting: Option<IpAddr>,
     /// Fault imposed by the sync group (another member is in Fault).
     group_fault: bool,
+    /// When this router last became Active.
+    active_since: Instant,
     /// Sync group: Active because another member won its election; until
     /// this instant a better peer does not preempt it (see `force_active`).
     group_hold: Option<Instant>,
@@ -125,6 +127,7 @@ impl VirtualRouter {
             resigned_pending: false,
             preempting: None,
             group_fault: false,
+            active_since: now,
             group_hold: None,
         };
         if let (Some((starts, window)), Some(g)) = (vr.pacified, vr.config.restart_guard) {
@@ -356,6 +359,7 @@ impl VirtualRouter {
     }
 
     fn become_active(&mut self, now: Instant, reason: Reason) {
+        self.active_since = now;
         self.timers.cancel(Timer::ActiveDown);
         self.yielded = false;
         self.group_hold = None;
@@ -668,6 +672,11 @@ impl VirtualRouter {
                     return;
                 }
                 if they_win {
+                    // A last advert with our priority before yielding: the
+                    // winner may never have heard us (a healed partition
+                    // where its advert came first), and it must announce
+                    // the addresses again, since hosts learnt ours.
+                    self.send_advert();
                     self.active_interval = interval;
                     self.active_router = Some(src);
                     self.leave_active(now, Reason::Preempted { by: src });
@@ -711,6 +720,8 @@ impl VirtualRouter {
                     return;
                 }
                 if they_win {
+                    // As for VRRP: tell the winner we were Active too.
+                    self.send_advert();
                     self.active_router = Some(src);
                     self.active_interval = theirs;
                     self.leave_active(now, Reason::Preempted { by: src });
@@ -754,6 +765,11 @@ impl VirtualRouter {
         other_priority: Priority,
         we_win: bool,
     ) {
+        // A router we just preempted says goodbye with its last advert: that
+        // is the end of a preemption, not a split brain.
+        if we_win && now.saturating_since(self.active_since) < self.active_down_interval() {
+            return;
+        }
         let new_episode = self.split_brain.map(|(a, _)| a) != Some(other);
         if we_win {
             self.split_brain = Some((other, now));

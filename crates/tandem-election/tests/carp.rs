@@ -49,13 +49,17 @@ fn takeover(advbase: u8, advskew: u8, demotion: u8, reason: Reason) -> Vec<Actio
     ]
 }
 
-fn yielded(to: std::net::IpAddr, advskew: u8) -> Vec<Action> {
+/// An Active router yielding: the split-brain report, its last advert
+/// (`farewell`, so that the winner knows it was Active too), the addresses
+/// removed, Backup.
+fn yielded(to: std::net::IpAddr, advskew: u8, farewell: Action) -> Vec<Action> {
     vec![
         Action::Diagnostic(Diagnostic::SplitBrain {
             other: to,
             other_priority: Priority(255 - advskew),
             we_win: false,
         }),
+        farewell,
         Action::RemoveAddresses(vec![VIP]),
         changed(State::Active, State::Backup, Reason::Preempted { by: to }),
     ]
@@ -213,13 +217,13 @@ fn carp_random_counter_of_a_ucarp_active_is_accepted_every_time() {
 fn carp_active_yields_to_peer_advertising_more_often() {
     // Input: an Active with advbase 1, advskew 100 hears advskew 0,
     // demotion 0 (ours 0), from a lower address.
-    // Output: the addresses removed, Backup (Preempted by it), the down
-    // timer at 3 s + 100/256 s.
+    // Output: one last advert of its own, the addresses removed, Backup
+    // (Preempted by it), the down timer at 3 s + 100/256 s.
     let (mut vr, t) = active(carp_config(1, 100));
     let now = t + Duration::from_millis(100);
     assert_eq!(
         receive(&mut vr, now, LOWER, &carp_advert(1, 0, 0, 1)),
-        yielded(LOWER, 0)
+        yielded(LOWER, 0, sent(1, 100, 0))
     );
     assert_eq!(vr.poll_timeout(), Some(now + DOWN_1_100));
     assert_eq!(vr.active_router(), Some(LOWER));
@@ -255,7 +259,7 @@ fn carp_active_yields_to_less_demoted_peer() {
     let now = t + Duration::from_millis(100);
     assert_eq!(
         receive(&mut vr, now, HIGHER, &carp_advert(1, 200, 1, 1)),
-        yielded(HIGHER, 200)
+        yielded(HIGHER, 200, sent(1, 0, 2))
     );
     assert_eq!(vr.poll_timeout(), Some(now + Duration::from_secs(3)));
 }
@@ -384,7 +388,7 @@ fn carp_active_tie_goes_to_the_higher_address() {
     let actions = receive(&mut vr, now, HIGHER, &carp_advert(1, 100, 0, 2));
     assert_eq!(
         actions[1..],
-        yielded(HIGHER, 100)[1..],
+        yielded(HIGHER, 100, sent(1, 100, 0))[1..],
         "yields to the higher address"
     );
 }

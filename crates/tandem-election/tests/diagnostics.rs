@@ -177,12 +177,15 @@ fn split_brain_heal_reported_on_both_sides_and_resolved_on_the_winner() {
 }
 
 #[test]
-fn split_brain_heal_when_the_winner_speaks_first_only_the_loser_hears_it() {
+fn split_brain_heal_when_the_winner_speaks_first_the_loser_says_goodbye() {
     // Input (sim): as above, healed just after B's advert (so A's next
     // advert reaches B first).
-    // Expected: B reports SplitBrain { other: A, 200, we_win: false } and
-    // leaves Active within one interval of the heal; A, having heard no
-    // other Active router, reports nothing.
+    // Expected: B reports SplitBrain { other: A, 200, we_win: false },
+    // sends one last advert of its own and leaves Active within one
+    // interval of the heal; A, hearing that last advert, learns that B was
+    // Active too: SplitBrain { other: B, 100, we_win: true }, then
+    // SplitBrainResolved and a second gratuitous ARP burst, since hosts
+    // learnt B's address during the partition.
     let (mut lan, a, b) = partitioned_pair();
     let n = lan.events().len();
     lan.run_until(secs(2), |l| {
@@ -196,21 +199,41 @@ fn split_brain_heal_when_the_winner_speaks_first_only_the_loser_hears_it() {
         .expect("one Active");
     assert!(single - healed <= secs(1) + ms(1));
     lan.run_for(secs(5));
-    assert_eq!(
-        node_diags(&lan, b, healed)
+    let splits = |node| {
+        node_diags(&lan, node, healed)
             .into_iter()
             .map(|(_, d)| d)
-            .filter(|d| matches!(d, Diagnostic::SplitBrain { .. }))
-            .collect::<Vec<_>>(),
+            .filter(|d| {
+                matches!(
+                    d,
+                    Diagnostic::SplitBrain { .. } | Diagnostic::SplitBrainResolved
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        splits(b),
         vec![Diagnostic::SplitBrain {
             other: node_addr(1),
             other_priority: Priority(200),
             we_win: false
         }]
     );
-    assert!(!node_diags(&lan, a, healed)
+    assert_eq!(
+        splits(a),
+        vec![
+            Diagnostic::SplitBrain {
+                other: node_addr(2),
+                other_priority: Priority(100),
+                we_win: true
+            },
+            Diagnostic::SplitBrainResolved,
+        ]
+    );
+    assert!(lan
+        .events()
         .iter()
-        .any(|(_, d)| matches!(d, Diagnostic::SplitBrain { .. })));
+        .any(|e| e.node == a && e.at > healed && matches!(e.kind, EventKind::Announced { .. })));
 }
 
 // ----- silence ---------------------------------------------------------------

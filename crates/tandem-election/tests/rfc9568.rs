@@ -334,7 +334,8 @@ fn rfc9568_6_4_3_active_answers_priority_zero_at_once() {
 #[test]
 fn rfc9568_6_4_3_active_yields_to_higher_priority_and_adopts_interval() {
     // Input: a priority-100 Active hears priority 200 at 50 cs, from a lower
-    // address. Output: the addresses removed, Backup (Preempted by the
+    // address. Output: one last advert of its own (so that the winner knows
+    // it was Active too), the addresses removed, Backup (Preempted by the
     // sender), and the down timer at 3 * 0.5 s + (156 * 0.5 s) / 256.
     let (mut vr, t) = active(vrrp3_config(100, 100));
     let now = t + Duration::from_millis(100);
@@ -346,6 +347,7 @@ fn rfc9568_6_4_3_active_yields_to_higher_priority_and_adopts_interval() {
                 other_priority: Priority(200),
                 we_win: false,
             }),
+            sent_v3(100, 100, PseudoHeader),
             remove(),
             changed(
                 State::Active,
@@ -371,6 +373,7 @@ fn rfc9568_6_4_3_active_yields_to_equal_priority_from_higher_address() {
     assert_eq!(
         actions[1..],
         [
+            sent_v3(100, 100, PseudoHeader),
             remove(),
             changed(
                 State::Active,
@@ -384,12 +387,27 @@ fn rfc9568_6_4_3_active_yields_to_equal_priority_from_higher_address() {
 
 #[test]
 fn rfc9568_6_4_3_active_discards_equal_priority_from_lower_address() {
-    // Input: a priority-100 Active hears priority 100 from a lower address.
-    // Output: it stays Active and answers with an advert at once.
+    // Input: a priority-100 Active hears priority 100 from a lower address,
+    // 100 ms after it became Active (the goodbye of a router it just
+    // preempted), and again 10 s later.
+    // Output: it stays Active and answers with an advert at once; the first
+    // time is the end of a preemption, not a split brain; the second is a
+    // split brain it wins.
     let (mut vr, t) = active(vrrp3_config(100, 100));
     let now = t + Duration::from_millis(100);
     assert_eq!(
         receive(&mut vr, now, LOWER, &v3(100, 100, PseudoHeader)),
+        vec![sent_v3(100, 100, PseudoHeader)]
+    );
+    assert_eq!(vr.state(), State::Active);
+    assert_eq!(vr.poll_timeout(), Some(now + Duration::from_secs(1)));
+    let later = now + Duration::from_secs(10);
+    while let Some(d) = vr.poll_timeout().filter(|d| *d <= later) {
+        vr.handle_timeout(d);
+        while vr.poll_action().is_some() {}
+    }
+    assert_eq!(
+        receive(&mut vr, later, LOWER, &v3(100, 100, PseudoHeader)),
         vec![
             Action::Diagnostic(Diagnostic::SplitBrain {
                 other: LOWER,
@@ -399,8 +417,6 @@ fn rfc9568_6_4_3_active_discards_equal_priority_from_lower_address() {
             sent_v3(100, 100, PseudoHeader),
         ]
     );
-    assert_eq!(vr.state(), State::Active);
-    assert_eq!(vr.poll_timeout(), Some(now + Duration::from_secs(1)));
 }
 
 #[test]
@@ -410,7 +426,7 @@ fn rfc9568_6_4_3_active_discards_lower_priority() {
     let (mut vr, t) = active(vrrp3_config(100, 100));
     let now = t + Duration::from_millis(100);
     let actions = receive(&mut vr, now, HIGHER, &v3(50, 100, PseudoHeader));
-    assert_eq!(actions[1..], [sent_v3(100, 100, PseudoHeader)]);
+    assert_eq!(actions.last(), Some(&sent_v3(100, 100, PseudoHeader)));
     assert_eq!(vr.state(), State::Active);
 }
 
@@ -623,7 +639,7 @@ fn rfc9568_5_2_8_auto_policy_sends_in_the_peers_form() {
     let (mut vr, t) = active(vrrp3_config(200, 100));
     let now = t + Duration::from_millis(100);
     let actions = receive(&mut vr, now, LOWER, &v3(100, 100, NoPseudoHeader));
-    assert_eq!(actions[1..], [sent_v3(200, 100, NoPseudoHeader)]);
+    assert_eq!(actions.last(), Some(&sent_v3(200, 100, NoPseudoHeader)));
     assert_eq!(
         timeout(&mut vr, now + Duration::from_secs(1)),
         vec![sent_v3(200, 100, NoPseudoHeader)]

@@ -315,7 +315,12 @@ fn run_hook(job: &Job, log: &Sender<String>) {
         job.command
     ));
 
-    let tail = Arc::new(Mutex::new(Tail::default()));
+    // One tail per stream: two readers pushing into one buffer would
+    // interleave them by scheduling luck and could cut stderr's last words.
+    let tails = [
+        Arc::new(Mutex::new(Tail::default())),
+        Arc::new(Mutex::new(Tail::default())),
+    ];
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let mut readers = 0;
     let streams: [Option<Box<dyn Read + Send>>; 2] = [
@@ -328,8 +333,9 @@ fn run_hook(job: &Job, log: &Sender<String>) {
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ];
-    for stream in streams.into_iter().flatten() {
-        let tail = tail.clone();
+    for (k, stream) in streams.into_iter().enumerate() {
+        let Some(stream) = stream else { continue };
+        let tail = tails[k].clone();
         let done = done_tx.clone();
         let spawned = thread::Builder::new()
             .name("hook-output".into())
@@ -358,7 +364,12 @@ fn run_hook(job: &Job, log: &Sender<String>) {
         }
     }
     let output = {
-        let mut text = lock(&tail).text();
+        let (out, err) = (lock(&tails[0]).text(), lock(&tails[1]).text());
+        let mut text = match (out.is_empty(), err.is_empty()) {
+            (_, true) => out,
+            (true, false) => err,
+            (false, false) => format!("{out} | stderr: {err}"),
+        };
         if held_open {
             text.push_str(" [output still held open by a background process of the hook]");
         }
@@ -457,7 +468,10 @@ fn kill_group(pgid: u32) -> io::Result<()> {
     Err(e)
 }
 
-/// The last [`OUTPUT_TAIL`] bytes written to a hook's stdout and stderr.
+/// Bytes kept of each stream: together at most [`OUTPUT_TAIL`].
+const KEEP: usize = OUTPUT_TAIL / 2;
+
+/// The last bytes written to one of a hook's streams (stdout or stderr).
 #[derive(Default)]
 struct Tail {
     buf: Vec<u8>,
@@ -467,15 +481,15 @@ struct Tail {
 impl Tail {
     fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
-        if self.buf.len() > 2 * OUTPUT_TAIL {
-            let extra = self.buf.len() - OUTPUT_TAIL;
+        if self.buf.len() > 2 * KEEP {
+            let extra = self.buf.len() - KEEP;
             self.buf.drain(..extra);
             self.cut = true;
         }
     }
 
     fn text(&self) -> String {
-        let start = self.buf.len().saturating_sub(OUTPUT_TAIL);
+        let start = self.buf.len().saturating_sub(KEEP);
         let text = String::from_utf8_lossy(&self.buf[start..]);
         let text = text.trim();
         if self.cut || start > 0 {

@@ -55,6 +55,14 @@ impl Demo {
                         "sent priority 0: a Backup takes over after its Skew_Time".to_string()
                     });
                 }
+                if self.tracks[node].state != Some(State::Active) {
+                    // Timeline order puts the state change first: this is
+                    // the last advert of a router that yields.
+                    return Some(
+                        "sent one last advert as it yields, so that the winner knows it was Active too"
+                            .to_string(),
+                    );
+                }
                 if self.tracks[node].advertising == Some(*priority) {
                     return None;
                 }
