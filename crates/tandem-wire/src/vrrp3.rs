@@ -218,24 +218,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// [`Checksum::Either`]) and only the pseudo-header for IPv6 (RFC 9568
     /// section 5.2.8 leaves IPv6 no choice).
     pub fn verify_checksum(&self, ck: Checksum) -> Result<Option<ChecksumMode>, DecodeError> {
-        if let Checksum::PseudoHeader { src, dst } | Checksum::Either { src, dst } = ck {
-            // There is no pseudo-header for mixed families, so no checksum
-            // can verify (not even a 0 on the wire).
-            if Family::of(src) != Family::of(dst) {
-                return Err(IpError::MixedFamilies { src, dst }.into());
-            }
-        }
-        if let Some(carrier) = checksum::context_family(ck) {
-            if carrier != self.family {
-                return Err(DecodeError::FamilyMismatch {
-                    message: self.family,
-                    carrier,
-                });
-            }
-        }
         let found = self.checksum();
         let msg = self.b();
-        let base = checksum::message_sum(msg);
         let check = |computed: u16, mode| {
             if computed == found {
                 Ok(Some(mode))
@@ -245,15 +229,21 @@ impl<T: AsRef<[u8]>> Packet<T> {
         };
         match ck {
             Checksum::Skip => Ok(None),
-            Checksum::NoPseudoHeader => check(checksum::finish(base), ChecksumMode::NoPseudoHeader),
+            Checksum::NoPseudoHeader => check(
+                checksum::finish(checksum::message_sum(msg)),
+                ChecksumMode::NoPseudoHeader,
+            ),
             Checksum::PseudoHeader { src, dst } => {
-                let c = checksum::with_pseudo(base, src, dst, msg.len()).unwrap_or(0);
-                check(c, ChecksumMode::PseudoHeader)
+                let pseudo = self.pseudo_header_sum(src, dst)?;
+                let base = checksum::message_sum(msg);
+                check(checksum::finish(base + pseudo), ChecksumMode::PseudoHeader)
             }
             Checksum::Either { src, dst } => {
                 // The message is summed once; each form adds its pseudo-header.
-                let pseudo = checksum::with_pseudo(base, src, dst, msg.len()).unwrap_or(0);
-                if pseudo == found {
+                let pseudo = self.pseudo_header_sum(src, dst)?;
+                let base = checksum::message_sum(msg);
+                let with = checksum::finish(base + pseudo);
+                if with == found {
                     return Ok(Some(ChecksumMode::PseudoHeader));
                 }
                 if self.family == Family::V4 {
@@ -268,10 +258,31 @@ impl<T: AsRef<[u8]>> Packet<T> {
                     }
                 }
                 Err(DecodeError::BadChecksum {
-                    computed: pseudo,
+                    computed: with,
                     found,
                 })
             }
+        }
+    }
+
+    /// The pseudo-header sum for `src` -> `dst`, which must both be of the
+    /// message's family (for mixed families no pseudo-header exists, so no
+    /// checksum can verify, not even a 0 on the wire).
+    #[inline]
+    fn pseudo_header_sum(&self, src: IpAddr, dst: IpAddr) -> Result<u64, DecodeError> {
+        let len = self.b().len();
+        match (src, dst, self.family) {
+            (IpAddr::V4(_), IpAddr::V4(_), Family::V4)
+            | (IpAddr::V6(_), IpAddr::V6(_), Family::V6) => {
+                Ok(checksum::pseudo_header_sum(src, dst, len).unwrap_or(0))
+            }
+            (IpAddr::V4(_), IpAddr::V4(_), _) | (IpAddr::V6(_), IpAddr::V6(_), _) => {
+                Err(DecodeError::FamilyMismatch {
+                    message: self.family,
+                    carrier: Family::of(src),
+                })
+            }
+            _ => Err(IpError::MixedFamilies { src, dst }.into()),
         }
     }
 
