@@ -10,7 +10,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::{Family, IP_PROTOCOL};
+use crate::IP_PROTOCOL;
 
 /// What a checksum covers besides the message: the context the bytes lack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,14 +160,6 @@ pub(crate) fn compute(msg: &[u8], ck: Checksum) -> Option<u16> {
             with_pseudo(base, src, dst, msg.len())
         }
         Checksum::Skip => None,
-    }
-}
-
-/// Family of a checksum context, when it has one.
-pub(crate) fn context_family(ck: Checksum) -> Option<Family> {
-    match ck {
-        Checksum::PseudoHeader { src, .. } | Checksum::Either { src, .. } => Some(Family::of(src)),
-        _ => None,
     }
 }
 
