@@ -164,18 +164,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Verifies the checksum (message only; `Skip` skips it).
     pub fn verify_checksum(&self, ck: Checksum) -> Result<(), DecodeError> {
-        if ck == Checksum::Skip {
-            return Ok(());
-        }
-        let computed = checksum::compute(self.b(), Checksum::NoPseudoHeader).unwrap_or(0);
-        if computed == self.checksum() {
-            Ok(())
-        } else {
-            Err(DecodeError::BadChecksum {
-                computed,
-                found: self.checksum(),
-            })
-        }
+        checksum::verify_message_only(self.b(), ck)
     }
 
     /// Verifies the HMAC with `key`, in constant time.
@@ -399,10 +388,7 @@ impl Repr {
         ]);
         msg[8..16].copy_from_slice(&self.counter.to_be_bytes());
         msg[16..].copy_from_slice(hmac);
-        if ck != Checksum::Skip {
-            let c = checksum::internet(msg);
-            msg[6..8].copy_from_slice(&c.to_be_bytes());
-        }
+        checksum::write_message_only(msg, ck);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::error::DecodeError;
 use crate::IP_PROTOCOL;
 
 /// What a checksum covers besides the message: the context the bytes lack.
@@ -145,6 +146,31 @@ pub(crate) fn message_sum(msg: &[u8]) -> u64 {
 #[inline]
 pub(crate) fn with_pseudo(base: u64, src: IpAddr, dst: IpAddr, len: usize) -> Option<u16> {
     Some(finish(base + pseudo_header_sum(src, dst, len)?))
+}
+
+/// Verifies the checksum of a message it covers alone (VRRPv2, CARP);
+/// `Skip` skips it. A pseudo-header context is checked as message-only:
+/// these formats have none.
+pub(crate) fn verify_message_only(msg: &[u8], ck: Checksum) -> Result<(), DecodeError> {
+    if ck == Checksum::Skip {
+        return Ok(());
+    }
+    let found = u16::from_be_bytes([msg[6], msg[7]]);
+    let computed = finish(message_sum(msg));
+    if computed == found {
+        Ok(())
+    } else {
+        Err(DecodeError::BadChecksum { computed, found })
+    }
+}
+
+/// Writes the message-only checksum into bytes 6..8 of `msg`, whose field
+/// is zero (VRRPv2, CARP); `Skip` leaves it zero.
+pub(crate) fn write_message_only(msg: &mut [u8], ck: Checksum) {
+    if ck != Checksum::Skip {
+        let c = internet(msg);
+        msg[6..8].copy_from_slice(&c.to_be_bytes());
+    }
 }
 
 /// The checksum over `msg` (its checksum field counted as zero) under the

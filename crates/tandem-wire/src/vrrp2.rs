@@ -230,18 +230,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// pseudo-header context is an error of the caller: VRRPv2 has none,
     /// so it is checked as `NoPseudoHeader`.
     pub fn verify_checksum(&self, ck: Checksum) -> Result<(), DecodeError> {
-        if ck == Checksum::Skip {
-            return Ok(());
-        }
-        let computed = checksum::compute(self.b(), Checksum::NoPseudoHeader).unwrap_or(0);
-        if computed == self.checksum() {
-            Ok(())
-        } else {
-            Err(DecodeError::BadChecksum {
-                computed,
-                found: self.checksum(),
-            })
-        }
+        checksum::verify_message_only(self.b(), ck)
     }
 }
 
@@ -315,10 +304,7 @@ impl Repr {
         }
         let auth_at = msg.len() - AUTH_DATA_LEN;
         msg[auth_at..].copy_from_slice(&self.auth.data());
-        if ck != Checksum::Skip {
-            let c = checksum::internet(msg);
-            msg[6..8].copy_from_slice(&c.to_be_bytes());
-        }
+        checksum::write_message_only(msg, ck);
         Ok(())
     }
 }
