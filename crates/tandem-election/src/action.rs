@@ -74,6 +74,45 @@ pub enum Reason {
     Shutdown,
 }
 
+impl Reason {
+    /// The stable name of the reason, as hooks (`TANDEM_REASON`), events,
+    /// status and logs show it; [`Reason`]'s `Display` adds its fields
+    /// (`preempted by=192.0.2.2`).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Reason::Startup => "startup",
+            Reason::Owner => "owner",
+            Reason::ActiveDown => "active_down",
+            Reason::ActiveResigned => "active_resigned",
+            Reason::Preempted { .. } => "preempted",
+            Reason::Preempting { .. } => "preempting",
+            Reason::Failover => "failover",
+            Reason::Maintenance => "maintenance",
+            Reason::Pacified => "pacified",
+            Reason::TrackDown(_) => "track_down",
+            Reason::TrackUp => "track_up",
+            Reason::SyncGroup { .. } => "sync_group",
+            Reason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl core::fmt::Display for Reason {
+    /// The name, then its fields as `key=value`: `preempted by=192.0.2.2`,
+    /// `preempting active=192.0.2.2`, `track_down track=eth1`,
+    /// `sync_group member=52`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())?;
+        match self {
+            Reason::Preempted { by } => write!(f, " by={by}"),
+            Reason::Preempting { active } => write!(f, " active={active}"),
+            Reason::TrackDown(t) => write!(f, " track={t}"),
+            Reason::SyncGroup { member } => write!(f, " member={member}"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Something the operator should know, as an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

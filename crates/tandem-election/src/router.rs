@@ -58,6 +58,9 @@ pub struct VirtualRouter {
     pacified: Option<(usize, Duration)>,
     silence_reported: bool,
     split_brain: Option<(IpAddr, Instant)>,
+    /// The last advert that passed every check (TTL, authentication,
+    /// addresses, version, interval): its sender and when.
+    last_accepted: Option<(IpAddr, Instant)>,
     peer_modes: Vec<(IpAddr, ChecksumMode)>,
     send_mode: ChecksumMode,
     /// VRRPv2 compatibility: the router last heard sending VRRPv3, and
@@ -120,6 +123,7 @@ impl VirtualRouter {
             pacified,
             silence_reported: false,
             split_brain: None,
+            last_accepted: None,
             peer_modes: Vec::new(),
             send_mode,
             v3_from: None,
@@ -165,6 +169,13 @@ impl VirtualRouter {
             return self.priority;
         }
         Priority(self.priority.0.saturating_sub(weight).clamp(1, 254))
+    }
+    /// The sender of the last advert this router accepted (past the TTL,
+    /// authentication, address, version and interval checks) and when: a
+    /// driver that shows a partner shows this one, never a sender whose
+    /// adverts were refused.
+    pub fn last_accepted(&self) -> Option<(IpAddr, Instant)> {
+        self.last_accepted
     }
     /// The Active router's address, when known.
     pub fn active_router(&self) -> Option<IpAddr> {
@@ -617,6 +628,7 @@ impl VirtualRouter {
     }
 
     fn heard_peer(&mut self, now: Instant, src: IpAddr) {
+        self.last_accepted = Some((src, now));
         if self.silence_reported {
             self.silence_reported = false;
             self.diag(Diagnostic::PeerHeard { src });

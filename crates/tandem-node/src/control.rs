@@ -15,8 +15,11 @@
 //! Anything refused or malformed gets `{"ok":false,"error":"..."}`, and
 //! the connection stays usable. docs/control.md has the details.
 
+pub mod api;
 pub mod cli;
 mod render;
+
+pub use api::{ControlReply, ControlRequest, Refusal};
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -24,14 +27,14 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::{json, Map, Value};
 
-use crate::daemon::{ControlHandle, ControlReply, ControlRequest};
+use crate::drive::ControlHandle;
 use crate::snapshot::NodeSnapshot;
 
 pub use render::render_status;
@@ -263,15 +266,33 @@ pub fn request_json(req: &ControlRequest) -> Value {
     }
 }
 
-/// The reply as JSON, as the server sends it.
+/// The reply as JSON, as the server sends it: `"ok"`, and `"status"`, or
+/// `"message"` (the reply in words) with the reply's fields, or `"error"`
+/// with the refusal's stable name in `"refusal"`.
 pub fn reply_json(reply: &ControlReply) -> Value {
     match reply {
         ControlReply::Status(s) => match serde_json::to_value(s) {
             Ok(status) => json!({"ok": true, "status": status}),
             Err(e) => error_json(&format!("cannot encode the status: {e}")),
         },
-        ControlReply::Done(m) => json!({"ok": true, "message": m}),
-        ControlReply::Error(e) => error_json(e),
+        ControlReply::HandedOver { instances } => {
+            json!({"ok": true, "message": reply.to_string(), "handed_over": instances})
+        }
+        ControlReply::Maintenance { on } => {
+            json!({"ok": true, "message": reply.to_string(), "maintenance": on})
+        }
+        ControlReply::Reconfigured {
+            stopped,
+            started,
+            unchanged,
+        } => json!({
+            "ok": true, "message": reply.to_string(),
+            "stopped": stopped, "started": started, "unchanged": unchanged,
+        }),
+        ControlReply::Refused(r) => {
+            json!({"ok": false, "error": r.to_string(), "refusal": r.name()})
+        }
+        other => json!({"ok": true, "message": other.to_string()}),
     }
 }
 

@@ -11,11 +11,12 @@
 pub mod capture;
 pub mod config;
 pub mod control;
-pub mod daemon;
 pub mod decode;
 pub mod demo;
+pub mod drive;
 pub mod hooks;
 pub mod http;
+pub mod node;
 pub mod render;
 pub mod snapshot;
 pub mod sys;

@@ -92,6 +92,10 @@ struct RunArgs {
     /// the configuration's `state_dir`.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// How log lines are written to standard error: `text` (one line per
+    /// event with level and fields) or `json` (one JSON object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(flatten)]
     flags: tandem_node::config::RunFlags,
 }
@@ -171,13 +175,49 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(dir) = args.state_dir {
         config.global.state_dir = dir;
     }
-    match tandem_node::daemon::start(config, args.config.clone()) {
+    let (log_drops, _log_guard) = init_log(args.log_format);
+    match tandem_node::drive::tandemd::run(config, args.config.clone(), Some(log_drops)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tandemd run: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The form of tandemd's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// `2026-12-03T18:20:21.123Z  INFO instance=web vrid=51 state Backup -> Active reason=...`
+    Text,
+    /// `{"timestamp":...,"level":"INFO","fields":{"message":...,"event":"state"}}`
+    Json,
+}
+
+/// Logs go to standard error through a bounded, non-blocking writer: a
+/// slow reader of standard error (a paused terminal, a logger falling
+/// behind) drops lines, counted in the status, and never stalls the loop.
+fn init_log(
+    format: LogFormat,
+) -> (
+    tracing_appender::non_blocking::ErrorCounter,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(4096)
+        .lossy(true)
+        .thread_name("tandemd-log")
+        .finish(io::stderr());
+    let drops = writer.error_counter();
+    let builder = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    (drops, guard)
 }
 
 fn decode(args: DecodeArgs) -> ExitCode {

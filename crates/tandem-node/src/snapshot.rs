@@ -21,6 +21,35 @@ pub struct Transition {
     pub reason: String,
 }
 
+/// The node's counters: what the Node counts, and what the host counts on
+/// its way in and out (drops of bounded queues).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeCounters {
+    /// Adverts sent (one per destination).
+    pub adverts_sent: u64,
+    /// Well-formed adverts received.
+    pub adverts_received: u64,
+    /// Packets that did not decode, by kind (`checksum`, `length`, ...).
+    pub dropped: BTreeMap<String, u64>,
+    /// Diagnostics of the election, by kind (`auth`, `split_brain`, ...).
+    pub diagnostics: BTreeMap<String, u64>,
+    /// Well-formed adverts for a VRID no instance runs on their interface.
+    pub unknown_vrid: u64,
+    /// The same, by `interface vrid N`.
+    pub unknown_vrids: BTreeMap<String, u64>,
+    /// Repeated events counted but not reported (rate limit).
+    pub events_suppressed: u64,
+    /// Received packets dropped because the loop's input queue was full.
+    pub input_queue_drops: u64,
+    /// Log lines dropped because the log writer fell behind.
+    pub log_lines_dropped: u64,
+    /// Event lines dropped because a subscriber fell behind.
+    pub event_lines_dropped: u64,
+    /// Subscribers disconnected because they fell too far behind.
+    pub subscribers_dropped: u64,
+}
+
 /// Counters of one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounters {
@@ -152,6 +181,9 @@ pub struct NodeSnapshot {
     /// maintenance, partner unreachable), else active if any instance is
     /// Active, else standby.
     pub light: Light,
+    /// The node's counters (every counter the node keeps is here).
+    #[serde(default)]
+    pub counters: NodeCounters,
 }
 
 impl NodeSnapshot {
@@ -169,6 +201,7 @@ impl NodeSnapshot {
             },
             maintenance: false,
             light: Light::Stopped,
+            counters: NodeCounters::default(),
         }
     }
 

@@ -187,18 +187,18 @@ fn tandemd_pair_crash_moves_vip() {
         lab.report()
     );
     assert!(
-        log_a2.contains("-> Active reason=Preempting"),
+        log_a2.contains("-> Active reason=preempting"),
         "{}",
         lab.report()
     );
     let log_b = lab.log(b);
     assert!(
-        log_b.contains("-> Active reason=ActiveDown"),
+        log_b.contains("-> Active reason=active_down"),
         "{}",
         lab.report()
     );
     assert!(
-        log_b.contains("Active -> Backup reason=Preempted"),
+        log_b.contains("Active -> Backup reason=preempted"),
         "{}",
         lab.report()
     );
@@ -245,7 +245,7 @@ fn tandemd_pair_link_down_moves_vip() {
     lab.hold_only(0, VIP4, Duration::from_millis(400));
     assert!(lab.log(a).contains("Fault -> Backup"), "{}", lab.report());
     assert!(
-        lab.log(b).contains("Active -> Backup reason=Preempted"),
+        lab.log(b).contains("Active -> Backup reason=preempted"),
         "{}",
         lab.report()
     );
@@ -295,7 +295,7 @@ fn tandemd_three_nodes_graceful_stop() {
     assert!(start.elapsed() < Duration::from_secs(5));
     lab.hold_only(1, VIP4, Duration::from_millis(1500));
     assert!(
-        lab.log(b).contains("-> Active reason=ActiveResigned"),
+        lab.log(b).contains("-> Active reason=active_resigned"),
         "{}",
         lab.report()
     );
@@ -910,7 +910,7 @@ fn tandemd_vmac_pair() {
         "node b's gratuitous ARPs for {VIP4} not all from and for {vmac}: {garps:?}"
     );
     assert!(
-        lab.log(b).contains("-> Active reason=ActiveDown"),
+        lab.log(b).contains("-> Active reason=active_down"),
         "{}",
         lab.report()
     );
@@ -1024,7 +1024,7 @@ fn tandemd_split_brain_heal_reannounces() {
     );
     let log_b = lab.log(b);
     assert!(
-        log_b.contains("-> Active reason=ActiveDown"),
+        log_b.contains("-> Active reason=active_down"),
         "{}",
         lab.report()
     );

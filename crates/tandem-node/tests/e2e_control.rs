@@ -285,7 +285,7 @@ fn status_reflects_failover() {
     assert_eq!(lt["to"], "Active", "{b}");
     let reason = lt["reason"].as_str().unwrap_or("");
     assert!(
-        reason.starts_with("ActiveDown") || reason.starts_with("Preempting"),
+        reason.starts_with("active_down") || reason.starts_with("preempting"),
         "reason {reason:?}; {b}"
     );
     assert!(ib["counters"]["transitions"].as_u64() >= Some(2), "{b}");
@@ -301,7 +301,7 @@ fn status_reflects_failover() {
     let words = b["light"].as_str().unwrap_or("?").replace('-', " ");
     assert!(page.starts_with(&format!("node: {words}")), "{page}");
     assert!(
-        page.contains("ActiveDown") || page.contains("Preempting"),
+        page.contains("active_down") || page.contains("preempting"),
         "{page}"
     );
 }
@@ -337,7 +337,7 @@ fn failover_command_moves_role() {
     let b = wait_status(&lab, 1, Duration::from_secs(3), |s| state(s) == "Active");
     assert_eq!(inst(&b)["active_router"], "192.0.2.2", "{b}");
     let a = wait_status(&lab, 0, Duration::from_secs(3), |s| state(s) == "Backup");
-    assert_eq!(inst(&a)["last_transition"]["reason"], "Failover", "{a}");
+    assert_eq!(inst(&a)["last_transition"]["reason"], "failover", "{a}");
     // Node a has the higher priority and preempts, yet stays Backup while
     // the partner lives.
     let end = Instant::now() + Duration::from_millis(1500);
@@ -656,13 +656,13 @@ notify = 'echo "$TANDEM_OLD_STATE $TANDEM_NEW_STATE" >> {record_s}'
     std::fs::write(&path, conf(160)).unwrap();
     lab.signal(d, "HUP");
     let reloaded = lab::wait_for(Duration::from_secs(5), || {
-        lab.log(d).contains("SIGHUP: configuration reloaded")
+        lab.log(d).contains("configuration reloaded")
     });
     assert!(reloaded.is_some(), "{}", lab.report());
     let line = lab
         .log(d)
         .lines()
-        .find(|l| l.contains("SIGHUP: configuration reloaded"))
+        .find(|l| l.contains("configuration reloaded"))
         .unwrap()
         .to_owned();
     assert!(
@@ -692,7 +692,7 @@ notify = 'echo "$TANDEM_OLD_STATE $TANDEM_NEW_STATE" >> {record_s}'
     std::fs::write(&path, "[[instance]\nname = ").unwrap();
     lab.signal(d, "HUP");
     let refused = lab::wait_for(Duration::from_secs(5), || {
-        lab.log(d).contains("SIGHUP: configuration unchanged")
+        lab.log(d).contains("configuration unchanged")
     });
     assert!(refused.is_some(), "{}", lab.report());
     std::thread::sleep(Duration::from_millis(800));
@@ -885,7 +885,7 @@ addresses = ["192.0.2.100/24"]
     assert!(
         inst(&s)["passive"]
             .as_str()
-            .is_some_and(|p| p.contains("Pacified")),
+            .is_some_and(|p| p.contains("pacified")),
         "{s}"
     );
     let page = status_page(&lab, 0);
@@ -942,7 +942,7 @@ fn maintenance_and_event_stream() {
     assert!(
         inst(&a)["passive"]
             .as_str()
-            .is_some_and(|p| p.contains("Maintenance")),
+            .is_some_and(|p| p.contains("maintenance")),
         "{a}"
     );
     // Higher priority, preemption on, and yet it stays away.
@@ -986,17 +986,17 @@ fn maintenance_and_event_stream() {
         vec![pair("Backup", "Active"), pair("Active", "Backup")],
         "node b's events: {eb:#?}"
     );
-    assert_eq!(ea[0]["reason"], "Maintenance", "{ea:#?}");
+    assert_eq!(ea[0]["reason"], "maintenance", "{ea:#?}");
     assert!(
         ea[1]["reason"]
             .as_str()
-            .is_some_and(|r| r.starts_with("Preempting")),
+            .is_some_and(|r| r.starts_with("preempting")),
         "{ea:#?}"
     );
     assert!(
         eb[1]["reason"]
             .as_str()
-            .is_some_and(|r| r.starts_with("Preempted")),
+            .is_some_and(|r| r.starts_with("preempted")),
         "{eb:#?}"
     );
     for e in ea.iter().chain(&eb) {

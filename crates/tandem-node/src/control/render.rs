@@ -307,6 +307,7 @@ pub(crate) mod tests {
             },
             maintenance: false,
             light: Light::Active,
+            counters: Default::default(),
         }
     }
 

@@ -59,6 +59,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
         },
         maintenance: false,
         light,
+        counters: Default::default(),
     }
 }
 

@@ -210,6 +210,15 @@ pub enum SysError {
         #[source]
         source: io::Error,
     },
+    /// A thread of the driver could not be started.
+    #[error("cannot start the {what} thread")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl SysError {

@@ -1,0 +1,409 @@
+//! The Linux host: raw sockets, netlink, packet sockets, hooks, the event
+//! stream, the published status. It carries out what the Node decided and
+//! hands it what arrived; it decides nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
+use tandem_election::Instant;
+
+use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
+use super::{DriveError, Host};
+use crate::control::api::ControlReply;
+use crate::node::{Event, EventKind, Input, Level, Output, ReplyTo};
+use crate::snapshot::NodeSnapshot;
+use crate::sys::netlink::Netlink;
+use crate::sys::packet::PacketSocket;
+use crate::sys::raw::RawSocket;
+
+/// Inputs handed to the Node per turn of the loop, at most, of each kind.
+const BATCH: usize = 256;
+/// Lines a subscriber may miss in a row before it is disconnected.
+const MISSED_LIMIT: u64 = 10 * threads::SUBSCRIBER_QUEUE as u64;
+/// The longest the loop sleeps without a timer (hook lines are logged then).
+const IDLE_WAKE: Duration = Duration::from_millis(500);
+
+/// One reader of the event stream.
+struct Subscriber {
+    tx: Sender<String>,
+    missed: u64,
+}
+
+/// The Linux host. Built by [`super::start`].
+pub struct LinuxHost {
+    pub(super) clock: Clock,
+    pub(super) netlink: Netlink,
+    pub(super) sockets: Vec<RawSocket>,
+    /// (interface, family) of each socket, and whether it joined the group.
+    pub(super) socket_keys: Vec<((String, tandem_wire::Family), bool)>,
+    /// Announcement (packet) sockets by interface.
+    pub(super) announcers: HashMap<String, PacketSocket>,
+    packets_tx: Sender<Packet>,
+    packets: Receiver<Packet>,
+    events: Receiver<HostEvent>,
+    pub(super) events_tx: Sender<HostEvent>,
+    pub(super) queue_counters: Arc<QueueCounters>,
+    pub(super) stop: Arc<AtomicBool>,
+    /// Inputs the host made itself (set-up results), handed over first.
+    pending: VecDeque<Input>,
+    snapshot: Arc<RwLock<NodeSnapshot>>,
+    subscribers: Vec<Subscriber>,
+    event_lines_dropped: u64,
+    subscribers_dropped: u64,
+    /// The embedding appliance's typed events, if it asked for them.
+    embedder: Option<(Sender<super::HandleEvent>, u64)>,
+    hooks: Option<crate::hooks::HookRunner>,
+    hook_log: std::sync::mpsc::Receiver<String>,
+    replies: HashMap<ReplyTo, Sender<ControlReply>>,
+    next_reply: ReplyTo,
+    /// Where SIGHUP reloads from (`None`: started from flags).
+    config_path: Option<PathBuf>,
+    /// Log lines the writer dropped (tandemd's non-blocking log).
+    log_drops: Option<tracing_appender::non_blocking::ErrorCounter>,
+    /// Host warnings (failed sends, ...) last logged, to rate-limit them.
+    warned: HashMap<String, (Instant, u64)>,
+}
+
+impl LinuxHost {
+    /// A host with nothing set up yet.
+    pub(super) fn new(
+        config_path: Option<PathBuf>,
+        embedder: Option<Sender<super::HandleEvent>>,
+        log_drops: Option<tracing_appender::non_blocking::ErrorCounter>,
+    ) -> Result<LinuxHost, DriveError> {
+        let (packets_tx, packets) = bounded(threads::PACKET_QUEUE);
+        let (events_tx, events) = bounded(threads::EVENT_QUEUE);
+        let (hook_tx, hook_log) = std::sync::mpsc::channel();
+        Ok(LinuxHost {
+            clock: Clock(std::time::Instant::now()),
+            netlink: Netlink::open()?,
+            sockets: Vec::new(),
+            socket_keys: Vec::new(),
+            announcers: HashMap::new(),
+            packets_tx,
+            packets,
+            events,
+            events_tx,
+            queue_counters: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            pending: VecDeque::new(),
+            snapshot: Arc::new(RwLock::new(NodeSnapshot::empty())),
+            subscribers: Vec::new(),
+            event_lines_dropped: 0,
+            subscribers_dropped: 0,
+            embedder: embedder.map(|tx| (tx, 0)),
+            hooks: Some(crate::hooks::HookRunner::new(hook_tx)),
+            hook_log,
+            replies: HashMap::new(),
+            next_reply: 0,
+            config_path,
+            log_drops,
+            warned: HashMap::new(),
+        })
+    }
+
+    /// The published status the control socket, health port and metrics read.
+    pub fn snapshot(&self) -> Arc<RwLock<NodeSnapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// A handle for other threads to reach the loop.
+    pub fn control_handle(&self) -> ControlHandle {
+        ControlHandle {
+            tx: self.events_tx.clone(),
+        }
+    }
+
+    pub(super) fn spawn_receiver(
+        &self,
+        sock: &RawSocket,
+        idx: usize,
+    ) -> Result<(), crate::sys::SysError> {
+        threads::spawn_receiver(
+            sock,
+            idx,
+            self.clock,
+            self.packets_tx.clone(),
+            self.queue_counters.clone(),
+            self.stop.clone(),
+        )
+    }
+
+    fn reply_token(&mut self, reply: Sender<ControlReply>) -> ReplyTo {
+        self.next_reply += 1;
+        self.replies.insert(self.next_reply, reply);
+        self.next_reply
+    }
+
+    fn host_event(&mut self, ev: HostEvent, inputs: &mut Vec<Input>) {
+        let at = self.clock.now();
+        match ev {
+            HostEvent::Link { name, up } => inputs.push(Input::Link { at, name, up }),
+            HostEvent::Track { name, state } => inputs.push(Input::Track { at, name, state }),
+            HostEvent::Stop => inputs.push(Input::Shutdown { at }),
+            HostEvent::Control { request, reply } => {
+                let reply = self.reply_token(reply);
+                inputs.push(Input::Control { at, request, reply });
+            }
+            HostEvent::Configure { config, reply } => {
+                let reply = reply.map(|r| self.reply_token(r));
+                inputs.push(Input::Configure { at, config, reply });
+            }
+            HostEvent::Subscribe(tx) => self.subscribers.push(Subscriber { tx, missed: 0 }),
+            HostEvent::Reload => {
+                let Some(path) = self.config_path.clone() else {
+                    tracing::info!("SIGHUP: started from flags, nothing to reload");
+                    return;
+                };
+                match crate::config::load(&path) {
+                    Ok(config) => inputs.push(Input::Configure {
+                        at,
+                        config: Box::new(config),
+                        reply: None,
+                    }),
+                    Err(e) => {
+                        let error = e.to_string();
+                        let at_unix = self.snapshot_unix(at);
+                        self.event(Event {
+                            at_unix,
+                            kind: EventKind::ReloadFailed { error },
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn snapshot_unix(&self, _at: Instant) -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default()
+    }
+
+    /// Logs an event, sends it to the event stream and to the embedding
+    /// appliance. Never blocks: full queues drop and count.
+    fn event(&mut self, ev: Event) {
+        let line = ev.kind.to_string();
+        match ev.kind.level() {
+            Level::Info => tracing::info!(event = ev.kind.name(), "{line}"),
+            Level::Warn => tracing::warn!(event = ev.kind.name(), "{line}"),
+            Level::Error => tracing::error!(event = ev.kind.name(), "{line}"),
+        }
+        if !self.subscribers.is_empty() {
+            let json = ev.to_json().to_string();
+            let (mut dropped, mut gone) = (0, 0);
+            self.subscribers.retain_mut(|s| {
+                if s.missed > 0 {
+                    let notice = serde_json::json!({
+                        "at_unix": ev.at_unix, "event": "missed", "count": s.missed,
+                    });
+                    match s.tx.try_send(notice.to_string()) {
+                        Ok(()) => s.missed = 0,
+                        Err(TrySendError::Disconnected(_)) => return false,
+                        Err(TrySendError::Full(_)) => {}
+                    }
+                }
+                if s.missed == 0 {
+                    match s.tx.try_send(json.clone()) {
+                        Ok(()) => return true,
+                        Err(TrySendError::Disconnected(_)) => return false,
+                        Err(TrySendError::Full(_)) => {}
+                    }
+                }
+                s.missed += 1;
+                dropped += 1;
+                if s.missed > MISSED_LIMIT {
+                    gone += 1;
+                    return false;
+                }
+                true
+            });
+            self.event_lines_dropped += dropped;
+            self.subscribers_dropped += gone;
+        }
+        if let Some((tx, missed)) = &mut self.embedder {
+            if *missed > 0 && tx.try_send(super::HandleEvent::Missed(*missed)).is_ok() {
+                *missed = 0;
+            }
+            if *missed > 0 || tx.try_send(super::HandleEvent::Event(ev)).is_err() {
+                *missed += 1;
+            }
+        }
+    }
+
+    /// Logs a host failure, at most once per key every 10 s, with a count
+    /// of the repeats.
+    fn warn(&mut self, key: String, message: impl FnOnce() -> String) {
+        let now = self.clock.now();
+        let every = Duration::from_secs(10);
+        match self.warned.get_mut(&key) {
+            Some((last, n)) if now.saturating_since(*last) < every => *n += 1,
+            Some((last, n)) => {
+                let more = std::mem::take(n);
+                *last = now;
+                tracing::warn!("{} ({more} more like it in the last 10 s)", message());
+            }
+            None => {
+                if self.warned.len() < 1024 {
+                    self.warned.insert(key, (now, 0));
+                }
+                tracing::warn!("{}", message());
+            }
+        }
+    }
+
+    fn log_hooks(&mut self) {
+        for line in self.hook_log.try_iter().take(BATCH) {
+            tracing::info!(event = "hook", "{line}");
+        }
+    }
+
+    fn publish(&mut self, mut snap: NodeSnapshot) {
+        snap.counters.input_queue_drops =
+            self.queue_counters.packets_dropped.load(Ordering::Relaxed);
+        snap.counters.log_lines_dropped = self
+            .log_drops
+            .as_ref()
+            .map_or(0, |c| c.dropped_lines() as u64);
+        snap.counters.event_lines_dropped = self.event_lines_dropped;
+        snap.counters.subscribers_dropped = self.subscribers_dropped;
+        match self.snapshot.write() {
+            Ok(mut w) => *w = snap,
+            Err(e) => *e.into_inner() = snap,
+        }
+    }
+}
+
+impl Host for LinuxHost {
+    fn now(&mut self) -> Instant {
+        self.clock.now()
+    }
+
+    fn wait(&mut self, deadline: Option<Instant>, inputs: &mut Vec<Input>) {
+        self.log_hooks();
+        if !self.pending.is_empty() {
+            inputs.extend(self.pending.drain(..));
+            return;
+        }
+        let now = self.clock.now();
+        let timeout = deadline.map_or(IDLE_WAKE, |d| d.saturating_since(now).min(IDLE_WAKE));
+        // Requests and link events first: a packet flood must not delay them.
+        select! {
+            recv(self.events) -> ev => if let Ok(ev) = ev { self.host_event(ev, inputs) },
+            recv(self.packets) -> p => if let Ok(p) = p { inputs.push(packet_input(p)) },
+            default(timeout) => {},
+        }
+        for _ in 0..BATCH {
+            let Ok(ev) = self.events.try_recv() else {
+                break;
+            };
+            self.host_event(ev, inputs);
+        }
+        inputs.extend(self.packets.try_iter().take(BATCH).map(packet_input));
+    }
+
+    fn carry_out(&mut self, output: Output) -> Result<bool, DriveError> {
+        match output {
+            Output::SendAdvert { socket, dst, bytes } => {
+                if let Some(s) = self.sockets.get(socket) {
+                    if let Err(e) = s.send(&bytes, dst) {
+                        self.warn(format!("send {socket} {dst}"), || {
+                            format!("send to {dst} failed: {e}")
+                        });
+                    }
+                }
+            }
+            Output::SendFrames { interface, frames } => {
+                if let Some(p) = self.announcers.get(&interface) {
+                    let failed = frames.iter().filter_map(|f| p.send(f).err()).last();
+                    if let Some(e) = failed {
+                        self.warn(format!("announce {interface}"), || {
+                            format!("announcement on {interface} failed: {e}")
+                        });
+                    }
+                }
+            }
+            Output::AddAddresses {
+                instance,
+                ifindex,
+                addresses,
+            } => {
+                for (a, prefix) in addresses {
+                    if let Err(e) = self.netlink.add_address(ifindex, a, prefix) {
+                        tracing::error!("instance={instance} add address {a}/{prefix} failed: {e}");
+                    }
+                }
+            }
+            Output::RemoveAddresses {
+                instance,
+                ifindex,
+                addresses,
+            } => {
+                for (a, prefix) in addresses {
+                    if let Err(e) = self.netlink.remove_address(ifindex, a, prefix) {
+                        tracing::error!(
+                            "instance={instance} remove address {a}/{prefix} failed: {e}"
+                        );
+                    }
+                }
+            }
+            Output::DeleteLink { name } => {
+                self.announcers.remove(&name);
+                let _ = self.netlink.delete_link(&name);
+            }
+            Output::RunHook { notify, event } => {
+                if let Some(h) = &self.hooks {
+                    h.run(&notify, event);
+                }
+            }
+            Output::Event(ev) => self.event(ev),
+            Output::PublishStatus(snap) => self.publish(*snap),
+            Output::Reply { to, reply } => {
+                if let Some(tx) = self.replies.remove(&to) {
+                    let _ = tx.try_send(reply);
+                }
+            }
+            Output::SetUp(plan) => {
+                let result = self.set_up(&plan);
+                if plan.initial {
+                    if let Err(e) = &result {
+                        return Err(DriveError::SetUp(e.0.clone()));
+                    }
+                }
+                let at = self.clock.now();
+                self.pending.push_back(Input::SetUp { at, plan, result });
+            }
+            Output::Stopped => {
+                self.stop.store(true, Ordering::SeqCst);
+                // The hooks of the last transitions run (the runner waits
+                // for its workers when dropped), then what they said is logged.
+                drop(self.hooks.take());
+                self.log_hooks();
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Drop for LinuxHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn packet_input(p: Packet) -> Input {
+    Input::Advert {
+        at: p.at,
+        socket: p.socket,
+        src: p.src,
+        dst: p.dst,
+        ttl: p.ttl,
+        bytes: p.bytes,
+    }
+}

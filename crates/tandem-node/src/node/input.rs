@@ -1,0 +1,131 @@
+//! What the host hands the Node, each stamped with its arrival time.
+
+use std::net::IpAddr;
+
+use tandem_election::Instant;
+
+use super::plan::{Plan, SetUpError};
+use super::InstanceHost;
+use crate::config::DaemonConfig;
+use crate::control::api::ControlRequest;
+
+/// A raw protocol-112 socket of the host, by index.
+pub type SocketId = usize;
+
+/// Who asked a control request, for the [`Output::Reply`](super::Output::Reply).
+pub type ReplyTo = u64;
+
+/// The state a health check reports for a tracked object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    /// Healthy.
+    Up,
+    /// Failed: the instances tracking it lower their priority by the
+    /// configured weight, or go to Fault.
+    Down,
+}
+
+/// One input. `at` is when it arrived (the host's one clock).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Input {
+    /// A protocol-112 packet from a raw socket.
+    Advert {
+        /// Arrival.
+        at: Instant,
+        /// The socket it came in on.
+        socket: SocketId,
+        /// IP source.
+        src: IpAddr,
+        /// IP destination.
+        dst: IpAddr,
+        /// TTL (IPv4) or hop limit (IPv6).
+        ttl: u8,
+        /// The protocol-112 message (after the IP header).
+        bytes: Vec<u8>,
+    },
+    /// An interface's link went up or down.
+    Link {
+        /// Arrival.
+        at: Instant,
+        /// The interface.
+        name: String,
+        /// Up.
+        up: bool,
+    },
+    /// A health check of the embedding appliance (or tandemd's) reports a
+    /// tracked object.
+    Track {
+        /// Arrival.
+        at: Instant,
+        /// The tracked object's name (`track = [...]` in the configuration).
+        name: String,
+        /// Its state.
+        state: TrackState,
+    },
+    /// A control request; the answer comes as an
+    /// [`Output::Reply`](super::Output::Reply) to `reply`.
+    Control {
+        /// Arrival.
+        at: Instant,
+        /// The request.
+        request: ControlRequest,
+        /// Who asked.
+        reply: ReplyTo,
+    },
+    /// A new configuration (SIGHUP, `reconfigure`, or the first one). The
+    /// Node plans it and asks the host to set up what starts
+    /// ([`Output::SetUp`](super::Output::SetUp)); `reply`, if any, gets
+    /// the outcome.
+    Configure {
+        /// Arrival.
+        at: Instant,
+        /// The configuration.
+        config: Box<DaemonConfig>,
+        /// Who asked, if anyone waits for the answer.
+        reply: Option<ReplyTo>,
+    },
+    /// The host's answer to [`Output::SetUp`](super::Output::SetUp): what it
+    /// set up for each instance the plan starts (in the order of
+    /// [`Plan::starting`]), and which tracked links are down now; or why it
+    /// could not.
+    SetUp {
+        /// Arrival.
+        at: Instant,
+        /// The plan.
+        plan: Box<Plan>,
+        /// Per instance started, or the reason none can start.
+        result: Result<SetUpDone, SetUpError>,
+    },
+    /// Stop gracefully: priority 0 (CARP: the going-down advert), addresses
+    /// removed, hooks of the last transitions, then
+    /// [`Output::Stopped`](super::Output::Stopped).
+    Shutdown {
+        /// Arrival.
+        at: Instant,
+    },
+}
+
+/// What the host set up for a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetUpDone {
+    /// One per instance of [`Plan::starting`], in that order.
+    pub hosts: Vec<InstanceHost>,
+    /// Interfaces (own or tracked) of those instances that are down now.
+    pub links_down: Vec<String>,
+}
+
+impl Input {
+    /// When it arrived.
+    pub fn at(&self) -> Instant {
+        match self {
+            Input::Advert { at, .. }
+            | Input::Link { at, .. }
+            | Input::Track { at, .. }
+            | Input::Control { at, .. }
+            | Input::Configure { at, .. }
+            | Input::SetUp { at, .. }
+            | Input::Shutdown { at } => *at,
+        }
+    }
+}

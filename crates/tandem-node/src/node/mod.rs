@@ -1,0 +1,931 @@
+//! The sans-IO Node: the one place where the protocols of a Tandem node
+//! meet. It reads no clock, file or socket. The host hands it typed
+//! [`Input`]s stamped with their arrival time; it answers with
+//! [`Output`]s, in the order they must be carried out, and says with
+//! [`Node::poll_timeout`] when to call [`Node::handle_timeout`].
+//!
+//! What is decision and not I/O lives here: the demultiplexing of adverts
+//! to virtual routers (unknown VRIDs counted), gratuitous ARP / NA bursts as
+//! timer data, the status light and the partner view (from accepted
+//! adverts only), reload as a plan (keep / stop / start), failover targets,
+//! and the rate limit on repeated events. The one loop that drives it is
+//! [`crate::drive`]'s.
+//!
+//! ```
+//! use tandem_election::Instant;
+//! use tandem_node::config;
+//! use tandem_node::node::{Input, Node, NodeSettings, Output};
+//!
+//! let config = config::parse(
+//!     "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51\n\
+//!      priority = 150\naddresses = [\"192.0.2.100/24\"]\n",
+//! )
+//! .unwrap();
+//! let mut node = Node::new(NodeSettings::default());
+//! node.handle(Input::Configure { at: Instant::ZERO, config: Box::new(config), reply: None });
+//! // The Node asks its host to set up what starts (interfaces, sockets).
+//! assert!(matches!(node.poll_output(), Some(Output::SetUp(_))));
+//! ```
+
+mod announce;
+mod input;
+mod output;
+mod plan;
+pub mod report;
+mod status;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use tandem_election::{
+    codec, Action, Advert, Command, Instant, Received, State, SyncGroup, Track, TrackEffect,
+    VirtualRouter,
+};
+
+pub use input::{Input, ReplyTo, SetUpDone, SocketId, TrackState};
+pub use output::{Event, EventKind, Level, Output};
+pub use plan::{units_of, Plan, SetUpError, Unit};
+
+use crate::config::{DaemonConfig, Delivery, InstanceConfig};
+use crate::control::api::{ControlReply, ControlRequest, Refusal};
+use crate::snapshot::{InstanceCounters, NodeCounters, Transition};
+
+/// What the host set up for one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceHost {
+    /// The raw socket its adverts go out of and come in on.
+    pub socket: SocketId,
+    /// The interface index its addresses go on (the macvlan, or the
+    /// interface).
+    pub ifindex: u32,
+    /// The interface its announcements go out of.
+    pub announce_interface: String,
+    /// The MAC its announcements come from.
+    pub mac: [u8; 6],
+    /// The macvlan the host created for it, deleted when it stops.
+    pub macvlan: Option<String>,
+    /// The interface address it advertises from.
+    pub primary: IpAddr,
+    /// CARP's replay cookie (random, never 0).
+    pub carp_counter: u64,
+}
+
+/// Settings of the Node itself (not of its instances).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSettings {
+    /// The wall-clock time (seconds since the Unix epoch) at
+    /// [`Instant::ZERO`], to stamp events and status.
+    pub unix_at_zero: f64,
+    /// How long ago the node's earlier starts were (the restart guard).
+    pub recent_starts: Vec<Duration>,
+    /// How often counters reach the published status when no state changes.
+    pub publish_every: Duration,
+}
+
+impl Default for NodeSettings {
+    fn default() -> NodeSettings {
+        NodeSettings {
+            unix_at_zero: 0.0,
+            recent_starts: Vec::new(),
+            publish_every: Duration::from_millis(100),
+        }
+    }
+}
+
+/// One instance as the Node runs it.
+#[derive(Debug)]
+struct Instance {
+    cfg: InstanceConfig,
+    group: usize,
+    member: usize,
+    host: InstanceHost,
+    counters: InstanceCounters,
+    last_transition: Option<Transition>,
+    partner: Option<status::Partner>,
+    group_name: Option<String>,
+}
+
+/// The sans-IO Node. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Node {
+    settings: NodeSettings,
+    now: Instant,
+    groups: Vec<SyncGroup>,
+    /// Instance index of each (group, member).
+    members: Vec<Vec<usize>>,
+    units: Vec<Unit>,
+    instances: Vec<Instance>,
+    /// Interface of each socket, as the instances on it name it.
+    socket_interfaces: BTreeMap<SocketId, String>,
+    bursts: announce::Bursts,
+    limiter: report::Limiter,
+    counters: NodeCounters,
+    outputs: VecDeque<Output>,
+    maintenance: bool,
+    /// Bumped by every applied plan, so a stale plan is refused.
+    generation: u64,
+    configured: bool,
+    stopping: bool,
+    /// A state changed since the last publish.
+    state_changed: bool,
+    /// Counters changed since the last publish.
+    counters_changed: bool,
+    published: Option<Instant>,
+}
+
+impl Node {
+    /// A Node with no instance yet: hand it its configuration with
+    /// [`Input::Configure`].
+    pub fn new(settings: NodeSettings) -> Node {
+        Node {
+            settings,
+            now: Instant::ZERO,
+            groups: Vec::new(),
+            members: Vec::new(),
+            units: Vec::new(),
+            instances: Vec::new(),
+            socket_interfaces: BTreeMap::new(),
+            bursts: Default::default(),
+            limiter: Default::default(),
+            counters: Default::default(),
+            outputs: VecDeque::new(),
+            maintenance: false,
+            generation: 0,
+            configured: false,
+            stopping: false,
+            state_changed: true,
+            counters_changed: false,
+            published: None,
+        }
+    }
+
+    /// Feeds one input. Outputs queue until [`Node::poll_output`].
+    pub fn handle(&mut self, input: Input) {
+        let now = self.advance(input.at());
+        match input {
+            Input::Advert {
+                socket,
+                src,
+                dst,
+                ttl,
+                bytes,
+                ..
+            } => self.on_advert(now, socket, src, dst, ttl, &bytes),
+            Input::Link { name, up, .. } => self.on_track(now, &name, up),
+            Input::Track { name, state, .. } => self.on_track(now, &name, state == TrackState::Up),
+            Input::Control { request, reply, .. } => {
+                let answer = self.control(now, request);
+                self.outputs.push_back(Output::Reply {
+                    to: reply,
+                    reply: answer,
+                });
+            }
+            Input::Configure { config, reply, .. } => {
+                if self.stopping {
+                    if let Some(to) = reply {
+                        self.refuse(to, Refusal::Stopping);
+                    }
+                    return;
+                }
+                let mut plan = self.plan(*config);
+                plan.reply = reply;
+                self.outputs.push_back(Output::SetUp(Box::new(plan)));
+            }
+            Input::SetUp { plan, result, .. } => self.apply(now, *plan, result),
+            Input::Shutdown { .. } => self.shutdown(now),
+        }
+    }
+
+    /// Runs the timers due at `now`: elections, announcement bursts, rate
+    /// limit summaries, the status publish. Early or repeated calls are
+    /// harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.advance(now);
+        for g in 0..self.groups.len() {
+            if self.groups[g].poll_timeout().is_some_and(|t| t <= now) {
+                self.groups[g].handle_timeout(now);
+                self.drain(g);
+            }
+        }
+        let outputs = &mut self.outputs;
+        self.bursts.fire(now, &mut |o| outputs.push_back(o));
+        for ((event, about, kind), count) in self.limiter.expire(now) {
+            let about = if kind.is_empty() {
+                about
+            } else {
+                format!("{about} kind={kind}")
+            };
+            self.emit(
+                now,
+                EventKind::Suppressed {
+                    event,
+                    about,
+                    count,
+                },
+            );
+        }
+        if self.state_changed || (self.counters_changed && self.publish_due(now)) {
+            self.publish(now);
+        }
+    }
+
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call [`Node::handle_timeout`] next (`None`: no timer runs).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let publish = (self.counters_changed || self.state_changed).then(|| {
+            self.published
+                .map_or(self.now, |p| p + self.settings.publish_every)
+        });
+        [
+            self.groups.iter().filter_map(SyncGroup::poll_timeout).min(),
+            self.bursts.poll_timeout(),
+            self.limiter.poll_timeout(),
+            publish,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the Node has stopped (after [`Input::Shutdown`]).
+    pub fn is_stopped(&self) -> bool {
+        self.stopping
+    }
+
+    /// The state of every instance, by name.
+    pub fn states(&self) -> BTreeMap<String, State> {
+        self.instances
+            .iter()
+            .map(|i| (i.cfg.name.clone(), self.router(i).state()))
+            .collect()
+    }
+
+    /// What applying `config` would do, against the units running now.
+    pub fn plan(&self, config: DaemonConfig) -> Plan {
+        let units = units_of(&config);
+        let keep = self.units.iter().map(|u| units.contains(u)).collect();
+        let start = (0..units.len())
+            .filter(|i| !self.units.contains(&units[*i]))
+            .collect();
+        Plan {
+            config,
+            units,
+            keep,
+            start,
+            generation: self.generation,
+            initial: !self.configured,
+            reply: None,
+        }
+    }
+
+    fn advance(&mut self, at: Instant) -> Instant {
+        self.now = self.now.max(at);
+        self.now
+    }
+
+    fn router(&self, i: &Instance) -> &VirtualRouter {
+        &self.groups[i.group].members()[i.member]
+    }
+
+    fn refuse(&mut self, to: ReplyTo, why: Refusal) {
+        self.outputs.push_back(Output::Reply {
+            to,
+            reply: ControlReply::Refused(why),
+        });
+    }
+
+    fn unix(&self, now: Instant) -> f64 {
+        self.settings.unix_at_zero + now.since_origin().as_secs_f64()
+    }
+
+    /// Queues an event, through the rate limit if it is a limited kind.
+    fn emit(&mut self, now: Instant, mut kind: EventKind) {
+        if kind.limited() {
+            let key = limit_key(&kind);
+            match self.limiter.admit(now, key) {
+                None => {
+                    self.counters.events_suppressed += 1;
+                    self.counters_changed = true;
+                    return;
+                }
+                Some(n) => set_suppressed(&mut kind, n),
+            }
+        }
+        let at_unix = self.unix(now);
+        self.outputs
+            .push_back(Output::Event(Event { at_unix, kind }));
+    }
+
+    // ----- adverts --------------------------------------------------------
+
+    fn on_advert(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        bytes: &[u8],
+    ) {
+        self.counters_changed = true;
+        let interface = self
+            .socket_interfaces
+            .get(&socket)
+            .cloned()
+            .unwrap_or_else(|| format!("socket{socket}"));
+        let advert = match codec::decode(bytes, src, dst) {
+            Ok(a) => a,
+            Err(e) => {
+                let kind = report::error_kind(&e);
+                *self.counters.dropped.entry(kind.into()).or_default() += 1;
+                // Counted on the instance its VRID byte names, if any.
+                if let Some(i) = bytes.get(1).and_then(|v| {
+                    self.instances
+                        .iter()
+                        .position(|i| i.host.socket == socket && i.cfg.election.vrid.get() == *v)
+                }) {
+                    *self.instances[i]
+                        .counters
+                        .errors
+                        .entry(kind.into())
+                        .or_default() += 1;
+                }
+                self.emit(
+                    now,
+                    EventKind::Dropped {
+                        interface,
+                        src,
+                        kind,
+                        error: e.to_string(),
+                        suppressed: 0,
+                    },
+                );
+                return;
+            }
+        };
+        self.counters.adverts_received += 1;
+        let vrid = advert.vrid();
+        let kind = advert_kind(&advert);
+        let on_socket = |i: &&Instance| i.host.socket == socket && i.cfg.election.vrid == vrid;
+        let target = self
+            .instances
+            .iter()
+            .position(|i| on_socket(&i) && protocol_kind(&i.cfg) == kind)
+            .or_else(|| self.instances.iter().position(|i| on_socket(&i)));
+        let Some(i) = target else {
+            self.counters.unknown_vrid += 1;
+            *self
+                .counters
+                .unknown_vrids
+                .entry(format!("{interface} vrid {}", vrid.get()))
+                .or_default() += 1;
+            self.emit(
+                now,
+                EventKind::UnknownVrid {
+                    interface,
+                    src,
+                    vrid: vrid.get(),
+                    suppressed: 0,
+                },
+            );
+            return;
+        };
+        let g = self.instances[i].group;
+        self.instances[i].counters.adverts_received += 1;
+        self.groups[g].handle_advert(
+            now,
+            Received {
+                src,
+                ttl,
+                advert: &advert,
+            },
+        );
+        // The partner is whoever the election accepted, never a sender it
+        // refused (bad HMAC or password, bad TTL, another VRID's addresses).
+        let accepted = self.router(&self.instances[i]).last_accepted() == Some((src, now));
+        if accepted {
+            let (priority, resigned) = match &advert {
+                Advert::Vrrp3 { repr, .. } => (repr.priority.0, repr.priority.0 == 0),
+                Advert::Vrrp2(r) => (r.priority.0, r.priority.0 == 0),
+                Advert::Carp { repr, .. } => (
+                    255 - repr.advskew,
+                    repr.advbase == 255 && repr.advskew == 255,
+                ),
+            };
+            self.instances[i].partner = Some(status::Partner {
+                address: src,
+                priority,
+                resigned,
+                at: now,
+            });
+        }
+        self.drain(g);
+    }
+
+    fn on_track(&mut self, now: Instant, name: &str, up: bool) {
+        // Every member that tracks `name` (its own interface included)
+        // takes it; the others ignore it.
+        for g in 0..self.groups.len() {
+            let cmd = if up {
+                Command::TrackUp(name.to_string())
+            } else {
+                Command::TrackDown(name.to_string())
+            };
+            self.groups[g].handle_command(now, None, cmd);
+            self.drain(g);
+        }
+    }
+
+    // ----- control --------------------------------------------------------
+
+    fn control(&mut self, now: Instant, request: ControlRequest) -> ControlReply {
+        if self.stopping {
+            return ControlReply::Refused(Refusal::Stopping);
+        }
+        match request {
+            ControlRequest::Status => {
+                let snap = self.snapshot(now);
+                self.publish_snapshot(now, snap.clone());
+                ControlReply::Status(Box::new(snap))
+            }
+            ControlRequest::Failover { target } => {
+                let active = |g: usize| {
+                    self.groups[g]
+                        .members()
+                        .iter()
+                        .any(|m| m.state() == State::Active)
+                };
+                let units = match plan::failover_units(&self.units, target.as_deref(), active) {
+                    Ok(u) => u,
+                    Err(why) => return ControlReply::Refused(why),
+                };
+                let mut instances = Vec::new();
+                for g in units {
+                    self.groups[g].handle_command(now, None, Command::Failover);
+                    instances.extend(self.units[g].instances.iter().map(|c| c.name.clone()));
+                    self.drain(g);
+                }
+                ControlReply::HandedOver { instances }
+            }
+            ControlRequest::Maintenance { on } => {
+                self.maintenance = on;
+                self.state_changed = true;
+                self.command_all(now, Command::Maintenance(on));
+                ControlReply::Maintenance { on }
+            }
+            ControlRequest::ClearPacified => {
+                self.command_all(now, Command::ClearRestartGuard);
+                ControlReply::PacifiedCleared
+            }
+        }
+    }
+
+    fn command_all(&mut self, now: Instant, cmd: Command) {
+        for g in 0..self.groups.len() {
+            self.groups[g].handle_command(now, None, cmd.clone());
+            self.drain(g);
+        }
+    }
+
+    // ----- the election's actions -------------------------------------------
+
+    /// Carries out group `g`'s actions as outputs.
+    fn drain(&mut self, g: usize) {
+        while let Some((m, action)) = self.groups[g].poll_action() {
+            let i = self.members[g][m];
+            self.act(i, action);
+        }
+    }
+
+    fn act(&mut self, i: usize, action: Action) {
+        let now = self.now;
+        let inst = &self.instances[i];
+        match action {
+            Action::SendAdvert(adv) => {
+                let sent = send_advert(&mut self.outputs, inst, &adv);
+                self.counters.adverts_sent += sent;
+                self.instances[i].counters.adverts_sent += sent;
+                self.counters_changed = true;
+            }
+            Action::AddAddresses { addresses, .. } => {
+                self.outputs.push_back(Output::AddAddresses {
+                    instance: inst.cfg.name.clone(),
+                    ifindex: inst.host.ifindex,
+                    addresses: with_prefixes(&inst.cfg, &addresses),
+                });
+            }
+            Action::RemoveAddresses(addresses) => {
+                self.outputs.push_back(Output::RemoveAddresses {
+                    instance: inst.cfg.name.clone(),
+                    ifindex: inst.host.ifindex,
+                    addresses: with_prefixes(&inst.cfg, &addresses),
+                });
+            }
+            Action::Announce {
+                addresses,
+                repeat,
+                spacing,
+            } => {
+                let frames = tandem_wire::frame::announcements(
+                    inst.host.mac,
+                    &addresses,
+                    router_flag(&inst.cfg),
+                );
+                let interface = inst.host.announce_interface.clone();
+                self.bursts.start(now, interface, frames, repeat, spacing);
+                let outputs = &mut self.outputs;
+                self.bursts.fire(now, &mut |o| outputs.push_back(o));
+            }
+            Action::StateChanged { from, to, reason } => {
+                self.state_changed = true;
+                let at_unix = self.unix(now);
+                let inst = &mut self.instances[i];
+                inst.counters.transitions += 1;
+                inst.last_transition = Some(Transition {
+                    at_unix,
+                    from: from.name().into(),
+                    to: to.name().into(),
+                    reason: reason.to_string(),
+                });
+                let (cfg, group) = (&inst.cfg, inst.group_name.clone());
+                if let Some(notify) = &cfg.notify {
+                    self.outputs.push_back(Output::RunHook {
+                        notify: notify.clone(),
+                        event: crate::hooks::HookEvent {
+                            instance: cfg.name.clone(),
+                            vrid: cfg.election.vrid.get(),
+                            interface: cfg.interface.clone(),
+                            group: group.clone(),
+                            from: from.name().into(),
+                            to: to.name().into(),
+                            reason: reason.to_string(),
+                            at_unix,
+                        },
+                    });
+                }
+                let kind = EventKind::State {
+                    instance: cfg.name.clone(),
+                    vrid: cfg.election.vrid.get(),
+                    group,
+                    from,
+                    to,
+                    reason,
+                };
+                self.emit(now, kind);
+            }
+            Action::Diagnostic(d) => {
+                let kind = report::diagnostic_kind(&d);
+                *self.counters.diagnostics.entry(kind.into()).or_default() += 1;
+                *self.instances[i]
+                    .counters
+                    .errors
+                    .entry(kind.into())
+                    .or_default() += 1;
+                self.counters_changed = true;
+                let inst = &self.instances[i];
+                let ev = EventKind::Diagnostic {
+                    instance: inst.cfg.name.clone(),
+                    vrid: inst.cfg.election.vrid.get(),
+                    diagnostic: d,
+                    suppressed: 0,
+                };
+                self.emit(now, ev);
+            }
+        }
+    }
+
+    // ----- configuration ----------------------------------------------------
+
+    /// Applies a plan the host set up: stops what goes away (gracefully),
+    /// keeps the rest as it is, starts what is new. Nothing changes if the
+    /// plan is stale, the host could not set it up, or the election refuses
+    /// a configuration.
+    fn apply(&mut self, now: Instant, plan: Plan, result: Result<SetUpDone, SetUpError>) {
+        let reply = plan.reply;
+        let fail = |node: &mut Node, error: String, hosts: &[InstanceHost]| {
+            // What the host made for the plan goes again.
+            for h in hosts {
+                if let Some(name) = &h.macvlan {
+                    node.outputs
+                        .push_back(Output::DeleteLink { name: name.clone() });
+                }
+            }
+            node.emit(
+                now,
+                EventKind::ReloadFailed {
+                    error: error.clone(),
+                },
+            );
+            if let Some(to) = reply {
+                node.refuse(to, Refusal::Reconfigure(error));
+            }
+        };
+        let done = match result {
+            Ok(d) => d,
+            Err(e) => return fail(self, e.0, &[]),
+        };
+        if plan.generation != self.generation || self.stopping {
+            return fail(
+                self,
+                "the node changed while the new configuration was being set up; send it again"
+                    .into(),
+                &done.hosts,
+            );
+        }
+        let starting: Vec<&InstanceConfig> = plan.starting().collect();
+        if starting.len() != done.hosts.len() {
+            let error = format!(
+                "the host set up {} instances of the {} that start",
+                done.hosts.len(),
+                starting.len()
+            );
+            return fail(self, error, &done.hosts);
+        }
+        // Build every new router before anything changes.
+        let mut hosts = done.hosts.iter();
+        let mut new_groups = Vec::new();
+        for &u in &plan.start {
+            let mut routers = Vec::new();
+            for cfg in &plan.units[u].instances {
+                let Some(host) = hosts.next() else { break };
+                match router_for(cfg, host, now, &self.settings.recent_starts) {
+                    Ok(r) => routers.push(r),
+                    Err(e) => return fail(self, e, &done.hosts),
+                }
+            }
+            new_groups.push(SyncGroup::new(routers));
+        }
+        self.generation += 1;
+        self.configured = true;
+
+        // Stop what goes away.
+        let mut stopped = Vec::new();
+        for g in 0..self.groups.len() {
+            if plan.keep[g] {
+                continue;
+            }
+            self.groups[g].handle_command(now, None, Command::Shutdown);
+            self.drain(g);
+            for &i in &self.members[g] {
+                let inst = &self.instances[i];
+                if let Some(name) = &inst.host.macvlan {
+                    self.outputs
+                        .push_back(Output::DeleteLink { name: name.clone() });
+                }
+                stopped.push(inst.cfg.name.clone());
+            }
+        }
+        // Reinstall the kept units in their new order, then the new ones.
+        let old_groups = std::mem::take(&mut self.groups);
+        let old_members = std::mem::take(&mut self.members);
+        let old_units = std::mem::take(&mut self.units);
+        let mut old_instances: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut old_groups: Vec<Option<SyncGroup>> = old_groups.into_iter().map(Some).collect();
+        let mut new_groups = new_groups.into_iter();
+        let mut hosts = done.hosts.into_iter();
+        let mut started = Vec::new();
+        let mut to_start = Vec::new();
+        for (u, unit) in plan.units.into_iter().enumerate() {
+            if plan.start.contains(&u) {
+                let Some(group) = new_groups.next() else {
+                    break;
+                };
+                let instances = unit
+                    .instances
+                    .iter()
+                    .zip(hosts.by_ref())
+                    .map(|(cfg, host)| Instance {
+                        cfg: cfg.clone(),
+                        group: 0,
+                        member: 0,
+                        host,
+                        counters: Default::default(),
+                        last_transition: None,
+                        partner: None,
+                        group_name: unit.group.clone(),
+                    })
+                    .collect::<Vec<_>>();
+                started.extend(instances.iter().map(|i| i.cfg.name.clone()));
+                to_start.push(self.install(unit, instances, group));
+            } else if let Some(g) = old_units
+                .iter()
+                .position(|o| *o == unit)
+                .filter(|g| plan.keep[*g])
+            {
+                let instances = old_members[g]
+                    .iter()
+                    .filter_map(|i| old_instances[*i].take())
+                    .collect();
+                if let Some(group) = old_groups[g].take() {
+                    self.install(unit, instances, group);
+                }
+            }
+        }
+        self.socket_interfaces = self
+            .instances
+            .iter()
+            .map(|i| (i.host.socket, i.cfg.interface.clone()))
+            .collect();
+        for g in to_start {
+            for link in &done.links_down {
+                self.groups[g].handle_command(now, None, Command::TrackDown(link.clone()));
+            }
+            self.groups[g].handle_command(now, None, Command::Start);
+            self.drain(g);
+        }
+        self.state_changed = true;
+        let unchanged = plan.keep.iter().filter(|k| **k).count();
+        let (kind, answer) = if plan.initial {
+            let answer = ControlReply::Reconfigured {
+                stopped: Vec::new(),
+                started: started.clone(),
+                unchanged,
+            };
+            (EventKind::Started { instances: started }, answer)
+        } else {
+            let answer = ControlReply::Reconfigured {
+                stopped: stopped.clone(),
+                started: started.clone(),
+                unchanged,
+            };
+            (
+                EventKind::Reloaded {
+                    stopped,
+                    started,
+                    unchanged,
+                },
+                answer,
+            )
+        };
+        self.emit(now, kind);
+        if let Some(to) = reply {
+            self.outputs.push_back(Output::Reply { to, reply: answer });
+        }
+        self.publish(now);
+    }
+
+    /// Adds a unit to the running set; returns its group index.
+    fn install(&mut self, unit: Unit, instances: Vec<Instance>, group: SyncGroup) -> usize {
+        let g = self.groups.len();
+        let mut idx = Vec::new();
+        for (m, mut inst) in instances.into_iter().enumerate() {
+            inst.group = g;
+            inst.member = m;
+            idx.push(self.instances.len());
+            self.instances.push(inst);
+        }
+        self.groups.push(group);
+        self.members.push(idx);
+        self.units.push(unit);
+        g
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        if self.stopping {
+            return;
+        }
+        self.command_all(now, Command::Shutdown);
+        for i in 0..self.instances.len() {
+            if let Some(name) = self.instances[i].host.macvlan.clone() {
+                self.outputs.push_back(Output::DeleteLink { name });
+            }
+        }
+        self.stopping = true;
+        self.publish(now);
+        self.emit(now, EventKind::Stopped);
+        self.outputs.push_back(Output::Stopped);
+    }
+}
+
+/// The key a limited event is rate-limited under.
+fn limit_key(kind: &EventKind) -> report::LimitKey {
+    match kind {
+        EventKind::Diagnostic {
+            instance,
+            diagnostic,
+            ..
+        } => (
+            "diagnostic",
+            format!("instance={instance}"),
+            report::diagnostic_kind(diagnostic),
+        ),
+        EventKind::Dropped {
+            interface, kind, ..
+        } => ("dropped", format!("interface={interface}"), kind),
+        EventKind::UnknownVrid { interface, .. } => {
+            ("unknown_vrid", format!("interface={interface}"), "")
+        }
+        other => (other.name(), String::new(), ""),
+    }
+}
+
+fn set_suppressed(kind: &mut EventKind, n: u64) {
+    match kind {
+        EventKind::Diagnostic { suppressed, .. }
+        | EventKind::Dropped { suppressed, .. }
+        | EventKind::UnknownVrid { suppressed, .. } => *suppressed = n,
+        _ => {}
+    }
+}
+
+/// The election's router for `cfg` as the host set it up.
+fn router_for(
+    cfg: &InstanceConfig,
+    host: &InstanceHost,
+    now: Instant,
+    recent_starts: &[Duration],
+) -> Result<VirtualRouter, String> {
+    let mut ec = cfg.election.clone();
+    ec.primary_address = host.primary;
+    if ec.carp_counter == 0 {
+        ec.carp_counter = host.carp_counter.max(1);
+    }
+    // The instance's own interface going down puts it in Fault.
+    if !ec.tracks.iter().any(|t| t.name == cfg.interface) {
+        ec.tracks.push(Track {
+            name: cfg.interface.clone(),
+            effect: TrackEffect::Fault,
+        });
+    }
+    VirtualRouter::new(ec, now, recent_starts).map_err(|e| format!("instance {}: {e}", cfg.name))
+}
+
+/// Encodes `adv` for each destination of `inst`; returns how many.
+fn send_advert(outputs: &mut VecDeque<Output>, inst: &Instance, adv: &Advert) -> u64 {
+    let src = inst.host.primary;
+    let dsts: Vec<IpAddr> = match &inst.cfg.delivery {
+        Delivery::Multicast => vec![codec::group_of(src)],
+        Delivery::Broadcast => vec![IpAddr::V4(Ipv4Addr::BROADCAST)],
+        Delivery::Unicast(peers) => peers.clone(),
+    };
+    let mut sent = 0;
+    for dst in dsts {
+        if let Some(bytes) = codec::encode(adv, src, dst) {
+            outputs.push_back(Output::SendAdvert {
+                socket: inst.host.socket,
+                dst,
+                bytes,
+            });
+            sent += 1;
+        }
+    }
+    sent
+}
+
+fn with_prefixes(cfg: &InstanceConfig, addresses: &[IpAddr]) -> Vec<(IpAddr, u8)> {
+    addresses.iter().map(|a| (*a, prefix_of(cfg, *a))).collect()
+}
+
+/// The prefix length a virtual address is added with.
+pub fn prefix_of(cfg: &InstanceConfig, a: IpAddr) -> u8 {
+    cfg.election
+        .addresses
+        .iter()
+        .position(|v| *v == a)
+        .and_then(|i| cfg.prefixes.get(i).copied())
+        .unwrap_or(if a.is_ipv4() { 32 } else { 128 })
+}
+
+/// The Router flag of unsolicited NAs: RFC 9568 6.4.1 / 6.4.2 set it for
+/// a VRRP virtual router; CARP addresses need not belong to a router.
+fn router_flag(cfg: &InstanceConfig) -> bool {
+    matches!(
+        cfg.election.protocol,
+        tandem_election::Protocol::Vrrp3 { .. }
+    )
+}
+
+fn advert_kind(a: &Advert) -> u8 {
+    match a {
+        Advert::Vrrp3 { .. } => 3,
+        Advert::Vrrp2(_) => 2,
+        Advert::Carp { .. } => 0,
+    }
+}
+
+fn protocol_kind(cfg: &InstanceConfig) -> u8 {
+    match cfg.election.protocol {
+        tandem_election::Protocol::Vrrp3 { .. } => 3,
+        tandem_election::Protocol::Vrrp2 { .. } => 2,
+        tandem_election::Protocol::Carp { .. } => 0,
+    }
+}
+
+/// The protocol's stable name (`vrrp3`, `vrrp2`, `carp`).
+pub fn protocol_name(cfg: &InstanceConfig) -> &'static str {
+    match cfg.election.protocol {
+        tandem_election::Protocol::Vrrp3 { .. } => "vrrp3",
+        tandem_election::Protocol::Vrrp2 { .. } => "vrrp2",
+        tandem_election::Protocol::Carp { .. } => "carp",
+    }
+}

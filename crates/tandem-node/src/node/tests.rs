@@ -1,0 +1,1 @@
+//! Tests of the Node with the fake host and a virtual clock.
