@@ -16,6 +16,7 @@ pub mod decode;
 pub mod demo;
 pub mod hooks;
 pub mod http;
+pub mod netns;
 pub mod render;
 pub mod snapshot;
 pub mod sys;
