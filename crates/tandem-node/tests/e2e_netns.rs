@@ -51,7 +51,7 @@ fn state_of(ns: &str) -> PathBuf {
 
 /// `ip netns exec NS tandemd ARGS...`: a client command run inside the
 /// namespace, with no socket flag.
-fn in_ns(ns: &str, args: &[&str]) -> Output {
+fn tandemd_in(ns: &str, args: &[&str]) -> Output {
     Command::new("ip")
         .args(["netns", "exec", ns, TANDEMD])
         .args(args)
@@ -66,7 +66,7 @@ fn text(b: &[u8]) -> String {
 
 /// `tandemd status --json` inside `ns`, or `None` while it does not answer.
 fn status(ns: &str) -> Option<Value> {
-    let out = in_ns(ns, &["status", "--json"]);
+    let out = tandemd_in(ns, &["status", "--json"]);
     if !out.status.success() {
         return None;
     }
@@ -85,7 +85,7 @@ fn wait_status(lab: &Lab, ns: &str, timeout: Duration, pred: impl Fn(&Value) -> 
             last = Some(s);
         }
         if start.elapsed() >= timeout {
-            let why = text(&in_ns(ns, &["status"]).stderr);
+            let why = text(&tandemd_in(ns, &["status"]).stderr);
             panic!(
                 "{ns}: status did not reach the expected state within {timeout:?}; last: {}; \
                  tandemd status says: {why}; {}",
@@ -181,13 +181,13 @@ fn two_nodes_in_two_namespaces_with_default_paths() {
         );
         assert_eq!(starts_recorded(&ns[k]), 1, "node {k}");
     }
-    let page = text(&in_ns(&ns[0], &["status"]).stdout);
+    let page = text(&tandemd_in(&ns[0], &["status"]).stdout);
     assert!(page.starts_with("node: active"), "{page}");
 
     // The other client commands find the node of their namespace too.
     let events = lab.spawn(&ns[0], "events-a", &[TANDEMD, "events"]);
     std::thread::sleep(Duration::from_millis(500));
-    let out = in_ns(&ns[0], &["maintenance", "on"]);
+    let out = tandemd_in(&ns[0], &["maintenance", "on"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     lab.wait_only(1, VIP4, &[], SETTLE);
     wait_status(&lab, &ns[1], SETTLE, |s| inst(s)["state"] == "Active");
@@ -205,17 +205,17 @@ fn two_nodes_in_two_namespaces_with_default_paths() {
         ns[0],
         lab.report()
     );
-    let out = in_ns(&ns[0], &["maintenance", "off"]);
+    let out = tandemd_in(&ns[0], &["maintenance", "off"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     lab.wait_only(0, VIP4, &[], SETTLE);
-    let out = in_ns(&ns[0], &["failover"]);
+    let out = tandemd_in(&ns[0], &["failover"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     lab.wait_only(1, VIP4, &[], SETTLE);
-    let out = in_ns(&ns[1], &["clear-pacified"]);
+    let out = tandemd_in(&ns[1], &["clear-pacified"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The old flag name still works.
     let sock = socket_of(&ns[1]);
-    let out = in_ns(
+    let out = tandemd_in(
         &ns[0],
         &["status", "--json", "--socket", sock.to_str().unwrap()],
     );
