@@ -243,3 +243,52 @@ fn two_nodes_in_two_namespaces_with_default_paths() {
     assert_eq!(sb["restart_guard"]["recent_starts"], 1, "{sb}");
     assert!(!lab.log(b).contains("another tandemd"), "{}", lab.report());
 }
+
+/// Two nodes in one namespace, from flags with default paths, started at
+/// the same moment: exactly one serves the namespace's control socket, the
+/// other stops with `another tandemd is running on PATH`.
+#[test]
+fn two_nodes_in_one_namespace_exactly_one_starts() {
+    let pid = std::process::id();
+    let name = format!("te-nsone-{pid}-a");
+    let _dirs = HostDirs(vec![
+        socket_of(&name).parent().unwrap().to_path_buf(),
+        state_of(&name),
+    ]);
+    let Some(mut lab) = Lab::new("nsone", 2, &[]) else {
+        return;
+    };
+    let ns = lab.node(0).ns.clone();
+    assert_eq!(ns, name);
+    let first = start(&mut lab, 0, "tandemd-1", 200);
+    let second = start(&mut lab, 0, "tandemd-2", 200);
+    let want = format!("another tandemd is running on {}", socket_of(&ns).display());
+    let refused = lab::wait_for(SETTLE, || {
+        lab.log(first).contains(&want) || lab.log(second).contains(&want)
+    });
+    assert!(
+        refused.is_some(),
+        "neither start was refused; {}",
+        lab.report()
+    );
+    let (winner, loser) = if lab.log(first).contains(&want) {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    assert!(
+        lab.wait_exit(loser, Duration::from_secs(5)),
+        "{}",
+        lab.report()
+    );
+    assert!(!lab.log(winner).contains(&want), "{}", lab.report());
+    let s = wait_status(&lab, &ns, SETTLE, |s| inst(s)["state"] == "Active");
+    assert_eq!(inst(&s)["priority"], 200, "{s}");
+    // The winner keeps its socket: the loser removed nothing.
+    assert!(socket_of(&ns).exists());
+    assert!(
+        !lab.wait_exit(winner, Duration::from_millis(500)),
+        "{}",
+        lab.report()
+    );
+}
