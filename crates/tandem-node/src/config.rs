@@ -75,15 +75,53 @@ impl DaemonConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalConfig {
     /// Where tandemd keeps its state (the restart guard's start times).
-    /// Absolute. Default [`DEFAULT_STATE_DIR`].
+    /// Absolute. Default [`DEFAULT_STATE_DIR`], made per network
+    /// namespace by [`GlobalConfig::for_namespace`].
     pub state_dir: PathBuf,
     /// The control socket (`tandemd status`, `failover`, ...). Absolute.
-    /// Default [`DEFAULT_CONTROL_SOCKET`]; `[global] control_socket`, flag
+    /// Default [`DEFAULT_CONTROL_SOCKET`], made per network namespace by
+    /// [`GlobalConfig::for_namespace`]; `[global] control_socket`, flag
     /// `--control-socket`.
     pub control_socket: PathBuf,
     /// The HTTP health port, if configured (`[health]`, flag
     /// `--health-listen`).
     pub health: Option<HealthConfig>,
+    /// Which paths the file or a flag gave.
+    set: SetPaths,
+}
+
+/// Which of [`GlobalConfig`]'s paths were configured rather than defaulted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SetPaths {
+    state_dir: bool,
+    control_socket: bool,
+}
+
+impl GlobalConfig {
+    /// Sets `state_dir` as configured (`[global] state_dir`, `--state-dir`):
+    /// [`GlobalConfig::for_namespace`] leaves it alone.
+    pub fn set_state_dir(&mut self, dir: PathBuf) {
+        self.state_dir = dir;
+        self.set.state_dir = true;
+    }
+
+    /// Sets `control_socket` as configured (`[global] control_socket`,
+    /// `--control-socket`): [`GlobalConfig::for_namespace`] leaves it alone.
+    pub fn set_control_socket(&mut self, path: PathBuf) {
+        self.control_socket = path;
+        self.set.control_socket = true;
+    }
+
+    /// Replaces each path that is still the default with the default of
+    /// the network namespace `ns` ([`crate::netns`]); configured paths win.
+    pub fn for_namespace(&mut self, ns: &crate::netns::NetNs) {
+        if !self.set.state_dir && self.state_dir == Path::new(DEFAULT_STATE_DIR) {
+            self.state_dir = ns.state_dir();
+        }
+        if !self.set.control_socket && self.control_socket == Path::new(DEFAULT_CONTROL_SOCKET) {
+            self.control_socket = ns.control_socket();
+        }
+    }
 }
 
 impl Default for GlobalConfig {
@@ -92,6 +130,7 @@ impl Default for GlobalConfig {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             health: None,
+            set: SetPaths::default(),
         }
     }
 }

@@ -14,6 +14,12 @@
 //!
 //! Anything refused or malformed gets `{"ok":false,"error":"..."}`, and
 //! the connection stays usable. docs/control.md has the details.
+//!
+//! The default path is per network namespace ([`crate::netns`]). A server
+//! holds an exclusive `flock` on `PATH.lock` for its whole life, so that
+//! of two daemons starting on one path exactly one serves it and the other
+//! gets [`ControlError::AlreadyRunning`]; a socket left by a daemon that
+//! died (no lock, nothing listening) is replaced.
 
 pub mod api;
 pub mod cli;
@@ -23,7 +29,7 @@ pub use api::{ControlReply, ControlRequest, Refusal};
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -39,9 +45,13 @@ use crate::snapshot::NodeSnapshot;
 
 pub use render::render_status;
 
-/// Where the control socket lives unless configured otherwise
-/// (`[global] control_socket`).
-pub const DEFAULT_SOCKET: &str = "/run/tandemd/tandemd.sock";
+/// Where the control socket lives in the initial network namespace unless
+/// configured otherwise (`[global] control_socket`); other namespaces have
+/// their own ([`crate::netns`]).
+pub const DEFAULT_SOCKET: &str = crate::config::DEFAULT_CONTROL_SOCKET;
+
+/// What is appended to the socket path to name its lock file.
+pub const LOCK_SUFFIX: &str = ".lock";
 
 /// Connections served at once; one more is told to try again.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -70,7 +80,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 #[non_exhaustive]
 pub enum ControlError {
     /// No socket file: the daemon is not running, or uses another path.
-    #[error("tandemd is not running (no control socket at {}); if it runs with another control_socket, pass --socket PATH", path.display())]
+    #[error("tandemd is not running (no control socket at {}); if it runs with another control_socket, pass --control-socket PATH", path.display())]
     NotRunning {
         /// The socket path.
         path: PathBuf,
@@ -87,8 +97,9 @@ pub enum ControlError {
         /// The socket path.
         path: PathBuf,
     },
-    /// `serve`: a live daemon already answers on the path.
-    #[error("another tandemd is running on {} (its control socket answers); stop it or set another control_socket", path.display())]
+    /// `serve`: a live daemon already serves the path (it holds the lock
+    /// file, or its socket answers).
+    #[error("another tandemd is running on {} (it holds the control socket's lock or answers on it); stop it or set another control_socket", path.display())]
     AlreadyRunning {
         /// The socket path.
         path: PathBuf,
@@ -112,6 +123,16 @@ pub enum ControlError {
     #[error("cannot remove the stale control socket {}: {source}", path.display())]
     RemoveStale {
         /// The socket path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// `serve`: the lock file beside the socket could not be opened or
+    /// locked.
+    #[error("cannot lock the control socket's lock file {}: {source}", path.display())]
+    Lock {
+        /// The lock file.
         path: PathBuf,
         /// Why.
         #[source]
@@ -319,6 +340,8 @@ pub struct ServerGuard {
     path: PathBuf,
     identity: (u64, u64),
     stop: Arc<AtomicBool>,
+    /// The locked `PATH.lock`, held until the socket file is removed.
+    _lock: fs::File,
 }
 
 impl ServerGuard {
@@ -363,7 +386,7 @@ where
     R: Fn(ControlRequest) -> ControlReply + Send + Sync + 'static,
     S: Fn() -> Receiver<String> + Send + Sync + 'static,
 {
-    prepare_path(path)?;
+    let lock = prepare_path(path)?;
     let bind_err = |source| ControlError::Bind {
         path: path.to_path_buf(),
         source,
@@ -394,6 +417,7 @@ where
         path: path.to_path_buf(),
         identity: (meta.dev(), meta.ino()),
         stop: stop.clone(),
+        _lock: lock,
     };
     thread::Builder::new()
         .name("tandemd-control".into())
@@ -402,31 +426,66 @@ where
     Ok(guard)
 }
 
+/// A name beside `path` that no other server uses: this process's PID
+/// and a counter.
 fn temp_name(path: &Path) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}.tmp", std::process::id()));
+    name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     path.with_file_name(name)
 }
 
-/// Creates the directory, and removes a stale socket file (refusing a
-/// live one or a file that is not a socket).
-fn prepare_path(path: &Path) -> Result<(), ControlError> {
+/// The lock file of the socket at `path`: `PATH.lock`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(LOCK_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Creates the directory, takes the lock file (refusing when another
+/// server holds it), and removes a stale socket file (refusing a live one
+/// or a file that is not a socket). Returns the locked file, to be held
+/// while serving.
+fn prepare_path(path: &Path) -> Result<fs::File, ControlError> {
     let path_buf = || path.to_path_buf();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(dir)
-                .map_err(|source| ControlError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-        }
+        // Recursive creation tolerates a directory that another server
+        // creates at the same moment.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(|source| ControlError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
     }
+    let lock_file = lock_path(path);
+    let lock_err = |source| ControlError::Lock {
+        path: lock_file.clone(),
+        source,
+    };
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_file)
+        .map_err(lock_err)?;
+    if !crate::sys::try_lock_exclusive(&lock).map_err(lock_err)? {
+        return Err(ControlError::AlreadyRunning { path: path_buf() });
+    }
+    // The lock is ours: no other server of this version touches the path
+    // until it is released. A socket file there is stale unless a daemon
+    // that takes no lock answers on it.
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(lock),
         Err(source) => {
             return Err(ControlError::Bind {
                 path: path_buf(),
@@ -439,11 +498,21 @@ fn prepare_path(path: &Path) -> Result<(), ControlError> {
     }
     match UnixStream::connect(path) {
         Ok(_) => Err(ControlError::AlreadyRunning { path: path_buf() }),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            fs::remove_file(path).map_err(|source| ControlError::RemoveStale {
-                path: path_buf(),
-                source,
-            })
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
+            ) =>
+        {
+            match fs::remove_file(path) {
+                Ok(()) => Ok(lock),
+                // Gone already: what removing it was for.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(lock),
+                Err(source) => Err(ControlError::RemoveStale {
+                    path: path_buf(),
+                    source,
+                }),
+            }
         }
         Err(source) => Err(ControlError::Bind {
             path: path_buf(),

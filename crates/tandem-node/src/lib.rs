@@ -16,6 +16,7 @@ pub mod demo;
 pub mod drive;
 pub mod hooks;
 pub mod http;
+pub mod netns;
 pub mod node;
 pub mod render;
 pub mod snapshot;

@@ -89,7 +89,8 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where the node keeps its start history (restart guard); overrides
-    /// the configuration's `state_dir`.
+    /// the configuration's `state_dir` (default: this network namespace's,
+    /// /var/lib/tandemd in the initial one; docs/config.md).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// How log lines are written to standard error: `text` (one line per
@@ -173,7 +174,12 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     if let Some(dir) = args.state_dir {
-        config.global.state_dir = dir;
+        config.global.set_state_dir(dir);
+    }
+    // Paths nobody configured: this network namespace's defaults.
+    match tandem_node::netns::NetNs::current() {
+        Ok(ns) => config.global.for_namespace(&ns),
+        Err(e) => eprintln!("tandemd run: {e}; using the initial namespace's default paths"),
     }
     let (log_drops, _log_guard) = init_log(args.log_format);
     match tandem_node::drive::tandemd::run(config, args.config.clone(), Some(log_drops)) {

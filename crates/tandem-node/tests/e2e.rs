@@ -843,7 +843,7 @@ fn garp_macs(frames: &[Vec<u8>], addr: &str) -> Vec<([u8; 6], [u8; 6])> {
 /// a graceful stop deletes the macvlan.
 #[test]
 fn tandemd_vmac_pair() {
-    let Some(mut lab) = Lab::new("vmac", 2, &[]) else {
+    let Some(mut lab) = Lab::new("vmac", 2, &[Tool::Ping]) else {
         return;
     };
     const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x0a];

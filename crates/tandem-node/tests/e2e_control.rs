@@ -81,7 +81,7 @@ fn socket(lab: &Lab, k: usize) -> PathBuf {
 fn ctl(lab: &Lab, k: usize, args: &[&str]) -> Output {
     Command::new(TANDEMD)
         .args(args)
-        .arg("--socket")
+        .arg("--control-socket")
         .arg(socket(lab, k))
         .stdin(Stdio::null())
         .output()
@@ -648,7 +648,12 @@ notify = 'echo "$TANDEM_OLD_STATE $TANDEM_NEW_STATE" >> {record_s}'
     let events = lab.spawn(
         &ns,
         "events",
-        &[TANDEMD, "events", "--socket", sock.to_str().unwrap()],
+        &[
+            TANDEMD,
+            "events",
+            "--control-socket",
+            sock.to_str().unwrap(),
+        ],
     );
     lab.start_capture("reload.pcap");
     std::thread::sleep(Duration::from_millis(600));
@@ -926,7 +931,12 @@ fn maintenance_and_event_stream() {
         readers.push(lab.spawn(
             &ns,
             &label,
-            &[TANDEMD, "events", "--socket", sock.to_str().unwrap()],
+            &[
+                TANDEMD,
+                "events",
+                "--control-socket",
+                sock.to_str().unwrap(),
+            ],
         ));
     }
     // The readers subscribe before anything happens.

@@ -243,7 +243,7 @@ pub(super) fn build_flag_global(
         base: "tandemd run".to_string(),
     };
     if let Some(path) = control_socket {
-        global.control_socket = absolute(&ctx, "control_socket", &nowhere(path))?;
+        global.set_control_socket(absolute(&ctx, "control_socket", &nowhere(path))?);
     }
     if let Some(listen) = health_listen {
         let listen = parse_listen(&ctx, &nowhere(listen))?;
@@ -267,13 +267,13 @@ fn build_global(
     let mut global = GlobalConfig::default();
     if let Some(dir) = &g.state_dir {
         match absolute(&ctx, "state_dir", dir) {
-            Ok(p) => global.state_dir = p,
+            Ok(p) => global.set_state_dir(p),
             Err(e) => errors.push(e),
         }
     }
     if let Some(sock) = &g.control_socket {
         match absolute(&ctx, "control_socket", sock) {
-            Ok(p) => global.control_socket = p,
+            Ok(p) => global.set_control_socket(p),
             Err(e) => errors.push(e),
         }
     }

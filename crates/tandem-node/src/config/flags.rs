@@ -78,9 +78,10 @@ pub struct RunFlags {
     /// than 0, at most 3600).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub notify_timeout: Option<f64>,
-    /// The control socket (default /run/tandemd/tandemd.sock); with
+    /// The control socket (default: this network namespace's,
+    /// /run/tandemd/tandemd.sock in the initial one; docs/config.md); with
     /// --config, overrides the file's `control_socket`.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, alias = "socket", value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
     /// Serve the HTTP health port on ADDR:PORT (200 while Active, 503
     /// otherwise, on /health; /live; /metrics); with --config, overrides

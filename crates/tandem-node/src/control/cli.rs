@@ -3,20 +3,34 @@
 //! types and calls [`run`].
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{call, render_status, status, stream, ControlError, DEFAULT_SOCKET};
+use super::{call, render_status, status, stream, ControlError};
 
-/// The socket option every client subcommand takes.
-#[derive(Debug, Clone, Args)]
+/// The socket option every client subcommand takes: `--control-socket`,
+/// as `tandemd run` (`--socket`, its older name, still works).
+#[derive(Debug, Clone, Default, Args)]
 pub struct SocketArg {
-    /// The daemon's control socket (its `[global] control_socket`).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
-    pub socket: PathBuf,
+    /// The daemon's control socket (its `[global] control_socket`);
+    /// default: this network namespace's (/run/tandemd/tandemd.sock in the
+    /// initial one, /run/tandemd/netns/NAME/tandemd.sock in `ip netns exec
+    /// NAME`; docs/control.md).
+    #[arg(long = "control-socket", alias = "socket", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+impl SocketArg {
+    /// The path given, else the default of this network namespace
+    /// ([`crate::netns`]).
+    pub fn path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(crate::netns::default_control_socket)
+    }
 }
 
 /// `tandemd status`.
@@ -118,7 +132,7 @@ pub(crate) enum Failure {
 }
 
 pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<(), Failure> {
-    let message = |path: &PathBuf, request: serde_json::Value| -> Result<String, Failure> {
+    let message = |path: &Path, request: serde_json::Value| -> Result<String, Failure> {
         let reply = call(path, &request)?;
         Ok(reply["message"].as_str().unwrap_or("done").to_string())
     };
@@ -127,33 +141,33 @@ pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<(), Fa
             if a.json {
                 // The daemon's JSON as it is, so fields this tool does not
                 // know yet still reach the program reading it.
-                let reply = call(&a.socket.socket, &json!({"cmd": "status"}))?;
+                let reply = call(&a.socket.path(), &json!({"cmd": "status"}))?;
                 let pretty = serde_json::to_string_pretty(&reply["status"])
                     .map_err(|e| Failure::Output(e.into()))?;
                 format!("{pretty}\n")
             } else {
-                render_status(&status(&a.socket.socket)?)
+                render_status(&status(&a.socket.path())?)
             }
         }
         ClientCommand::Failover(a) => {
             let m = message(
-                &a.socket.socket,
+                &a.socket.path(),
                 json!({"cmd": "failover", "target": a.target}),
             )?;
             format!("{m}\n")
         }
         ClientCommand::Maintenance(a) => {
             let on = a.mode == OnOff::On;
-            let m = message(&a.socket.socket, json!({"cmd": "maintenance", "on": on}))?;
+            let m = message(&a.socket.path(), json!({"cmd": "maintenance", "on": on}))?;
             format!("{m}\n")
         }
         ClientCommand::ClearPacified(a) => {
-            let m = message(&a.socket, json!({"cmd": "clear-pacified"}))?;
+            let m = message(&a.path(), json!({"cmd": "clear-pacified"}))?;
             format!("{m}\n")
         }
         ClientCommand::Events(a) => {
             let mut failed = None;
-            stream(&a.socket, |line| {
+            stream(&a.path(), |line| {
                 let written = writeln!(out, "{line}").and_then(|()| out.flush());
                 match written {
                     Ok(()) => true,

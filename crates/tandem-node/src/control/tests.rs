@@ -346,11 +346,81 @@ fn live_socket_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "another tandemd is running on {} (its control socket answers); stop it or set another control_socket",
+            "another tandemd is running on {} (it holds the control socket's lock or answers on it); stop it or set another control_socket",
             dir.sock().display()
         )
     );
     // The first server still answers.
+    assert!(status(&dir.sock()).is_ok());
+}
+
+#[test]
+fn servers_starting_together_on_one_path_exactly_one_wins() {
+    // Many rounds, each with every server released at the same moment.
+    for round in 0..20 {
+        let dir = TempDir::new();
+        if round % 2 == 1 {
+            // Every other round, a stale socket is there to be replaced.
+            fs::create_dir_all(dir.sock().parent().unwrap()).unwrap();
+            drop(UnixListener::bind(dir.sock()).unwrap());
+        }
+        let n = 8;
+        let barrier = Arc::new(std::sync::Barrier::new(n));
+        let threads: Vec<_> = (0..n)
+            .map(|_| {
+                let (b, path) = (barrier.clone(), dir.sock());
+                std::thread::spawn(move || {
+                    b.wait();
+                    serve_with(&path, done_owned, unbounded::<String>().1.into_fn())
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let won: Vec<&ServerGuard> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let lost: Vec<&ControlError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {lost:?}");
+        for e in &lost {
+            assert!(
+                matches!(e, ControlError::AlreadyRunning { .. }),
+                "round {round}: {e}"
+            );
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "another tandemd is running on {}",
+                    dir.sock().display()
+                )),
+                "{e}"
+            );
+        }
+        // The winner is the one that answers.
+        assert!(status(&dir.sock()).is_ok(), "round {round}");
+        drop(results);
+        // Once it is gone, the path is free again.
+        let _next = fake(&dir.sock(), done);
+        assert!(status(&dir.sock()).is_ok());
+    }
+}
+
+#[test]
+fn a_running_server_holds_the_path_even_without_its_socket_file() {
+    let dir = TempDir::new();
+    let _first = fake(&dir.sock(), done);
+    assert!(lock_path(&dir.sock()).exists());
+    fs::remove_file(dir.sock()).unwrap();
+    let err = serve_with(&dir.sock(), done_owned, unbounded::<String>().1.into_fn()).unwrap_err();
+    assert!(matches!(err, ControlError::AlreadyRunning { .. }), "{err}");
+    assert!(!dir.sock().exists());
+}
+
+#[test]
+fn a_dead_servers_socket_and_lock_file_are_taken_over() {
+    let dir = TempDir::new();
+    drop(fake(&dir.sock(), done));
+    // What a killed daemon leaves: its lock file (unlocked now) and a
+    // socket nobody listens on.
+    assert!(lock_path(&dir.sock()).exists());
+    drop(UnixListener::bind(dir.sock()).unwrap());
+    let _f = fake(&dir.sock(), done);
     assert!(status(&dir.sock()).is_ok());
 }
 
@@ -436,7 +506,9 @@ mod cli_commands {
     fn client_subcommands_print_what_the_daemon_says() {
         let dir = TempDir::new();
         let f = fake(&dir.sock(), done);
-        let socket = SocketArg { socket: dir.sock() };
+        let socket = SocketArg {
+            socket: Some(dir.sock()),
+        };
         let (text, r) = run(&ClientCommand::Status(StatusArgs {
             json: false,
             socket: socket.clone(),

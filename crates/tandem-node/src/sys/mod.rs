@@ -316,3 +316,25 @@ pub(crate) fn valid_ifname(name: &str) -> bool {
             .bytes()
             .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace())
 }
+
+/// Takes an exclusive `flock(2)` lock on `file` without waiting: `Ok(true)`
+/// when it is ours (until the file is closed), `Ok(false)` when another
+/// open file holds it.
+#[allow(unsafe_code)]
+pub(crate) fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock takes a file descriptor and flags and touches no
+    // memory; the descriptor stays open for the call (borrowed `file`).
+    loop {
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(e),
+        }
+    }
+}

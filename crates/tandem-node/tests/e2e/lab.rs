@@ -85,6 +85,8 @@ pub(crate) enum Tool {
     Keepalived,
     /// ucarp
     Ucarp,
+    /// ping, on the observer
+    Ping,
 }
 
 /// The lab; see the module docs.
@@ -139,12 +141,13 @@ fn blocker(tools: &[Tool]) -> Option<String> {
         need.push(match t {
             Tool::Keepalived => "keepalived",
             Tool::Ucarp => "ucarp",
+            Tool::Ping => "ping",
         });
     }
     let missing: Vec<&str> = need.into_iter().filter(|c| !have(c)).collect();
     (!missing.is_empty()).then(|| {
         format!(
-            "the end-to-end test needs {} (Debian packages: keepalived ucarp tcpdump iproute2)",
+            "the end-to-end test needs {} (Debian packages: keepalived ucarp tcpdump iproute2 iputils-ping)",
             missing.join(", ")
         )
     })
