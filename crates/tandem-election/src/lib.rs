@@ -34,7 +34,6 @@ mod group;
 mod input;
 mod router;
 pub mod sim;
-mod time;
 mod timer;
 
 pub use action::{Action, AuthFailure, Diagnostic, Reason, State};
@@ -45,5 +44,7 @@ pub use config::{
 pub use group::SyncGroup;
 pub use input::{Advert, Command, Received};
 pub use router::{Status, VirtualRouter};
-pub use time::Instant;
+/// The driver's monotonic time, from tandem-time (re-exported here so the
+/// election's users need one crate).
+pub use tandem_time::Instant;
 pub use timer::Timer;

@@ -207,7 +207,7 @@ impl VirtualRouter {
     /// A timer may be due. Early or repeated calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        for t in self.timers.take_due(now) {
+        for t in self.timers.expired(now) {
             match t {
                 Timer::Adver => self.on_adver_timer(now),
                 Timer::ActiveDown => self.on_active_down(now),

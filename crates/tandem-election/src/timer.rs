@@ -1,7 +1,8 @@
-//! Timers as data: each [`Timer`] indexes one deadline, and
-//! [`Timers::earliest`] is what `poll_timeout` returns.
+//! Timers as data: each [`Timer`] keys one deadline of a [`Timers`] table
+//! (tandem-time's [`TimerTable`]), whose earliest deadline is what
+//! `poll_timeout` returns.
 
-use crate::Instant;
+use tandem_time::{TimerKey, TimerTable};
 
 /// The timers of one virtual router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,10 +20,9 @@ pub enum Timer {
     Pacified,
 }
 
-const N: usize = 5;
-
-impl Timer {
-    const ALL: [Timer; N] = [
+impl TimerKey for Timer {
+    /// Due together, timers fire in this order.
+    const ALL: &'static [Timer] = &[
         Timer::Adver,
         Timer::ActiveDown,
         Timer::Announce,
@@ -36,33 +36,4 @@ impl Timer {
 }
 
 /// Deadlines, one per [`Timer`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Timers {
-    at: [Option<Instant>; N],
-}
-
-impl Timers {
-    pub(crate) fn set(&mut self, t: Timer, at: Instant) {
-        self.at[t.index()] = Some(at);
-    }
-    pub(crate) fn cancel(&mut self, t: Timer) {
-        self.at[t.index()] = None;
-    }
-    /// Timers due at `now`, in a fixed order, cleared as they are returned.
-    pub(crate) fn take_due(&mut self, now: Instant) -> impl Iterator<Item = Timer> + use<> {
-        let mut due = [None; N];
-        for (i, t) in Timer::ALL.iter().enumerate() {
-            if self.at[i].is_some_and(|at| at <= now) {
-                self.at[i] = None;
-                due[i] = Some(*t);
-            }
-        }
-        due.into_iter().flatten()
-    }
-    pub(crate) fn earliest(&self) -> Option<Instant> {
-        self.at.iter().flatten().min().copied()
-    }
-    pub(crate) fn clear(&mut self) {
-        self.at = [None; N];
-    }
-}
+pub(crate) type Timers = TimerTable<Timer, 5>;
