@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 
-use tandem_election::Instant;
+use tandem_time::Instant;
 
 use super::{step, DriveError, Host};
 use crate::node::{Input, InstanceHost, Node, Output, SetUpDone, SetUpError};

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
-use tandem_election::Instant;
+use tandem_time::Instant;
 
 use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
 use super::{DriveError, Host};
@@ -320,7 +320,12 @@ impl Host for LinuxHost {
             }
             Output::SendFrames { interface, frames } => {
                 if let Some(p) = self.announcers.get(&interface) {
-                    let failed = frames.iter().filter_map(|f| p.send(f).err()).last();
+                    let mut failed = None;
+                    for f in &frames {
+                        if let Err(e) = p.send(f) {
+                            failed = Some(e);
+                        }
+                    }
                     if let Some(e) = failed {
                         self.warn(format!("announce {interface}"), || {
                             format!("announcement on {interface} failed: {e}")

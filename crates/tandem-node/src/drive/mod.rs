@@ -37,7 +37,7 @@ mod setup;
 pub mod tandemd;
 mod threads;
 
-use tandem_election::Instant;
+use tandem_time::Instant;
 
 pub use handle::{start, HandleEvent, NodeHandle, Options};
 pub use threads::{ControlHandle, EVENT_QUEUE, PACKET_QUEUE, REPLY_TIMEOUT, SUBSCRIBER_QUEUE};

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use tandem_wire::{frame, Family};
+use tandem_wire::Family;
 
 use super::linux::LinuxHost;
 use crate::config::{DaemonConfig, Delivery, InstanceConfig};
@@ -50,13 +50,6 @@ impl LinuxHost {
         cfg: &InstanceConfig,
         cleanup: bool,
     ) -> Result<InstanceHost, String> {
-        if let tandem_election::Protocol::Vrrp2 {
-            auth: tandem_wire::vrrp2::Auth::IpAh,
-            ..
-        } = cfg.election.protocol
-        {
-            return Err("VRRPv2 IPsec-AH authentication is decoded by `tandemd decode` but not spoken by `tandemd run` yet: use auth = \"none\" or \"pass\"".into());
-        }
         let ifindex = netlink::ifindex(&cfg.interface).map_err(|e| e.to_string())?;
         let family = cfg.family();
         let have = self.netlink.addresses(ifindex).map_err(|e| e.to_string())?;
@@ -78,18 +71,8 @@ impl LinuxHost {
                 }
             }
         }
-        let vrid = cfg.election.vrid;
         let (addr_ifindex, mac, macvlan) = if cfg.vmac {
-            let mac = match cfg.election.protocol {
-                // CARP uses 00-00-5E-00-01-{VHID} for both families.
-                tandem_election::Protocol::Carp { .. } => frame::carp_virtual_mac(vrid),
-                _ => frame::virtual_mac(vrid, family),
-            };
-            let ifname = format!(
-                "vrrp{}.{}",
-                if family == Family::V6 { "6" } else { "" },
-                vrid.get()
-            );
+            let (ifname, mac) = crate::node::virtual_mac(cfg);
             let idx = self
                 .netlink
                 .create_macvlan(&cfg.interface, &ifname, mac)

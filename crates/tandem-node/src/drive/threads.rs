@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use tandem_election::Instant;
+use tandem_time::Instant;
 
 use crate::config::DaemonConfig;
 use crate::control::api::{ControlReply, ControlRequest, Refusal};

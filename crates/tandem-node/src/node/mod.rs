@@ -838,6 +838,24 @@ fn set_suppressed(kind: &mut EventKind, n: u64) {
     }
 }
 
+/// The macvlan an instance with `vmac = true` carries its addresses on, and
+/// its virtual MAC: 00-00-5E-00-01-{VRID} (IPv4) or 00-00-5E-00-02-{VRID}
+/// (IPv6); CARP uses 00-00-5E-00-01-{VHID} for both families.
+pub fn virtual_mac(cfg: &InstanceConfig) -> (String, [u8; 6]) {
+    let vrid = cfg.election.vrid;
+    let family = cfg.family();
+    let mac = match cfg.election.protocol {
+        tandem_election::Protocol::Carp { .. } => tandem_wire::frame::carp_virtual_mac(vrid),
+        _ => tandem_wire::frame::virtual_mac(vrid, family),
+    };
+    let v6 = if family == tandem_wire::Family::V6 {
+        "6"
+    } else {
+        ""
+    };
+    (format!("vrrp{v6}.{}", vrid.get()), mac)
+}
+
 /// The election's router for `cfg` as the host set it up.
 fn router_for(
     cfg: &InstanceConfig,
@@ -845,6 +863,13 @@ fn router_for(
     now: Instant,
     recent_starts: &[Duration],
 ) -> Result<VirtualRouter, String> {
+    if let tandem_election::Protocol::Vrrp2 {
+        auth: tandem_wire::vrrp2::Auth::IpAh,
+        ..
+    } = cfg.election.protocol
+    {
+        return Err(format!("instance {}: VRRPv2 IPsec-AH authentication is decoded by `tandemd decode` but not spoken by `tandemd run` yet: use auth = \"none\" or \"pass\"", cfg.name));
+    }
     let mut ec = cfg.election.clone();
     ec.primary_address = host.primary;
     if ec.carp_counter == 0 {

@@ -320,13 +320,13 @@ fn lights_follow_state_partner_and_maintenance() {
 
 /// Two lone instances and a sync group of two.
 fn four() -> DaemonConfig {
-    config(&format!(
+    config(
         "[[instance]]\nname = \"a\"\ninterface = \"eth0\"\nvrid = 1\npriority = 150\naddresses = [\"192.0.2.101/24\"]\n\
          [[instance]]\nname = \"b\"\ninterface = \"eth0\"\nvrid = 2\npriority = 150\naddresses = [\"192.0.2.102/24\"]\n\
          [[instance]]\nname = \"c\"\ninterface = \"eth0\"\nvrid = 3\npriority = 150\naddresses = [\"192.0.2.103/24\"]\n\
          [[instance]]\nname = \"d\"\ninterface = \"eth0\"\nvrid = 4\npriority = 150\naddresses = [\"192.0.2.104/24\"]\n\
          [[sync_group]]\nname = \"g\"\ninstances = [\"c\", \"d\"]\n"
-    ))
+    )
 }
 
 fn reply_to(host: &FakeHost, to: ReplyTo) -> Option<&ControlReply> {
