@@ -24,16 +24,18 @@
 pub mod api;
 pub mod cli;
 mod render;
+mod unique;
 
 pub use api::{ControlReply, ControlRequest, Refusal};
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,6 +46,7 @@ use crate::drive::ControlHandle;
 use crate::snapshot::NodeSnapshot;
 
 pub use render::render_status;
+use unique::JsonError;
 
 /// Where the control socket lives in the initial network namespace unless
 /// configured otherwise (`[global] control_socket`); other namespaces have
@@ -53,8 +56,10 @@ pub const DEFAULT_SOCKET: &str = crate::config::DEFAULT_CONTROL_SOCKET;
 /// What is appended to the socket path to name its lock file.
 pub const LOCK_SUFFIX: &str = ".lock";
 
-/// Connections served at once; one more is told to try again.
-pub const MAX_CONNECTIONS: usize = 16;
+/// Connections served at once. One more closes the oldest connection that
+/// is waiting for a request line; only when none is waiting (every one runs
+/// a request or an event stream) is the new one told [`busy_message`].
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// Event streams (`{"cmd":"events"}`) served at once, within
 /// [`MAX_CONNECTIONS`], so that streams cannot lock `status` out.
@@ -202,8 +207,10 @@ pub enum Request {
 /// client.
 pub fn parse_request(line: &str) -> Result<Request, String> {
     const EXAMPLE: &str = r#"one JSON object per line, e.g. {"cmd":"status"}"#;
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| format!("malformed request: not JSON ({e}); expected {EXAMPLE}"))?;
+    let value = unique::parse(line).map_err(|e| match e {
+        JsonError::Syntax(_) => format!("malformed request: {e}; expected {EXAMPLE}"),
+        JsonError::DuplicateKey { .. } => format!("malformed request: {e}"),
+    })?;
     let Value::Object(obj) = value else {
         return Err(format!(
             "malformed request: {} instead of an object; expected {EXAMPLE}",
@@ -540,13 +547,71 @@ fn take_slot(counter: &AtomicUsize, max: usize) -> Option<Slot<'_>> {
         .map(|_| Slot(counter))
 }
 
+/// What a client refused for lack of room is told.
+pub fn busy_message() -> String {
+    format!(
+        "busy: all {MAX_CONNECTIONS} control connections are running requests or event streams; try again"
+    )
+}
+
+/// The connections waiting for a request line, oldest first, each with a
+/// handle to shut it down when a new connection needs its place.
+#[derive(Default)]
+struct Waiting(Mutex<BTreeMap<u64, UnixStream>>);
+
+impl Waiting {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, UnixStream>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Connection `id` starts waiting for a request line.
+    fn enter(&self, id: u64, handle: UnixStream) {
+        self.lock().insert(id, handle);
+    }
+
+    /// Connection `id` has its line (or is gone); `None` if it was evicted
+    /// meanwhile.
+    fn leave(&self, id: u64) -> Option<UnixStream> {
+        self.lock().remove(&id)
+    }
+
+    /// Shuts down the oldest waiting connection (its thread sees the end
+    /// of the stream and ends); false if none is waiting.
+    fn evict_oldest(&self) -> bool {
+        let oldest = self.lock().pop_first();
+        match oldest {
+            Some((_, handle)) => {
+                let _ = handle.shutdown(std::net::Shutdown::Both);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Tells the client it is refused, without waiting (non-blocking): the
+/// line fits in the socket's buffer. What the client already sent is read
+/// first, so that closing does not reset the connection before the client
+/// reads the line.
+fn refuse_busy(mut stream: UnixStream) {
+    let _ = stream.set_nonblocking(true);
+    let _ = write_line(&mut stream, &error_json(&busy_message()));
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut chunk = [0u8; 4096];
+    let _ = stream.read(&mut chunk);
+}
+
 fn accept_loop(listener: &UnixListener, backend: &Arc<Backend>, stop: &AtomicBool) {
+    let waiting = Arc::new(Waiting::default());
+    let mut next_id: u64 = 0;
     loop {
         let accepted = listener.accept();
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let mut stream = match accepted {
+        let stream = match accepted {
             Ok((s, _)) => s,
             Err(_) => {
                 // Out of descriptors or similar: do not spin.
@@ -555,23 +620,28 @@ fn accept_loop(listener: &UnixListener, backend: &Arc<Backend>, stop: &AtomicBoo
             }
         };
         let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        let Some(slot) = take_slot(&backend.connections, MAX_CONNECTIONS) else {
-            let _ = write_line(
-                &mut stream,
-                &error_json(&format!(
-                    "busy: {MAX_CONNECTIONS} control connections are open; try again"
-                )),
-            );
-            continue;
-        };
-        // The thread releases the slot when the connection ends.
-        std::mem::forget(slot);
+        match take_slot(&backend.connections, MAX_CONNECTIONS) {
+            // The thread releases the slot when the connection ends.
+            Some(slot) => std::mem::forget(slot),
+            // The evicted connection's thread ends at once and releases
+            // its slot; this one takes it over.
+            None if waiting.evict_oldest() => {
+                backend.connections.fetch_add(1, Ordering::SeqCst);
+            }
+            None => {
+                refuse_busy(stream);
+                continue;
+            }
+        }
+        let id = next_id;
+        next_id = next_id.wrapping_add(1);
         let b = backend.clone();
+        let w = waiting.clone();
         let spawned = thread::Builder::new()
             .name("tandemd-control-conn".into())
             .spawn(move || {
                 let _slot = Slot(&b.connections);
-                handle_connection(stream, &b);
+                handle_connection(stream, &b, &w, id);
             });
         if spawned.is_err() {
             backend.connections.fetch_sub(1, Ordering::SeqCst);
@@ -618,10 +688,20 @@ fn read_request_line(stream: &mut UnixStream, pending: &mut Vec<u8>) -> Result<V
     }
 }
 
-fn handle_connection(mut stream: UnixStream, backend: &Backend) {
+fn handle_connection(mut stream: UnixStream, backend: &Backend, waiting: &Waiting, id: u64) {
+    let Ok(mut handle) = stream.try_clone() else {
+        return;
+    };
     let mut pending = Vec::new();
     loop {
-        let line = match read_request_line(&mut stream, &mut pending) {
+        // While it waits for a line, a new connection may evict it.
+        waiting.enter(id, handle);
+        let read = read_request_line(&mut stream, &mut pending);
+        match waiting.leave(id) {
+            Some(h) => handle = h,
+            None => return,
+        }
+        let line = match read {
             Ok(l) => l,
             Err(LineError::Gone) => return,
             Err(LineError::TooLong) => {
@@ -780,17 +860,42 @@ fn read_reply(path: &Path, reader: &mut impl BufRead) -> Result<Map<String, Valu
     }
 }
 
+/// Connects, sends `request` and reads the first reply line. A daemon that
+/// refuses the connection (busy) answers and closes it before reading the
+/// request, so a send that fails on a closed connection still reads the
+/// answer that came before.
+fn exchange(
+    path: &Path,
+    request: &Value,
+) -> Result<(BufReader<UnixStream>, Map<String, Value>), ControlError> {
+    let mut stream = connect(path)?;
+    let sent = stream
+        .set_read_timeout(Some(CLIENT_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(CLIENT_TIMEOUT)))
+        .and_then(|()| write_line(&mut stream, request));
+    let mut reader = BufReader::new(stream);
+    match sent {
+        Ok(()) => read_reply(path, &mut reader).map(|reply| (reader, reply)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            match read_reply(path, &mut reader) {
+                Ok(reply) => Ok((reader, reply)),
+                Err(refused @ ControlError::Refused { .. }) => Err(refused),
+                Err(_) => Err(io_error(path, e)),
+            }
+        }
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
 /// Sends one request and returns the reply object (`"ok": true`); a reply
 /// with `"ok": false` becomes [`ControlError::Refused`] with its reason.
 pub fn call(path: &Path, request: &Value) -> Result<Value, ControlError> {
-    let mut stream = connect(path)?;
-    stream
-        .set_read_timeout(Some(CLIENT_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(CLIENT_TIMEOUT)))
-        .and_then(|()| write_line(&mut stream, request))
-        .map_err(|e| io_error(path, e))?;
-    let mut reader = BufReader::new(stream);
-    read_reply(path, &mut reader).map(Value::Object)
+    exchange(path, request).map(|(_, reply)| Value::Object(reply))
 }
 
 /// Asks for the node snapshot.
@@ -810,14 +915,7 @@ pub fn status(path: &Path) -> Result<NodeSnapshot, ControlError> {
 /// Opens the event stream and calls `on_line` with each event line (one
 /// JSON object) until it returns `false` or the daemon closes the stream.
 pub fn stream(path: &Path, mut on_line: impl FnMut(&str) -> bool) -> Result<(), ControlError> {
-    let mut stream = connect(path)?;
-    stream
-        .set_read_timeout(Some(CLIENT_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(CLIENT_TIMEOUT)))
-        .and_then(|()| write_line(&mut stream, &json!({"cmd": "events"})))
-        .map_err(|e| io_error(path, e))?;
-    let mut reader = BufReader::new(stream);
-    read_reply(path, &mut reader)?;
+    let (mut reader, _) = exchange(path, &json!({"cmd": "events"}))?;
     // Events come whenever they happen: no timeout from here on.
     reader
         .get_ref()

@@ -1,7 +1,7 @@
 //! The HTTP health port and the Prometheus metrics of tandemd.
 //!
-//! A minimal HTTP/1.1 server on [`std::net::TcpListener`], one thread per
-//! connection, no async runtime. It answers three paths of
+//! A minimal HTTP/1.1 server: one thread running an event loop over
+//! every connection (the `mio` crate, epoll), no async runtime. It answers three paths of
 //! [`HealthConfig`]:
 //!
 //! - `path` (`/health`): 200 with `active_body` when every instance the
@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::HealthConfig;
 use crate::snapshot::{InstanceStatus, Light, NodeSnapshot};
 
-pub use server::{HttpError, HttpGuard, MAX_CONNECTIONS, MAX_HEAD_BYTES, READ_TIMEOUT};
+pub use server::{HttpError, HttpGuard, BUSY_BODY, MAX_CONNECTIONS, MAX_HEAD_BYTES, READ_TIMEOUT};
 
 /// The content type of the health and liveness bodies.
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
@@ -98,6 +98,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",

@@ -2,11 +2,11 @@
 //! daemon's main loop (no root needed).
 
 use crossbeam_channel::{unbounded, Sender};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use super::*;
@@ -434,29 +434,124 @@ fn a_file_that_is_not_a_socket_is_left_alone() {
     assert_eq!(fs::read_to_string(dir.sock()).unwrap(), "precious");
 }
 
+/// A client that connects and sends part of a request line, or nothing.
+fn idle_client(path: &Path, n: usize) -> UnixStream {
+    let mut s = UnixStream::connect(path).unwrap();
+    let partial: &[u8] = match n % 3 {
+        0 => b"",
+        1 => b"{",
+        _ => br#"{"cmd":"#,
+    };
+    s.write_all(partial).unwrap();
+    s
+}
+
 #[test]
-fn connections_are_bounded() {
+fn idle_connections_do_not_lock_clients_out() {
     let dir = TempDir::new();
-    let _f = fake(&dir.sock(), done);
-    // MAX_CONNECTIONS idle clients hold every slot...
-    let idle: Vec<UnixStream> = (0..MAX_CONNECTIONS)
-        .map(|_| UnixStream::connect(dir.sock()).unwrap())
+    let f = fake(&dir.sock(), done);
+    let mut idle: Vec<UnixStream> = (0..MAX_CONNECTIONS + 36)
+        .map(|n| idle_client(&dir.sock(), n))
         .collect();
-    // ...(each served: a status on the last proves the threads run)...
-    let mut last = UnixStream::connect(dir.sock()).unwrap();
-    last.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(&mut last).read_line(&mut line).unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap();
-    assert!(error_of(&v).starts_with("busy:"), "{v}");
-    // ...and freeing them lets a new client in.
-    drop(idle);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while status(&dir.sock()).is_err() {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(50));
+    for _ in 0..20 {
+        assert_eq!(status(&dir.sock()).unwrap(), super::render::tests::sample());
     }
+    let (text, r) = cli_commands::run(&cli_commands::status_of(&dir.sock()));
+    r.unwrap();
+    assert!(text.starts_with("node: "), "{text}");
+    assert_eq!(f.requests.lock().unwrap().len(), 21);
+    // The oldest idle connection made room: closed without an answer.
+    idle[0]
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(idle[0].read(&mut buf).unwrap(), 0);
+    drop(idle);
+}
+
+#[test]
+fn a_refusal_reaches_the_client_as_the_busy_message() {
+    let dir = TempDir::new();
+    // Every request waits for the gate: MAX_CONNECTIONS of them hold every
+    // connection, and none is waiting for a line, so none can be evicted.
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let entered = Arc::new(AtomicUsize::new(0));
+    let (g, e) = (gate.clone(), entered.clone());
+    let _guard = serve_with(
+        &dir.sock(),
+        move |req| {
+            e.fetch_add(1, Ordering::SeqCst);
+            let (lock, cv) = &*g;
+            let open = lock.lock().unwrap();
+            let _open = cv
+                .wait_timeout_while(open, Duration::from_secs(20), |open| !*open)
+                .unwrap();
+            done_owned(req)
+        },
+        || unbounded().1,
+    )
+    .unwrap();
+    let held: Vec<UnixStream> = (0..MAX_CONNECTIONS)
+        .map(|_| {
+            let mut s = UnixStream::connect(dir.sock()).unwrap();
+            s.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
+            s
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while entered.load(Ordering::SeqCst) < MAX_CONNECTIONS {
+        assert!(Instant::now() < deadline, "requests did not arrive");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let (text, r) = cli_commands::run(&cli_commands::status_of(&dir.sock()));
+    assert_eq!(text, "");
+    assert_eq!(r.unwrap_err(), busy_message());
+    // A raw client that sends first reads the same line.
+    let mut s = UnixStream::connect(dir.sock()).unwrap();
+    let _ = s.write_all(b"{\"cmd\":\"status\"}\n");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = String::new();
+    BufReader::new(&mut s).read_line(&mut line).unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(error_of(&v), busy_message());
+    // Opening the gate answers the held requests.
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    for mut h in held {
+        h.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut line = String::new();
+        BufReader::new(&mut h).read_line(&mut line).unwrap();
+        assert!(line.starts_with("{\"ok\":true"), "{line}");
+    }
+}
+
+#[test]
+fn a_request_with_a_duplicate_key_is_refused_and_does_nothing() {
+    let dir = TempDir::new();
+    let f = fake(&dir.sock(), done);
+    let replies = raw(
+        &dir.sock(),
+        &[
+            r#"{"cmd":"status","cmd":"failover"}"#,
+            r#"{"cmd":"failover","target":null,"target":"web"}"#,
+            r#"{"cmd":"maintenance","on":true,"x":{"a":1,"a":2}}"#,
+            r#"{"cmd":"status"}"#,
+        ],
+    );
+    assert_eq!(
+        error_of(&replies[0]),
+        "malformed request: duplicate key \"cmd\" at the top level; each key may appear only once"
+    );
+    assert_eq!(
+        error_of(&replies[1]),
+        "malformed request: duplicate key \"target\" at the top level; each key may appear only once"
+    );
+    assert_eq!(
+        error_of(&replies[2]),
+        "malformed request: duplicate key \"a\" in \"x\"; each key may appear only once"
+    );
+    assert_eq!(replies[3]["ok"], true);
+    assert_eq!(*f.requests.lock().unwrap(), [ControlRequest::Status]);
 }
 
 fn done_owned(req: ControlRequest) -> ControlReply {
@@ -496,7 +591,16 @@ mod cli_commands {
         execute, ClientCommand, FailoverArgs, MaintenanceArgs, OnOff, SocketArg, StatusArgs,
     };
 
-    fn run(cmd: &ClientCommand) -> (String, Result<(), String>) {
+    pub(super) fn status_of(path: &Path) -> ClientCommand {
+        ClientCommand::Status(StatusArgs {
+            json: false,
+            socket: SocketArg {
+                socket: Some(path.to_path_buf()),
+            },
+        })
+    }
+
+    pub(super) fn run(cmd: &ClientCommand) -> (String, Result<(), String>) {
         let mut out = Vec::new();
         let result = execute(cmd, &mut out).map_err(|e| e.to_string());
         (String::from_utf8(out).unwrap(), result)

@@ -1,24 +1,35 @@
-//! The socket side of the health port: the accept thread, one thread per
-//! connection, a bounded request-head reader and parser, and the guard
-//! that stops it all.
+//! The socket side of the health port: one thread running an event loop
+//! ([`mio`], epoll on Linux) over the listening socket and every
+//! connection, a bounded request-head reader and parser, and the guard that
+//! stops it all.
 //!
-//! One request per connection (`Connection: close`). The head must arrive
-//! whole within [`READ_TIMEOUT`] and fit in [`MAX_HEAD_BYTES`]; at most
-//! [`MAX_CONNECTIONS`] connections are served at once and the others get
-//! an immediate 503. Nothing a client sends can make it panic or block
-//! other clients for longer than the read timeout.
+//! One request per connection (`Connection: close`). A connection costs a
+//! file descriptor and a small record until it sends something; no thread
+//! waits on it, so idle and slow clients cannot crowd out a probe. The head
+//! must arrive whole within [`READ_TIMEOUT`] (else 408) and fit in
+//! [`MAX_HEAD_BYTES`] (else 431); the response must be written within
+//! `WRITE_TIMEOUT`. At most [`MAX_CONNECTIONS`] connections are open at
+//! once: a new one beyond that closes the oldest connection that is still
+//! waiting for its head (or already answered), and counts the eviction.
+//! Only when every connection is in the middle of writing its response is
+//! the new one refused, with `429` and the body `busy` (never the
+//! standby answer). Nothing a client sends can make it panic.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use mio::net::{TcpListener as MioListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
 use crate::config::HealthConfig;
 use crate::snapshot::NodeSnapshot;
 
-use super::{reason_phrase, respond, Response};
+use super::{reason_phrase, respond, Response, TEXT_PLAIN};
 
 /// The largest request head (request line and headers) accepted; a longer
 /// one gets 431.
@@ -26,8 +37,12 @@ pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// How long a client has to send its whole request head; a slower one gets
 /// 408.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// How many connections are served at once; more get 503 at once.
-pub const MAX_CONNECTIONS: usize = 32;
+/// How many connections may be open at once; one more evicts the oldest
+/// connection still waiting for its head.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// The body of the answer to a connection refused because every slot is
+/// writing a response (status 429).
+pub const BUSY_BODY: &str = "busy\n";
 /// How long writing a response may take.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most headers a request may have.
@@ -37,9 +52,19 @@ const MAX_HEADERS: usize = 100;
 /// the client has read the response), and for how long at most.
 const DRAIN_BYTES: usize = 64 * 1024;
 const DRAIN_TIME: Duration = Duration::from_millis(200);
-/// How long the accept thread rests after a failed accept (e.g. out of
-/// file descriptors).
+/// How long the loop waits before accepting again after a failed accept
+/// (e.g. out of file descriptors with nothing to evict).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Connections accepted per turn of the loop, so that a flood of new
+/// connections cannot starve the ones already open.
+const ACCEPT_BATCH: usize = 256;
+/// Events taken per turn of the loop.
+const EVENTS: usize = 1024;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// The first connection token; tokens are never reused while the port runs.
+const FIRST_ID: usize = 2;
 
 /// Why the health port did not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,18 +79,22 @@ pub enum HttpError {
         #[source]
         source: io::Error,
     },
-    /// The accept thread could not be created.
-    #[error("cannot start the health port's accept thread: {0}")]
+    /// The event loop (epoll instance, wake-up descriptor) could not be set
+    /// up: usually out of file descriptors.
+    #[error("cannot set up the health port's event loop (out of file descriptors?): {0}")]
+    Poll(#[source] io::Error),
+    /// The server thread could not be created.
+    #[error("cannot start the health port's thread: {0}")]
     Spawn(#[source] io::Error),
 }
 
-/// The running health port. Dropping it stops the accept thread and closes
-/// the listening socket; connections being served finish on their own
-/// within the read and write timeouts.
+/// The running health port. Dropping it stops the server thread, which
+/// closes the listening socket and every connection.
 #[derive(Debug)]
 pub struct HttpGuard {
     local_addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    waker: Waker,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -80,18 +109,10 @@ impl HttpGuard {
 impl Drop for HttpGuard {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let ip = match self.local_addr.ip() {
-            IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        let woke =
-            TcpStream::connect_timeout(&SocketAddr::new(ip, self.local_addr.port()), WRITE_TIMEOUT)
-                .is_ok();
+        let woke = self.waker.wake().is_ok();
         if let Some(t) = self.thread.take() {
-            // Without the wake-up the thread ends at the next connection;
-            // waiting for it could hang the caller.
+            // Without the wake-up the thread ends at its next event or
+            // deadline; waiting for it could hang the caller.
             if woke {
                 let _ = t.join();
             }
@@ -99,104 +120,453 @@ impl Drop for HttpGuard {
     }
 }
 
-/// Binds and starts the accept thread.
+/// Binds and starts the server thread.
 pub(super) fn start(
     cfg: HealthConfig,
     snapshot: Arc<RwLock<NodeSnapshot>>,
 ) -> Result<HttpGuard, HttpError> {
+    start_with(cfg, snapshot, MAX_CONNECTIONS)
+}
+
+/// [`start`] with another connection cap (tests use a small one).
+fn start_with(
+    cfg: HealthConfig,
+    snapshot: Arc<RwLock<NodeSnapshot>>,
+    max_connections: usize,
+) -> Result<HttpGuard, HttpError> {
     let addr = cfg.listen;
-    let listener = TcpListener::bind(addr).map_err(|source| HttpError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| HttpError::Bind { addr, source })?;
+    let bind = |source| HttpError::Bind { addr, source };
+    let std_listener = TcpListener::bind(addr).map_err(bind)?;
+    let local_addr = std_listener.local_addr().map_err(bind)?;
+    std_listener.set_nonblocking(true).map_err(bind)?;
+    let mut listener = MioListener::from_std(std_listener);
+    let poll = Poll::new().map_err(HttpError::Poll)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .map_err(HttpError::Poll)?;
+    let waker = Waker::new(poll.registry(), WAKER).map_err(HttpError::Poll)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let server = Server {
+        cfg,
+        snapshot,
+        poll,
+        listener,
+        conns: BTreeMap::new(),
+        deadlines: BTreeSet::new(),
+        next_id: FIRST_ID,
+        max_connections: max_connections.max(1),
+        accept_again: None,
+        stats: Stats::default(),
+        scratch: vec![0u8; 16 * 1024],
+    };
     let thread = {
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("tandemd-http".into())
-            .spawn(move || accept_loop(&listener, &Arc::new(cfg), &snapshot, &stop))
+            .spawn(move || server.run(&stop))
             .map_err(HttpError::Spawn)?
     };
     Ok(HttpGuard {
         local_addr,
         stop,
+        waker,
         thread: Some(thread),
     })
 }
 
-/// Counts a connection in; counts it out when dropped, however the
-/// connection's thread ends.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+/// What the port counts about its connections; `/metrics` shows them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Stats {
+    /// Connections closed to make room for a new one.
+    evicted: u64,
+    /// Connections refused with 429 because nothing could be evicted.
+    refused: u64,
+    /// Heads not complete within [`READ_TIMEOUT`] (answered 408).
+    head_timeouts: u64,
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    cfg: &Arc<HealthConfig>,
-    snapshot: &Arc<RwLock<NodeSnapshot>>,
-    stop: &AtomicBool,
-) {
-    let active = Arc::new(AtomicUsize::new(0));
-    loop {
-        let accepted = listener.accept();
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let stream = match accepted {
-            Ok((s, _)) => s,
-            Err(_) => {
-                std::thread::sleep(ACCEPT_BACKOFF);
-                continue;
-            }
-        };
-        if active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-            reject_busy(stream);
-            continue;
-        }
-        active.fetch_add(1, Ordering::SeqCst);
-        let slot = Slot(active.clone());
-        let cfg = cfg.clone();
-        let snapshot = snapshot.clone();
-        // If the thread cannot be created the closure, the slot and the
-        // stream inside it are dropped: the client sees the connection
-        // close.
-        let _ = std::thread::Builder::new()
-            .name("tandemd-http-conn".into())
-            .spawn(move || {
-                let _slot = slot;
-                serve_connection(stream, &cfg, &snapshot);
-            });
-    }
+/// Where a connection is in its one request.
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the request head; what arrived so far.
+    Head(Vec<u8>),
+    /// Writing the response; `sent` bytes of `out` are out.
+    Write { out: Vec<u8>, sent: usize },
+    /// Answered and shut down for writing; reading and dropping what the
+    /// client still sends, `read` bytes so far.
+    Drain { read: usize },
 }
 
-/// Answers 503 without waiting (the socket is non-blocking): the response
-/// fits in the socket's send buffer, and a client that does not read it
-/// only loses it.
-fn reject_busy(mut stream: TcpStream) {
-    if stream.set_nonblocking(true).is_ok() {
-        let r = Response::text(503, "busy: too many connections\n");
-        let _ = stream.write_all(&encode(&r, false));
-        let _ = stream.shutdown(Shutdown::Write);
-        // Take in the request if it is already here, so that closing does
-        // not reset the connection before the client reads the 503.
-        let mut chunk = [0u8; MAX_HEAD_BYTES];
-        let _ = stream.read(&mut chunk);
-    }
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    phase: Phase,
+    deadline: Instant,
 }
 
-/// Why a request head could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HeadError {
-    /// Longer than [`MAX_HEAD_BYTES`].
-    TooLarge,
-    /// Not complete within [`READ_TIMEOUT`].
-    Timeout,
+/// What reading a head produced.
+enum HeadProgress {
+    /// Not complete yet; the socket has nothing more for now.
+    Pending,
     /// The client closed, or the socket failed, before a whole head.
     Closed,
+    /// The head, with its final blank line.
+    Head(Vec<u8>),
+    /// Longer than [`MAX_HEAD_BYTES`].
+    TooLarge,
+}
+
+/// What draining produced.
+enum DrainProgress {
+    /// The socket has nothing more for now.
+    Pending,
+    /// The client closed, sent too much, or the socket failed.
+    Done,
+}
+
+struct Server {
+    cfg: HealthConfig,
+    snapshot: Arc<RwLock<NodeSnapshot>>,
+    poll: Poll,
+    listener: MioListener,
+    /// Open connections by token; a lower token was accepted earlier.
+    conns: BTreeMap<usize, Conn>,
+    /// Every open connection's deadline, earliest first.
+    deadlines: BTreeSet<(Instant, usize)>,
+    next_id: usize,
+    max_connections: usize,
+    /// When to try accepting again after a failed accept, or after a full
+    /// batch (the listener, edge-triggered, does not report the rest).
+    accept_again: Option<Instant>,
+    stats: Stats,
+    scratch: Vec<u8>,
+}
+
+impl Server {
+    fn run(mut self, stop: &AtomicBool) {
+        let mut events = Events::with_capacity(EVENTS);
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let now = Instant::now();
+            let wake = self
+                .deadlines
+                .first()
+                .map(|(at, _)| *at)
+                .into_iter()
+                .chain(self.accept_again)
+                .min();
+            let timeout = wake.map(|at| at.saturating_duration_since(now));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    std::thread::sleep(ACCEPT_BACKOFF);
+                }
+                continue;
+            }
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(id) => self.ready(id),
+                }
+            }
+            let now = Instant::now();
+            if self.accept_again.is_some_and(|at| at <= now) {
+                self.accept_again = None;
+                self.accept();
+            }
+            self.expire(Instant::now());
+        }
+    }
+
+    /// Accepts what the listener holds, one batch at most.
+    fn accept(&mut self) {
+        for _ in 0..ACCEPT_BATCH {
+            match self.listener.accept() {
+                Ok((stream, _)) => self.admit(stream),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // Out of descriptors: free one if an idle connection
+                    // holds it, else wait and try again.
+                    if !self.evict_oldest() {
+                        self.accept_again = Some(Instant::now() + ACCEPT_BACKOFF);
+                        return;
+                    }
+                }
+                Err(_) => {
+                    self.accept_again = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+        // A full batch: the rest waits for the next turn.
+        self.accept_again = Some(Instant::now());
+    }
+
+    fn admit(&mut self, mut stream: TcpStream) {
+        if self.conns.len() >= self.max_connections && !self.evict_oldest() {
+            self.stats.refused += 1;
+            refuse_busy(stream);
+            return;
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(FIRST_ID);
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut stream,
+                Token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            return;
+        }
+        let deadline = Instant::now() + READ_TIMEOUT;
+        self.deadlines.insert((deadline, id));
+        self.conns.insert(
+            id,
+            Conn {
+                stream,
+                phase: Phase::Head(Vec::new()),
+                deadline,
+            },
+        );
+        // The registration reports data that is already there.
+    }
+
+    /// Closes the oldest connection that is waiting for its head or already
+    /// answered; false if every connection is writing a response.
+    fn evict_oldest(&mut self) -> bool {
+        let victim = self
+            .conns
+            .iter()
+            .find(|(_, c)| !matches!(c.phase, Phase::Write { .. }))
+            .map(|(id, _)| *id);
+        match victim {
+            Some(id) => {
+                self.stats.evicted += 1;
+                self.close(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn close(&mut self, id: usize) {
+        if let Some(mut c) = self.conns.remove(&id) {
+            self.deadlines.remove(&(c.deadline, id));
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+    }
+
+    fn set_deadline(&mut self, id: usize, at: Instant) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            self.deadlines.remove(&(c.deadline, id));
+            c.deadline = at;
+            self.deadlines.insert((at, id));
+        }
+    }
+
+    /// A connection's socket is readable or writable.
+    fn ready(&mut self, id: usize) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match &mut c.phase {
+            Phase::Head(buf) => match read_head(&mut c.stream, buf, &mut self.scratch) {
+                HeadProgress::Pending => {}
+                HeadProgress::Closed => self.close(id),
+                HeadProgress::TooLarge => {
+                    self.answer(id, &Response::text(431, "request head too large\n"), false);
+                }
+                HeadProgress::Head(head) => {
+                    let (response, head_only) = self.response_to(&head);
+                    self.answer(id, &response, head_only);
+                }
+            },
+            Phase::Write { .. } => self.flush(id),
+            Phase::Drain { .. } => self.drain(id),
+        }
+    }
+
+    /// The answer to a whole request head.
+    fn response_to(&self, head: &[u8]) -> (Response, bool) {
+        match parse_head(head) {
+            Err(ParseError::Malformed) => (Response::text(400, "bad request\n"), false),
+            Err(ParseError::Version) => {
+                (Response::text(505, "HTTP/1.0 and HTTP/1.1 only\n"), false)
+            }
+            Ok(req) => {
+                let snap = self
+                    .snapshot
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut r = respond(&self.cfg, &snap, req.method, req.path);
+                if req.path == self.cfg.metrics_path && r.status == 200 {
+                    r.body.push_str(&self.metrics_text());
+                }
+                (r, req.method == "HEAD")
+            }
+        }
+    }
+
+    /// The port's own series, appended to `/metrics`.
+    fn metrics_text(&self) -> String {
+        let open = self.conns.len();
+        let s = self.stats;
+        format!(
+            "# HELP tandem_http_connections_open Connections open on the health port.\n\
+             # TYPE tandem_http_connections_open gauge\n\
+             tandem_http_connections_open {open}\n\
+             # HELP tandem_http_connections_evicted_total Health-port connections closed before their request was complete to make room for a new connection when the port held its maximum.\n\
+             # TYPE tandem_http_connections_evicted_total counter\n\
+             tandem_http_connections_evicted_total {}\n\
+             # HELP tandem_http_connections_refused_total Health-port connections answered 429 busy because every connection was writing a response.\n\
+             # TYPE tandem_http_connections_refused_total counter\n\
+             tandem_http_connections_refused_total {}\n\
+             # HELP tandem_http_request_timeouts_total Health-port requests whose head was not complete within 2 s (answered 408).\n\
+             # TYPE tandem_http_request_timeouts_total counter\n\
+             tandem_http_request_timeouts_total {}\n",
+            s.evicted,
+            s.refused,
+            s.head_timeouts,
+        )
+    }
+
+    /// Starts writing `response`.
+    fn answer(&mut self, id: usize, response: &Response, head_only: bool) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.phase = Phase::Write {
+            out: encode(response, head_only),
+            sent: 0,
+        };
+        self.set_deadline(id, Instant::now() + WRITE_TIMEOUT);
+        self.flush(id);
+    }
+
+    /// Writes what the socket takes; once all is out, shuts down the
+    /// sending side and drains.
+    fn flush(&mut self, id: usize) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Phase::Write { out, sent } = &mut c.phase else {
+            return;
+        };
+        while *sent < out.len() {
+            match c.stream.write(&out[*sent..]) {
+                Ok(0) => return self.close(id),
+                Ok(n) => *sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(id),
+            }
+        }
+        let _ = c.stream.shutdown(Shutdown::Write);
+        c.phase = Phase::Drain { read: 0 };
+        self.set_deadline(id, Instant::now() + DRAIN_TIME);
+        // Bytes after the head (a body) arrived before and bring no new
+        // readiness event: read them now.
+        self.drain(id);
+    }
+
+    fn drain(&mut self, id: usize) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Phase::Drain { read } = &mut c.phase else {
+            return;
+        };
+        if let DrainProgress::Done = drain(&mut c.stream, read, &mut self.scratch) {
+            self.close(id);
+        }
+    }
+
+    /// Acts on every deadline up to `now`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                return;
+            }
+            let is_head = matches!(self.conns.get(&id).map(|c| &c.phase), Some(Phase::Head(_)));
+            if is_head {
+                self.stats.head_timeouts += 1;
+                // Sets a new deadline, so the loop moves on.
+                self.answer(id, &Response::text(408, "request timeout\n"), false);
+            } else {
+                self.close(id);
+            }
+            // A deadline whose connection is gone.
+            self.deadlines.remove(&(at, id));
+        }
+    }
+}
+
+/// Answers 429 `busy` without waiting (the socket is non-blocking): the
+/// response fits in the socket's send buffer, and a client that does not
+/// read it only loses it.
+fn refuse_busy(mut stream: TcpStream) {
+    let mut r = Response::text(429, BUSY_BODY);
+    debug_assert_eq!(r.content_type, TEXT_PLAIN);
+    r.headers.push(("Retry-After", "1".into()));
+    let _ = stream.write_all(&encode(&r, false));
+    let _ = stream.shutdown(Shutdown::Write);
+    // Take in the request if it is already here, so that closing does not
+    // reset the connection before the client reads the answer.
+    let mut chunk = [0u8; 4096];
+    let _ = stream.read(&mut chunk);
+}
+
+/// Reads what the socket has into `buf` until the blank line that ends
+/// the head, the size limit, or nothing more for now.
+fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, scratch: &mut [u8]) -> HeadProgress {
+    loop {
+        let room = (MAX_HEAD_BYTES + 1)
+            .saturating_sub(buf.len())
+            .min(scratch.len());
+        let n = match stream.read(&mut scratch[..room]) {
+            Ok(0) => return HeadProgress::Closed,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return HeadProgress::Pending,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return HeadProgress::Closed,
+        };
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&scratch[..n]);
+        if let Some(end) = head_end(&buf[from..]) {
+            let mut head = std::mem::take(buf);
+            head.truncate(from + end);
+            return if head.len() > MAX_HEAD_BYTES {
+                HeadProgress::TooLarge
+            } else {
+                HeadProgress::Head(head)
+            };
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return HeadProgress::TooLarge;
+        }
+    }
+}
+
+/// Reads and drops what the client still sends, up to [`DRAIN_BYTES`].
+fn drain(stream: &mut TcpStream, read: &mut usize, scratch: &mut [u8]) -> DrainProgress {
+    while *read < DRAIN_BYTES {
+        match stream.read(scratch) {
+            Ok(0) => return DrainProgress::Done,
+            Ok(n) => *read += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return DrainProgress::Pending,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return DrainProgress::Done,
+        }
+    }
+    DrainProgress::Done
 }
 
 /// A request line, parsed.
@@ -214,80 +584,6 @@ enum ParseError {
     Malformed,
     /// A protocol other than HTTP/1.0 or HTTP/1.1.
     Version,
-}
-
-fn serve_connection(mut stream: TcpStream, cfg: &HealthConfig, snapshot: &RwLock<NodeSnapshot>) {
-    let deadline = Instant::now() + READ_TIMEOUT;
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let (response, head_only) = match read_head(&mut stream, deadline) {
-        Err(HeadError::Closed) => return,
-        Err(HeadError::TooLarge) => (Response::text(431, "request head too large\n"), false),
-        Err(HeadError::Timeout) => (Response::text(408, "request timeout\n"), false),
-        Ok(head) => match parse_head(&head) {
-            Err(ParseError::Malformed) => (Response::text(400, "bad request\n"), false),
-            Err(ParseError::Version) => {
-                (Response::text(505, "HTTP/1.0 and HTTP/1.1 only\n"), false)
-            }
-            Ok(req) => {
-                let snap = snapshot
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                (
-                    respond(cfg, &snap, req.method, req.path),
-                    req.method == "HEAD",
-                )
-            }
-        },
-    };
-    if stream.write_all(&encode(&response, head_only)).is_err() {
-        return;
-    }
-    let _ = stream.flush();
-    let _ = stream.shutdown(Shutdown::Write);
-    drain(&mut stream);
-}
-
-/// Reads until the blank line that ends the head. Returns the head with
-/// its final blank line; bytes after it (a body) are not needed.
-fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, HeadError> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::Timeout);
-        }
-        if stream.set_read_timeout(Some(left)).is_err() {
-            return Err(HeadError::Closed);
-        }
-        let room = (MAX_HEAD_BYTES + 1)
-            .saturating_sub(buf.len())
-            .min(chunk.len());
-        let n = match stream.read(&mut chunk[..room]) {
-            Ok(0) => return Err(HeadError::Closed),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
-            {
-                return Err(HeadError::Timeout)
-            }
-            Err(_) => return Err(HeadError::Closed),
-        };
-        let from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = head_end(&buf[from..]) {
-            buf.truncate(from + end);
-            return if buf.len() > MAX_HEAD_BYTES {
-                Err(HeadError::TooLarge)
-            } else {
-                Ok(buf)
-            };
-        }
-        if buf.len() > MAX_HEAD_BYTES {
-            return Err(HeadError::TooLarge);
-        }
-    }
 }
 
 /// The length up to and including the blank line (`\r\n\r\n` or `\n\n`).
@@ -392,23 +688,6 @@ fn encode(r: &Response, head_only: bool) -> Vec<u8> {
         bytes.extend_from_slice(r.body.as_bytes());
     }
     bytes
-}
-
-/// Reads and drops what the client still sends, briefly.
-fn drain(stream: &mut TcpStream) {
-    let end = Instant::now() + DRAIN_TIME;
-    let mut chunk = [0u8; 4096];
-    let mut total = 0;
-    while total < DRAIN_BYTES {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => total += n,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -299,25 +299,108 @@ fn slow_clients_time_out_without_blocking_others() {
     assert!(took < READ_TIMEOUT + Duration::from_secs(2), "{took:?}");
 }
 
+/// A connection that sends part of a request head and then nothing.
+fn slowloris(addr: SocketAddr, n: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let partial: &[u8] = match n % 3 {
+        0 => b"",
+        1 => b"G",
+        _ => b"GET /health HTTP/1.1\r\nX-Slow: ",
+    };
+    s.write_all(partial).expect("send");
+    s
+}
+
 #[test]
-fn connections_beyond_the_limit_get_503_then_service_resumes() {
+fn three_hundred_idle_and_slow_connections_do_not_crowd_out_probes() {
     let (guard, _snap) = start("Active", Light::Active);
     let addr = guard.local_addr();
-    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
-        .map(|_| TcpStream::connect(addr).expect("connect"))
-        .collect();
-    let g = get(addr, "/health");
-    assert_eq!(g.status, 503);
-    assert!(g.body.starts_with("busy"));
-    drop(idle);
-    // The idle connections' threads see the close and free their slots.
-    let t = Instant::now();
-    loop {
+    let held: Vec<TcpStream> = (0..300).map(|n| slowloris(addr, n)).collect();
+    for _ in 0..50 {
+        let t = Instant::now();
         let g = get(addr, "/health");
-        if g.status == 200 {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "still busy: {g:?}");
-        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!((g.status, g.body.as_str()), (200, "active\n"), "{g:?}");
+        assert_eq!(g.header("X-Tandem-State"), Some("active"));
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     }
+    let g = get(addr, "/live");
+    assert_eq!((g.status, g.body.as_str()), (200, "alive\n"));
+    let g = get(addr, "/metrics");
+    assert!(
+        g.body
+            .contains("\ntandem_http_connections_evicted_total 0\n"),
+        "{}",
+        g.body
+    );
+    assert!(g
+        .body
+        .contains("\ntandem_http_connections_refused_total 0\n"));
+    drop(held);
+}
+
+#[test]
+fn a_full_port_evicts_the_oldest_idle_connection_and_counts_it() {
+    let snap = Arc::new(RwLock::new(snapshot(vec![instance(
+        "vi1",
+        "Active",
+        Light::Active,
+    )])));
+    let guard = start_with(cfg(), snap, 8).expect("serve on 127.0.0.1:0");
+    let addr = guard.local_addr();
+    let mut idle: Vec<TcpStream> = (0..8).map(|n| slowloris(addr, n)).collect();
+    // The port holds 8: the probe evicts the oldest idle connection.
+    let g = get(addr, "/health");
+    assert_eq!((g.status, g.body.as_str()), (200, "active\n"), "{g:?}");
+    let oldest = &mut idle[0];
+    oldest
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    // Closed without an answer, well before its 2 s head deadline.
+    assert_eq!(oldest.read(&mut buf).map_err(|e| e.kind()), Ok(0));
+    // The newest idle connection is still open.
+    let newest = &mut idle[7];
+    newest
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    assert!(newest.read(&mut buf).is_err(), "still waiting for its head");
+    let g = get(addr, "/metrics");
+    assert_eq!(g.status, 200);
+    let evicted = g
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("tandem_http_connections_evicted_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(evicted.is_some_and(|n| n >= 1), "{}", g.body);
+    assert!(g
+        .body
+        .contains("# TYPE tandem_http_connections_evicted_total counter\n"));
+}
+
+#[test]
+fn a_refused_connection_gets_429_busy_never_the_standby_answer() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    accepted.set_nonblocking(true).expect("nonblocking");
+    refuse_busy(mio::net::TcpStream::from_std(accepted));
+    let g = read_response(client);
+    assert_eq!((g.status, g.body.as_str()), (429, BUSY_BODY), "{g:?}");
+    assert_eq!(g.header("X-Tandem-State"), None);
+    assert_eq!(g.header("Retry-After"), Some("1"));
+    assert!(g.head.starts_with("HTTP/1.1 429 Too Many Requests\r\n"));
+}
+
+#[test]
+fn slow_heads_are_counted_as_timeouts() {
+    let (guard, _snap) = start("Active", Light::Active);
+    let addr = guard.local_addr();
+    let s = slowloris(addr, 2);
+    assert_eq!(read_response(s).status, 408);
+    let g = get(addr, "/metrics");
+    assert!(
+        g.body.contains("\ntandem_http_request_timeouts_total 1\n"),
+        "{}",
+        g.body
+    );
 }
