@@ -21,6 +21,7 @@
 
 mod server;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 
@@ -414,7 +415,82 @@ pub fn metrics_text(snap: &NodeSnapshot) -> String {
             );
         }
     }
+    node_counters(&mut out, &snap.counters);
     out
+}
+
+/// The node's own counters: every one in [`NodeCounters`] has a series.
+fn node_counters(out: &mut String, c: &crate::snapshot::NodeCounters) {
+    let plain: [(&str, &str, u64); 5] = [
+        (
+            "tandem_node_adverts_sent_total",
+            "Adverts the node sent (one per destination).",
+            c.adverts_sent,
+        ),
+        (
+            "tandem_node_adverts_received_total",
+            "Well-formed adverts the node received.",
+            c.adverts_received,
+        ),
+        (
+            "tandem_node_unknown_vrid_total",
+            "Well-formed adverts for a VRID no instance runs on their interface.",
+            c.unknown_vrid,
+        ),
+        (
+            "tandem_node_events_suppressed_total",
+            "Repeated events counted but not reported (rate limit).",
+            c.events_suppressed,
+        ),
+        (
+            "tandem_node_subscribers_dropped_total",
+            "Event stream subscribers disconnected for falling too far behind.",
+            c.subscribers_dropped,
+        ),
+    ];
+    for (name, help, v) in plain {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {v}");
+    }
+    let by_kind: [(&str, &str, &BTreeMap<String, u64>); 3] = [
+        (
+            "tandem_node_dropped_total",
+            "Packets that did not decode, by kind.",
+            &c.dropped,
+        ),
+        (
+            "tandem_node_diagnostics_total",
+            "Diagnostics of the election, by kind.",
+            &c.diagnostics,
+        ),
+        (
+            "tandem_node_unknown_vrids_total",
+            "Adverts for VRIDs no instance runs, by interface and VRID.",
+            &c.unknown_vrids,
+        ),
+    ];
+    for (name, help, map) in by_kind {
+        family(out, name, "counter", help);
+        for (kind, n) in map {
+            let _ = writeln!(out, "{name}{{kind=\"{}\"}} {n}", escape_label_value(kind));
+        }
+    }
+    family(
+        out,
+        "tandem_node_queue_drops_total",
+        "counter",
+        "Items dropped because a bounded queue was full: queue input (packets to the loop), log (log lines), events (event stream lines).",
+    );
+    for (queue, n) in [
+        ("input", c.input_queue_drops),
+        ("log", c.log_lines_dropped),
+        ("events", c.event_lines_dropped),
+    ] {
+        let _ = writeln!(
+            out,
+            "tandem_node_queue_drops_total{{queue=\"{queue}\"}} {n}"
+        );
+    }
 }
 
 #[cfg(test)]
