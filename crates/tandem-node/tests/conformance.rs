@@ -877,3 +877,49 @@ fn ucarp_pair_election_node_a_wins_with_ucarp_adverts() {
         "ucarp's ARP: target MAC its own"
     );
 }
+
+// ----- keepalived VRRPv3: no preemption ------------------------------------------
+
+/// `ka-v3-nopreempt`, the Node as node A (192.0.2.1, priority 200,
+/// `preempt = false`, keepalived's `nopreempt`). Settings (keepalived
+/// 2.2.7): VRRPv3 over IPv4, VRID 122, advert_int 1 s, 192.0.2.122/24,
+/// state BACKUP; A priority 200 with nopreempt, B priority 100.
+///
+/// Capture: B is Active and advertises every second from 0 to 6001.2 ms
+/// (with its ARP refresh at 3999.8 ms); A is started during the capture and
+/// stays Backup and silent although its priority is higher.
+///
+/// Input: B's adverts after the Node starts. A's start-up moment is not in
+/// the capture; the Node starts 500 ms after B's first advert, early
+/// enough that its own Active_Down_Interval (3 s + 218.75 ms) would run out
+/// inside the capture if it discarded B's adverts.
+///
+/// Expected: RFC 9568 6.4.2 with Preempt_Mode False: each of B's adverts
+/// resets the Node's timer; it stays Backup, sends no advert, no
+/// announcement, adds no address.
+#[test]
+fn ka_v3_nopreempt_node_a_stays_backup() {
+    let cap = load("ka-v3-nopreempt");
+    assert!(cap.adverts_from(NODE_A).is_empty(), "A never advertised");
+    let start = cap.adverts[0].at_ms + 500.0;
+    assert!(start + vrrp3_down_ms(200) < cap.end_ms);
+    let from_b: Vec<_> = cap
+        .adverts_from(NODE_B)
+        .into_iter()
+        .filter(|p| p.at_ms > start)
+        .collect();
+    assert_eq!(from_b.len(), 6, "B's adverts heard");
+    let config = "[[instance]]\nname = \"vi122\"\ninterface = \"eth0\"\nvrid = 122\n\
+                  priority = 200\ninterval = 1\npreempt = false\n\
+                  addresses = [\"192.0.2.122/24\"]\n";
+
+    let run = replay(config, "vi122", NODE_A, start, &from_b, cap.end_ms);
+
+    assert_same_vrrp3_adverts(&run.adverts(), &[]);
+    assert_states(&run, &[(State::Initialize, State::Backup, start)]);
+    assert!(run.announcements().is_empty(), "no announcement");
+    assert!(run
+        .position(|o| matches!(o, Output::AddAddresses { .. }))
+        .is_none());
+    assert!(run.diagnostics().is_empty(), "{:?}", run.diagnostics());
+}
