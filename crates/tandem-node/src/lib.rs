@@ -1,12 +1,43 @@
 //! # tandem-node
 //!
-//! The host side of Tandem: everything that touches files, sockets and
-//! clocks, and the `tandemd` binary that puts it together.
+//! A whole Tandem HA node, and `tandemd`, the daemon that runs one on Linux.
 //!
-//! So far: `tandemd decode`, a protocol analyser for VRRPv2, VRRPv3 and
-//! CARP captures ([`capture`] reads pcap and pcapng files, [`decode`] turns
-//! each frame into a [`decode::Decoded`] record, [`render`] prints it as
-//! JSON or as a line of text). docs/decode.md documents the command.
+//! - [`node`]: the sans-IO [`node::Node`], the one place where the protocols
+//!   meet. Typed inputs stamped with their arrival time in, typed outputs
+//!   in order out, `poll_timeout`; no clock, file or socket.
+//! - [`drive`]: the one loop with one clock over a [`drive::Host`] (the
+//!   Linux host over [`sys`], a fake one for tests), and the embedding API:
+//!   [`drive::start`] runs the whole node inside an appliance's process and
+//!   returns a [`drive::NodeHandle`] (shutdown, join, reconfigure, health
+//!   input, failover, maintenance, typed events). docs/embedding.md is the
+//!   guide; docs/architecture.md shows the layers.
+//! - [`config`] (TOML and flags, validated), [`control`] (the control socket
+//!   and its typed API), [`http`] (health port, metrics), [`hooks`] (notify
+//!   hooks), [`snapshot`] (the status every reader sees).
+//! - `tandemd decode`, a protocol analyser for VRRPv2, VRRPv3 and CARP
+//!   captures ([`capture`] reads pcap and pcapng files, [`decode`] turns
+//!   each frame into a [`decode::Decoded`] record, [`render`] prints it as
+//!   JSON or as a line of text; docs/decode.md), and `tandemd demo`.
+//!
+//! The Node on a fake host with a virtual clock, as the tests run it:
+//!
+//! ```
+//! use tandem_election::{Instant, State};
+//! use tandem_node::drive::fake::FakeHost;
+//! use tandem_node::node::{Input, Node, NodeSettings};
+//!
+//! let config = tandem_node::config::parse(
+//!     "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51\n\
+//!      priority = 150\naddresses = [\"192.0.2.100/24\"]\n",
+//! )
+//! .unwrap();
+//! let mut node = Node::new(NodeSettings::default());
+//! let mut host = FakeHost::new();
+//! host.push(Input::Configure { at: Instant::ZERO, config: Box::new(config), reply: None });
+//! // Alone on its LAN, it takes the role after Active_Down_Interval.
+//! host.run_until(&mut node, Instant::from_millis(4000)).unwrap();
+//! assert_eq!(node.states()["web"], State::Active);
+//! ```
 
 pub mod capture;
 pub mod config;

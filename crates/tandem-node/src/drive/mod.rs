@@ -4,10 +4,11 @@
 //! host and a virtual clock) all run this loop:
 //!
 //! ```
-//! use tandem_node::drive::{step, Host};
-//! use tandem_node::node::{Input, Node};
+//! use tandem_election::Instant;
+//! use tandem_node::drive::{fake::FakeHost, DriveError, Host};
+//! use tandem_node::node::{Input, Node, NodeSettings};
 //!
-//! fn run(node: &mut Node, host: &mut impl Host) -> Result<(), tandem_node::drive::DriveError> {
+//! fn run(node: &mut Node, host: &mut impl Host) -> Result<(), DriveError> {
 //!     let mut inputs = Vec::new();
 //!     loop {
 //!         let wake = node.poll_timeout();
@@ -23,7 +24,19 @@
 //!         }
 //!     }
 //! }
-//! # let _ = (run::<tandem_node::drive::fake::FakeHost>, step::<tandem_node::drive::fake::FakeHost>);
+//!
+//! // On a fake host with a virtual clock: configure, then stop at 5 s.
+//! let config = tandem_node::config::parse(
+//!     "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51\n\
+//!      addresses = [\"192.0.2.100/24\"]\n",
+//! )
+//! .unwrap();
+//! let mut host = FakeHost::new();
+//! host.push(Input::Configure { at: Instant::ZERO, config: Box::new(config), reply: None });
+//! host.push(Input::Shutdown { at: Instant::from_millis(5000) });
+//! let mut node = Node::new(NodeSettings::default());
+//! run(&mut node, &mut host).unwrap();
+//! assert!(node.is_stopped());
 //! ```
 //!
 //! [`run`] is that loop, and [`step`] one turn of it. The driver names only
