@@ -71,6 +71,17 @@ pub enum Command {
     TrackDown(String),
     /// A tracked object came back.
     TrackUp(String),
+    /// A health check's graded verdict on a tracked object: lower the
+    /// priority (CARP: raise the demotion) by `weight` instead of the
+    /// configured weight while it lasts; 0 means healthy (as
+    /// [`Command::TrackUp`]). For a track with `TrackEffect::Fault`, any
+    /// weight above 0 means down.
+    TrackWeight {
+        /// The tracked object.
+        name: String,
+        /// How much it lowers the priority now.
+        weight: u8,
+    },
     /// Hand the Active role to a peer: resign with priority 0 and do not
     /// take the role back until the peer fails.
     Failover,

@@ -2,7 +2,7 @@
 //! RFC 3768 section 6.4 (VRRPv2) and OpenBSD carp(4) (CARP), with the
 //! appliance policies around it.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -47,6 +47,8 @@ pub struct VirtualRouter {
     actions: VecDeque<Action>,
     priority: Priority,
     tracks_down: BTreeSet<String>,
+    /// Weights set by `Command::TrackWeight`, over the configured ones.
+    track_weights: BTreeMap<String, u8>,
     /// Active_Adver_Interval (RFC 9568 section 6.2).
     active_interval: Duration,
     active_router: Option<IpAddr>,
@@ -116,6 +118,7 @@ impl VirtualRouter {
             timers: Timers::default(),
             actions: VecDeque::new(),
             tracks_down: BTreeSet::new(),
+            track_weights: BTreeMap::new(),
             active_router: None,
             started_at: now,
             yielded: false,
@@ -237,8 +240,20 @@ impl VirtualRouter {
                 }
             }
             Command::TrackUp(name) => {
+                self.track_weights.remove(&name);
                 if self.tracks_down.remove(&name) {
                     self.reconsider_fault(now, Reason::TrackUp);
+                }
+            }
+            Command::TrackWeight { name, weight: 0 } => {
+                self.handle_command(now, Command::TrackUp(name));
+            }
+            Command::TrackWeight { name, weight } => {
+                if self.config.tracks.iter().any(|t| t.name == name) {
+                    self.track_weights.insert(name.clone(), weight);
+                    if self.tracks_down.insert(name.clone()) {
+                        self.reconsider_fault(now, Reason::TrackDown(name));
+                    }
                 }
             }
             Command::Failover => {
@@ -933,7 +948,9 @@ impl VirtualRouter {
             .iter()
             .filter(|t| self.tracks_down.contains(&t.name))
             .map(|t| match t.effect {
-                TrackEffect::Weight(w) => u32::from(w),
+                TrackEffect::Weight(w) => {
+                    u32::from(self.track_weights.get(&t.name).copied().unwrap_or(w))
+                }
                 TrackEffect::Fault => 0,
             })
             .sum();

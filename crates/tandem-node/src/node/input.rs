@@ -23,6 +23,11 @@ pub enum TrackState {
     /// Failed: the instances tracking it lower their priority by the
     /// configured weight, or go to Fault.
     Down,
+    /// Degraded by this much: the instances tracking it lower their
+    /// priority (CARP: raise the demotion) by this weight instead of the
+    /// configured one; 0 is [`TrackState::Up`]; a track configured to cause
+    /// Fault goes to Fault for any weight above 0.
+    Weight(u8),
 }
 
 /// One input. `at` is when it arrived (the host's one clock).

@@ -175,7 +175,14 @@ impl Node {
                 ..
             } => self.on_advert(now, socket, src, dst, ttl, &bytes),
             Input::Link { name, up, .. } => self.on_track(now, &name, up),
-            Input::Track { name, state, .. } => self.on_track(now, &name, state == TrackState::Up),
+            Input::Track { name, state, .. } => {
+                let cmd = match state {
+                    TrackState::Up => Command::TrackUp(name),
+                    TrackState::Down => Command::TrackDown(name),
+                    TrackState::Weight(weight) => Command::TrackWeight { name, weight },
+                };
+                self.command_all(now, cmd);
+            }
             Input::Control { request, reply, .. } => {
                 let answer = self.control(now, request);
                 self.outputs.push_back(Output::Reply {
@@ -432,15 +439,15 @@ impl Node {
     fn on_track(&mut self, now: Instant, name: &str, up: bool) {
         // Every member that tracks `name` (its own interface included)
         // takes it; the others ignore it.
-        for g in 0..self.groups.len() {
-            let cmd = if up {
-                Command::TrackUp(name.to_string())
+        let name = name.to_string();
+        self.command_all(
+            now,
+            if up {
+                Command::TrackUp(name)
             } else {
-                Command::TrackDown(name.to_string())
-            };
-            self.groups[g].handle_command(now, None, cmd);
-            self.drain(g);
-        }
+                Command::TrackDown(name)
+            },
+        );
     }
 
     // ----- control --------------------------------------------------------

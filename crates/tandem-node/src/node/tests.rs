@@ -535,3 +535,48 @@ fn a_health_check_track_moves_the_instance() {
     host.run_until(&mut node, at(9000)).unwrap();
     assert_eq!(node.states()["web"], State::Active);
 }
+
+#[test]
+fn a_graded_health_check_lowers_the_priority_by_its_weight() {
+    // Input: priority 150, tracking "backend" with weight 20; the appliance
+    // reports weight 60, then 0. Output: priority 90 while degraded (not
+    // 130, the configured weight), 150 again after.
+    let mut cfg = web(150, "");
+    cfg.instances[0]
+        .election
+        .tracks
+        .push(tandem_election::Track {
+            name: "backend".into(),
+            effect: tandem_election::TrackEffect::Weight(20),
+        });
+    let (mut node, mut host) = started(cfg, at(100));
+    let priority = |node: &Node, t| status(node, t).instances[0].priority;
+    assert_eq!(priority(&node, at(100)), 150);
+    for (t, w, want) in [(200, 60, 90), (300, 0, 150), (400, 5, 145)] {
+        host.push(Input::Track {
+            at: at(t),
+            name: "backend".into(),
+            state: TrackState::Weight(w),
+        });
+        host.run_until(&mut node, at(t + 50)).unwrap();
+        assert_eq!(priority(&node, at(t + 50)), want, "weight {w}");
+    }
+    host.push(Input::Track {
+        at: at(500),
+        name: "backend".into(),
+        state: TrackState::Down,
+    });
+    host.run_until(&mut node, at(550)).unwrap();
+    assert_eq!(
+        priority(&node, at(550)),
+        145,
+        "Down keeps the weight reported last"
+    );
+    host.push(Input::Track {
+        at: at(600),
+        name: "backend".into(),
+        state: TrackState::Up,
+    });
+    host.run_until(&mut node, at(650)).unwrap();
+    assert_eq!(priority(&node, at(650)), 150);
+}
