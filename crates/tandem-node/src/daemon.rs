@@ -55,15 +55,10 @@ pub enum DaemonError {
         #[source]
         source: tandem_election::ConfigError,
     },
-    /// The restart history could not be kept.
-    #[error("restart history {path}: {source}")]
-    History {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
+    /// The restart history could not be kept, and a restart guard is
+    /// configured.
+    #[error("restart history: {0}; a restart guard is configured, so tandemd does not start without it (fix the state directory, or remove restart_guard)")]
+    History(#[source] crate::history::HistoryError),
     /// The configuration does not fit this host.
     #[error(transparent)]
     Host(crate::config::ConfigError),
@@ -310,7 +305,15 @@ pub fn start(config: DaemonConfig, path: Option<PathBuf>) -> Result<(), DaemonEr
     if let Some(p) = problems.into_iter().next() {
         return Err(DaemonError::Host(p));
     }
-    let recent = record_start(&config.global.state_dir)?;
+    let guarded = config
+        .instances
+        .iter()
+        .any(|i| i.election.restart_guard.is_some());
+    let history = record_start(&config.global.state_dir, guarded)?;
+    for line in history.log_lines(&config.global.state_dir) {
+        eprintln!("tandemd[0.000] {line}");
+    }
+    let recent = history.recent;
     let control_socket = config.global.control_socket.clone();
     let health = config.global.health.clone();
     let mut daemon = Daemon::new(config, &recent, Box::new(io::stderr()))?;
@@ -329,44 +332,15 @@ pub fn start(config: DaemonConfig, path: Option<PathBuf>) -> Result<(), DaemonEr
 }
 
 /// Reads, updates and saves the node's start history in `dir`; returns how
-/// long ago the earlier starts were (kept for an hour).
-pub fn record_start(dir: &Path) -> Result<Vec<Duration>, DaemonError> {
-    let path = dir.join("starts");
-    let err = |source| DaemonError::History {
-        path: path.clone(),
-        source,
-    };
+/// long ago the earlier starts were (kept for an hour). See
+/// [`crate::history::record_start`]: `guarded` (a restart guard is
+/// configured) makes a history that cannot be kept an error.
+pub fn record_start(dir: &Path, guarded: bool) -> Result<crate::history::Recorded, DaemonError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(err(e)),
-    };
-    let starts: Vec<u64> = text
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .filter(|t| *t <= now && now - *t <= 3600)
-        .collect();
-    let ago = starts
-        .iter()
-        .map(|t| Duration::from_secs(now - t))
-        .collect();
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut lines: Vec<String> = starts.iter().map(u64::to_string).collect();
-    lines.push(now.to_string());
-    // Write, fsync, rename: a crash leaves the old history or the new one.
-    let tmp = dir.join(format!("starts.tmp.{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all((lines.join("\n") + "\n").as_bytes())
-            .map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    std::fs::rename(&tmp, &path).map_err(err)?;
-    Ok(ago)
+    crate::history::record_start(dir, now, guarded).map_err(DaemonError::History)
 }
 
 fn random_u64() -> u64 {

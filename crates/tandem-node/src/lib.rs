@@ -14,6 +14,8 @@ pub mod control;
 pub mod daemon;
 pub mod decode;
 pub mod demo;
+pub mod file;
+pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod render;

@@ -493,9 +493,7 @@ fn build_instance(
     let interface = interface.into_inner();
 
     if let Some(n) = &r.name {
-        if n.get_ref().is_empty() {
-            return Err(ctx.err_at("name", n, Problem::EmptyName));
-        }
+        check_name(n.get_ref()).map_err(|p| ctx.err_at("name", n, p))?;
     }
 
     // Protocol.
@@ -1107,9 +1105,7 @@ fn build_group(
             Problem::Missing("give the sync group a name"),
         ));
     };
-    if name.get_ref().is_empty() {
-        return Err(ctx.err_at("name", name, Problem::EmptyName));
-    }
+    check_name(name.get_ref()).map_err(|p| ctx.err_at("name", name, p))?;
     if groups.iter().any(|o| o.name == *name.get_ref()) {
         return Err(ctx.err_at(
             "name",
@@ -1158,7 +1154,40 @@ fn build_group(
     })
 }
 
-/// Linux's rules for interface names (`dev_valid_name`).
+/// The longest instance or sync group name, in characters.
+pub(super) const MAX_NAME_LEN: usize = 64;
+
+/// An instance or sync group name: 1 to [`MAX_NAME_LEN`] characters of
+/// `A-Z a-z 0-9 _ . -`, so that it cannot forge a log line, put an escape
+/// sequence on a terminal or need quoting in a hook's environment.
+fn check_name(name: &str) -> Result<(), Problem> {
+    if name.is_empty() {
+        return Err(Problem::EmptyName);
+    }
+    let bad = |why: String| {
+        Err(Problem::BadName {
+            name: name.to_string(),
+            why,
+        })
+    };
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return bad(format!("character {} ({c:?}) is not allowed", i + 1));
+    }
+    let len = name.chars().count();
+    if len > MAX_NAME_LEN {
+        return bad(format!(
+            "it is {len} characters long, more than {MAX_NAME_LEN}"
+        ));
+    }
+    Ok(())
+}
+
+/// Linux's rules for interface names (`dev_valid_name`), and no control
+/// characters (they would reach logs and terminals).
 fn check_ifname(name: &str) -> Result<(), Problem> {
     let why = if name.is_empty() {
         "it is empty"
@@ -1171,6 +1200,8 @@ fn check_ifname(name: &str) -> Result<(), Problem> {
         .any(|c| c == '/' || c == ':' || c.is_whitespace())
     {
         "it contains '/', ':' or white space"
+    } else if name.chars().any(char::is_control) {
+        "it contains a control character"
     } else {
         return Ok(());
     };
