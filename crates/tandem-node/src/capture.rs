@@ -17,6 +17,12 @@ use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::PcapError;
 
+use crate::file::{read_limited, FileError};
+
+/// The largest capture `tandemd decode` reads: 1 GiB. The whole file is
+/// held in memory; split larger captures (`editcap -c`).
+pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
+
 /// Magic numbers of the classic pcap format (microsecond and nanosecond
 /// timestamps, both byte orders), as the first four bytes of the file.
 const PCAP_MAGICS: [[u8; 4]; 4] = [
@@ -117,14 +123,15 @@ impl fmt::Display for Format {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaptureError {
-    /// The file could not be opened or read.
+    /// The file could not be opened or read, is not a regular file (a
+    /// FIFO, a device), or is larger than [`MAX_CAPTURE_BYTES`].
     #[error("cannot read {}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the system said.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: FileError,
     },
     /// The file does not start with a pcap or pcapng magic number.
     #[error(
@@ -217,9 +224,10 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Reads the file at `path` and checks its magic number.
+    /// Reads the file at `path` (a regular file of at most
+    /// [`MAX_CAPTURE_BYTES`]) and checks its magic number.
     pub fn read(path: &Path) -> Result<Capture, CaptureError> {
-        let bytes = std::fs::read(path).map_err(|source| CaptureError::Io {
+        let bytes = read_limited(path, MAX_CAPTURE_BYTES).map_err(|source| CaptureError::Io {
             path: path.to_owned(),
             source,
         })?;

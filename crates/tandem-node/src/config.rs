@@ -29,6 +29,8 @@ mod raw;
 mod tests;
 #[cfg(test)]
 mod tests_check;
+#[cfg(test)]
+mod tests_files;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -65,9 +67,19 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
-    /// The instance named `name`.
+    /// The instance named `name` (a scan: for many look-ups, use
+    /// [`DaemonConfig::by_name`]).
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
         self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// Every instance by its name, for look-ups in constant time (names
+    /// are unique).
+    pub fn by_name(&self) -> std::collections::HashMap<&str, &InstanceConfig> {
+        self.instances
+            .iter()
+            .map(|i| (i.name.as_str(), i))
+            .collect()
     }
 }
 
@@ -259,13 +271,34 @@ pub fn parse_all(text: &str) -> Result<DaemonConfig, Vec<ConfigError>> {
     build::parse_text_all(text, None)
 }
 
-/// Reads, parses and checks the configuration file at `path`.
+/// The largest configuration file read: 32 MiB. The 100,000-instance
+/// file of scripts/bench-check-config.sh is 9.1 MiB and takes 340 MiB of
+/// memory to check; the limit bounds that at about four times as much.
+pub const MAX_CONFIG_BYTES: u64 = 32 << 20;
+
+/// Reads, parses and checks the configuration file at `path`: a regular
+/// file of at most [`MAX_CONFIG_BYTES`], UTF-8 text.
 pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_text(path)?;
     build::parse_text(&text, Some(path))
+}
+
+/// The text of the configuration file at `path` (see [`load`]).
+pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let bytes =
+        crate::file::read_limited(path, MAX_CONFIG_BYTES).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let text = String::from_utf8_lossy(&bytes[..good]);
+        ConfigError::NotUtf8 {
+            location: Location::of(&text, good, Some(path.to_path_buf())),
+            byte: bytes.get(good).copied().unwrap_or(0),
+        }
+    })
 }
 
 /// The checks that need the host: `host_addresses(interface)` gives the

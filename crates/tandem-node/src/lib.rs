@@ -45,6 +45,8 @@ pub mod control;
 pub mod decode;
 pub mod demo;
 pub mod drive;
+pub mod file;
+pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod netns;

@@ -634,6 +634,34 @@ fn garbage_is_not_a_capture() {
     assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
 }
 
+/// Only regular files are read: `/dev/zero` is refused at once rather
+/// than read until memory runs out, and a FIFO without a writer is not
+/// waited on.
+#[test]
+fn devices_and_fifos_are_refused_at_once() {
+    let out = tandemd(Path::new("/dev/zero"), &[]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "tandemd decode: /dev/zero: cannot read /dev/zero: it is a character device, not a regular file\n"
+    );
+    let fifo = std::env::temp_dir().join(format!("tandem-decode-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let out = tandemd(&fifo, &[]);
+    std::fs::remove_file(&fifo).expect("remove the FIFO");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).ends_with("it is a FIFO, not a regular file\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn truncated_files_print_what_precedes_the_cut() {
     let whole = std::fs::read(vectors().join("ka-v3-preempt.pcap")).expect("vector");

@@ -1,7 +1,8 @@
 //! From the raw, spanned form to checked [`DaemonConfig`]s: every rule of
 //! docs/config.md, each failure pointing at its field.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -26,18 +27,42 @@ pub(super) struct Src<'a> {
     pub(super) text: &'a str,
     pub(super) file: Option<&'a Path>,
     pub(super) flags: bool,
+    /// Where each line of `text` starts, made at the first error: a file
+    /// with many errors is not scanned from its start for each.
+    pub(super) lines: OnceCell<Vec<usize>>,
 }
 
-impl Src<'_> {
+impl<'a> Src<'a> {
+    pub(super) fn new(text: &'a str, file: Option<&'a Path>, flags: bool) -> Src<'a> {
+        Src {
+            text,
+            file,
+            flags,
+            lines: OnceCell::new(),
+        }
+    }
+
     fn loc(&self, span: Range<usize>) -> Option<Location> {
         if self.flags || self.text.is_empty() {
             return None;
         }
-        Some(Location::of(
-            self.text,
-            span.start,
-            self.file.map(Path::to_path_buf),
-        ))
+        let lines = self.lines.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let mut offset = span.start.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // The last line start at or before `offset`.
+        let line = lines.partition_point(|&start| start <= offset);
+        let start = lines[line - 1];
+        Some(Location {
+            file: self.file.map(Path::to_path_buf),
+            line,
+            column: self.text[start..offset].chars().count() + 1,
+        })
     }
 }
 
@@ -54,11 +79,7 @@ pub(super) fn parse_text_all(
     text: &str,
     file: Option<&Path>,
 ) -> Result<DaemonConfig, Vec<ConfigError>> {
-    let src = Src {
-        text,
-        file,
-        flags: false,
-    };
+    let src = Src::new(text, file, false);
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         vec![ConfigError::Toml {
             location: e.span().and_then(|s| src.loc(s)),
@@ -129,7 +150,8 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, Vec<Confi
             problem: Box::new(Problem::NoInstances),
         });
     }
-    let mut built: Vec<(InstanceConfig, String)> = Vec::with_capacity(raws.len());
+    let mut built: Vec<InstanceConfig> = Vec::with_capacity(raws.len());
+    let mut index = Index::default();
     // Names of instances that failed, so that a sync group or [health]
     // naming one is not reported too; `None` when one failed whose name
     // cannot be told.
@@ -144,11 +166,14 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, Vec<Confi
         let name = raw_name(&r);
         let ctx = Ctx { src, base };
         let result = build_instance(&ctx, span, r, default_guard).and_then(|(inst, spans)| {
-            check_against(&ctx, &inst, &spans, &built)?;
+            check_against(&ctx, &inst, &spans, &index)?;
             Ok(inst)
         });
         match result {
-            Ok(inst) => built.push((inst, ctx.base)),
+            Ok(inst) => {
+                index.add(&inst, built.len());
+                built.push(inst);
+            }
             Err(e) => {
                 errors.push(e);
                 match (name, &mut failed) {
@@ -158,10 +183,10 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, Vec<Confi
             }
         }
     }
-    let instances: Vec<InstanceConfig> = built.into_iter().map(|(i, _)| i).collect();
+    let instances = built;
     let known = Known {
-        instances: &instances,
-        failed: failed.as_deref(),
+        names: &index.names,
+        failed: failed.map(|f| f.into_iter().collect()),
     };
     let sync_groups = build_groups(src, raw.sync_group.unwrap_or_default(), &known, &mut errors);
     let mut global = global;
@@ -184,16 +209,49 @@ fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, Vec<Confi
 /// The instances that were built, and the names of those that failed
 /// (`None`: one failed whose name is unknown).
 struct Known<'a> {
-    instances: &'a [InstanceConfig],
-    failed: Option<&'a [String]>,
+    /// The names of the instances built, with their index.
+    names: &'a HashMap<String, usize>,
+    failed: Option<HashSet<String>>,
 }
 
 impl Known<'_> {
     /// Whether naming `name` is an error: no such instance, and none that
     /// failed could have had that name.
     fn unknown(&self, name: &str) -> bool {
-        !self.instances.iter().any(|i| i.name == name)
-            && self.failed.is_some_and(|f| !f.iter().any(|n| n == name))
+        !self.names.contains_key(name) && self.failed.as_ref().is_some_and(|f| !f.contains(name))
+    }
+}
+
+/// What the checks between instances look up, for the instances built so
+/// far: each entry names the first instance that has it, by its index.
+#[derive(Default)]
+struct Index {
+    /// Names.
+    names: HashMap<String, usize>,
+    /// (interface, family, VRID).
+    vrids: HashMap<(String, Family, u8), usize>,
+    /// (interface, virtual address).
+    addresses: HashMap<(String, IpAddr), usize>,
+    /// The names, by index.
+    by_index: Vec<String>,
+}
+
+impl Index {
+    fn add(&mut self, inst: &InstanceConfig, i: usize) {
+        self.names.entry(inst.name.clone()).or_insert(i);
+        self.vrids
+            .entry((
+                inst.interface.clone(),
+                inst.family(),
+                inst.election.vrid.get(),
+            ))
+            .or_insert(i);
+        for a in &inst.election.addresses {
+            self.addresses
+                .entry((inst.interface.clone(), *a))
+                .or_insert(i);
+        }
+        self.by_index.push(inst.name.clone());
     }
 }
 
@@ -214,11 +272,7 @@ fn raw_name(r: &RawInstance) -> Option<String> {
 
 /// One instance built from flags.
 pub(super) fn build_flag_instance(r: RawInstance) -> Result<InstanceConfig, ConfigError> {
-    let src = Src {
-        text: "",
-        file: None,
-        flags: true,
-    };
+    let src = Src::new("", None, true);
     let ctx = Ctx {
         src: &src,
         base: "tandemd run".to_string(),
@@ -233,11 +287,7 @@ pub(super) fn build_flag_global(
     control_socket: Option<String>,
     health_listen: Option<String>,
 ) -> Result<(), ConfigError> {
-    let src = Src {
-        text: "",
-        file: None,
-        flags: true,
-    };
+    let src = Src::new("", None, true);
     let ctx = Ctx {
         src: &src,
         base: "tandemd run".to_string(),
@@ -397,13 +447,14 @@ fn build_health(
         seen.push((slot.clone(), key));
     }
     if let Some(list) = &h.instances {
+        let mut seen: HashSet<&str> = HashSet::new();
         for (i, m) in list.get_ref().iter().enumerate() {
             let key = format!("instances[{i}]");
             let name = m.get_ref();
             if known.unknown(name) {
                 return Err(ctx.err_at(&key, m, Problem::UnknownInstance(name.clone())));
             }
-            if health.instances.contains(name) {
+            if !seen.insert(name) {
                 return Err(ctx.err_at(&key, m, Problem::RepeatedMember(name.clone())));
             }
             health.instances.push(name.clone());
@@ -493,9 +544,7 @@ fn build_instance(
     let interface = interface.into_inner();
 
     if let Some(n) = &r.name {
-        if n.get_ref().is_empty() {
-            return Err(ctx.err_at("name", n, Problem::EmptyName));
-        }
+        check_name(n.get_ref()).map_err(|p| ctx.err_at("name", n, p))?;
     }
 
     // Protocol.
@@ -999,11 +1048,7 @@ pub(super) fn map_election_error_for_test(
     base: &str,
     e: tandem_election::ConfigError,
 ) -> ConfigError {
-    let src = Src {
-        text: "",
-        file: None,
-        flags: false,
-    };
+    let src = Src::new("", None, false);
     let ctx = Ctx {
         src: &src,
         base: base.to_string(),
@@ -1011,59 +1056,66 @@ pub(super) fn map_election_error_for_test(
     election_error(&ctx, 0..0, e)
 }
 
-/// The checks between one instance and those before it.
+/// The checks between one instance and those before it: the same errors,
+/// naming the same earlier instance, as comparing it with each of them in
+/// order would give.
 fn check_against(
     ctx: &Ctx<'_>,
     inst: &InstanceConfig,
     spans: &Spans,
-    before: &[(InstanceConfig, String)],
+    before: &Index,
 ) -> Result<(), ConfigError> {
-    for (other, _) in before {
-        if other.interface == inst.interface
-            && other.family() == inst.family()
-            && other.election.vrid == inst.election.vrid
-        {
-            return Err(ctx.err(
-                "vrid",
-                spans.vrid.clone(),
-                Problem::DuplicateVrid {
-                    vrid: inst.election.vrid.get(),
-                    interface: inst.interface.clone(),
-                    family: inst.family(),
-                    other: other.name.clone(),
-                },
-            ));
-        }
+    let key = (
+        inst.interface.clone(),
+        inst.family(),
+        inst.election.vrid.get(),
+    );
+    if let Some(&other) = before.vrids.get(&key) {
+        return Err(ctx.err(
+            "vrid",
+            spans.vrid.clone(),
+            Problem::DuplicateVrid {
+                vrid: inst.election.vrid.get(),
+                interface: inst.interface.clone(),
+                family: inst.family(),
+                other: before.by_index[other].clone(),
+            },
+        ));
     }
-    for (index, (other, _)) in before.iter().enumerate() {
-        if other.name == inst.name {
-            let problem = Problem::DuplicateName {
-                name: inst.name.clone(),
-                first: format!("instance[{index}]"),
-            };
-            return Err(match &spans.name {
-                Some(s) => ctx.err("name", s.clone(), problem),
-                None => ctx.err("name", spans.whole.clone(), problem),
-            });
-        }
+    if let Some(&index) = before.names.get(&inst.name) {
+        let problem = Problem::DuplicateName {
+            name: inst.name.clone(),
+            first: format!("instance[{index}]"),
+        };
+        return Err(match &spans.name {
+            Some(s) => ctx.err("name", s.clone(), problem),
+            None => ctx.err("name", spans.whole.clone(), problem),
+        });
     }
-    for (other, _) in before {
-        if other.interface != inst.interface {
-            continue;
-        }
-        for (i, a) in inst.election.addresses.iter().enumerate() {
-            if other.election.addresses.contains(a) {
-                return Err(ctx.err(
-                    &format!("addresses[{i}]"),
-                    spans.addresses[i].clone(),
-                    Problem::SharedAddress {
-                        address: *a,
-                        interface: inst.interface.clone(),
-                        other: other.name.clone(),
-                    },
-                ));
-            }
-        }
+    // The earliest instance that shares an address, then its first
+    // address in this instance's order.
+    let shared = inst
+        .election
+        .addresses
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            before
+                .addresses
+                .get(&(inst.interface.clone(), *a))
+                .map(|&other| (other, i, *a))
+        })
+        .min();
+    if let Some((other, i, a)) = shared {
+        return Err(ctx.err(
+            &format!("addresses[{i}]"),
+            spans.addresses[i].clone(),
+            Problem::SharedAddress {
+                address: a,
+                interface: inst.interface.clone(),
+                other: before.by_index[other].clone(),
+            },
+        ));
     }
     Ok(())
 }
@@ -1075,10 +1127,14 @@ fn build_groups(
     errors: &mut Vec<ConfigError>,
 ) -> Vec<SyncGroupConfig> {
     let mut groups: Vec<SyncGroupConfig> = Vec::with_capacity(raws.len());
+    let mut names: HashSet<String> = HashSet::new();
     let mut member_of: HashMap<String, String> = HashMap::new();
     for (g, raw) in raws.into_iter().enumerate() {
-        match build_group(src, g, raw, known, &groups, &mut member_of) {
-            Ok(group) => groups.push(group),
+        match build_group(src, g, raw, known, &names, &mut member_of) {
+            Ok(group) => {
+                names.insert(group.name.clone());
+                groups.push(group);
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -1090,7 +1146,7 @@ fn build_group(
     g: usize,
     raw: S<RawSyncGroup>,
     known: &Known<'_>,
-    groups: &[SyncGroupConfig],
+    groups: &HashSet<String>,
     member_of: &mut HashMap<String, String>,
 ) -> Result<SyncGroupConfig, ConfigError> {
     let whole = raw.span();
@@ -1107,10 +1163,8 @@ fn build_group(
             Problem::Missing("give the sync group a name"),
         ));
     };
-    if name.get_ref().is_empty() {
-        return Err(ctx.err_at("name", name, Problem::EmptyName));
-    }
-    if groups.iter().any(|o| o.name == *name.get_ref()) {
+    check_name(name.get_ref()).map_err(|p| ctx.err_at("name", name, p))?;
+    if groups.contains(name.get_ref()) {
         return Err(ctx.err_at(
             "name",
             name,
@@ -1128,13 +1182,14 @@ fn build_group(
         return Err(ctx.err_at("instances", list, Problem::EmptyGroup));
     }
     let mut members: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for (i, m) in list.get_ref().iter().enumerate() {
         let key = format!("instances[{i}]");
         let member = m.get_ref();
         if known.unknown(member) {
             return Err(ctx.err_at(&key, m, Problem::UnknownInstance(member.clone())));
         }
-        if members.contains(member) {
+        if !seen.insert(member) {
             return Err(ctx.err_at(&key, m, Problem::RepeatedMember(member.clone())));
         }
         if let Some(group) = member_of.get(member) {
@@ -1158,7 +1213,40 @@ fn build_group(
     })
 }
 
-/// Linux's rules for interface names (`dev_valid_name`).
+/// The longest instance or sync group name, in characters.
+pub(super) const MAX_NAME_LEN: usize = 64;
+
+/// An instance or sync group name: 1 to [`MAX_NAME_LEN`] characters of
+/// `A-Z a-z 0-9 _ . -`, so that it cannot forge a log line, put an escape
+/// sequence on a terminal or need quoting in a hook's environment.
+fn check_name(name: &str) -> Result<(), Problem> {
+    if name.is_empty() {
+        return Err(Problem::EmptyName);
+    }
+    let bad = |why: String| {
+        Err(Problem::BadName {
+            name: name.to_string(),
+            why,
+        })
+    };
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return bad(format!("character {} ({c:?}) is not allowed", i + 1));
+    }
+    let len = name.chars().count();
+    if len > MAX_NAME_LEN {
+        return bad(format!(
+            "it is {len} characters long, more than {MAX_NAME_LEN}"
+        ));
+    }
+    Ok(())
+}
+
+/// Linux's rules for interface names (`dev_valid_name`), and no control
+/// characters (they would reach logs and terminals).
 fn check_ifname(name: &str) -> Result<(), Problem> {
     let why = if name.is_empty() {
         "it is empty"
@@ -1171,6 +1259,8 @@ fn check_ifname(name: &str) -> Result<(), Problem> {
         .any(|c| c == '/' || c == ':' || c.is_whitespace())
     {
         "it contains '/', ':' or white space"
+    } else if name.chars().any(char::is_control) {
+        "it contains a control character"
     } else {
         return Ok(());
     };

@@ -42,15 +42,12 @@ impl CheckReport {
 /// then, if the file is good and `host` is given, the host checks of
 /// [`check_host_links`].
 pub fn check_file(path: &Path, host: Option<HostLookup<'_>>) -> CheckReport {
-    match std::fs::read_to_string(path) {
+    match super::read_text(path) {
         Ok(text) => check_text(&text, Some(path), host),
-        Err(source) => CheckReport {
+        Err(e) => CheckReport {
             file: path.to_path_buf(),
             config: None,
-            errors: vec![ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            }],
+            errors: vec![e],
             notes: Vec::new(),
         },
     }
@@ -194,6 +191,7 @@ pub fn render_json(report: &CheckReport) -> String {
                 ConfigError::Toml { location, message } => {
                     (location.as_ref(), None, message.clone())
                 }
+                ConfigError::NotUtf8 { location, .. } => (Some(location), None, e.to_string()),
                 other => (None, None, other.to_string()),
             };
             serde_json::json!({

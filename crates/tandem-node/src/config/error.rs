@@ -1,11 +1,12 @@
 //! What is wrong with a configuration, where, and why.
 
 use std::fmt;
-use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use tandem_wire::Family;
+
+use crate::file::FileError;
 
 /// A place in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +69,24 @@ impl fmt::Display for At {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file cannot be read.
+    /// The file cannot be read: it is missing or unreadable, not a
+    /// regular file (a FIFO, a device, a directory), or larger than
+    /// [`super::MAX_CONFIG_BYTES`].
     #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
-        source: io::Error,
+        source: FileError,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{location}: not UTF-8 text: byte {byte:#04x} cannot start or continue a character here; save the file as UTF-8")]
+    NotUtf8 {
+        /// Where the first byte that is not UTF-8 is.
+        location: Location,
+        /// That byte.
+        byte: u8,
     },
     /// Not TOML, or not of the expected shape: a syntax error, a value of
     /// the wrong type, an unknown key. The message is the TOML parser's.
@@ -139,6 +150,15 @@ pub enum Problem {
     /// An instance or sync group name that is empty.
     #[error("a name cannot be empty")]
     EmptyName,
+    /// An instance or sync group name that is too long or has a
+    /// character other than `A-Z a-z 0-9 _ . -`.
+    #[error("{name:?} is not a valid name: {why}; a name is 1 to 64 characters among A-Z, a-z, 0-9, '_', '.' and '-'")]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why not: the first character refused, or the length.
+        why: String,
+    },
     /// Not vrrp3, vrrp2 or carp.
     #[error("unknown protocol {0:?}: use \"vrrp3\", \"vrrp2\" or \"carp\"")]
     UnknownProtocol(String),

@@ -1,13 +1,91 @@
 //! `tandemd status` as a person reads it: the node's light first, then a
 //! table of instances, then details per instance.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::snapshot::{InstanceStatus, NodeSnapshot};
 
+/// Whether `c` must not reach a terminal as it is: a control character
+/// (C0, DEL, C1: line breaks, escape sequences) or a character that
+/// reorders or hides text (bidirectional overrides and isolates,
+/// zero-width characters, the byte-order mark).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// `text` with every [`unsafe_char`] written as `\u{XX}`, so that a
+/// hostile or damaged snapshot cannot forge lines or send escape
+/// sequences to the terminal `tandemd status` prints on.
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn esc(text: &str) -> String {
+    escape(text).into_owned()
+}
+
+fn esc_map<V: Clone>(m: &BTreeMap<String, V>) -> BTreeMap<String, V> {
+    m.iter().map(|(k, v)| (esc(k), v.clone())).collect()
+}
+
+/// The snapshot with every string [`escape`]d.
+fn escaped(s: &NodeSnapshot) -> NodeSnapshot {
+    let mut s = s.clone();
+    s.version = esc(&s.version);
+    s.groups = s
+        .groups
+        .iter()
+        .map(|(g, members)| (esc(g), members.iter().map(|m| esc(m)).collect()))
+        .collect();
+    for i in &mut s.instances {
+        i.name = esc(&i.name);
+        i.interface = esc(&i.interface);
+        i.protocol = esc(&i.protocol);
+        i.group = i.group.as_deref().map(esc);
+        i.state = esc(&i.state);
+        for mode in i.peer_checksum_modes.values_mut() {
+            *mode = esc(mode);
+        }
+        if let Some(t) = &mut i.last_transition {
+            t.from = esc(&t.from);
+            t.to = esc(&t.to);
+            t.reason = esc(&t.reason);
+        }
+        i.passive = i.passive.as_deref().map(esc);
+        i.tracks_down = i.tracks_down.iter().map(|t| esc(t)).collect();
+        if let Some(p) = &mut i.partner {
+            p.state = esc(&p.state);
+        }
+        i.counters.errors = esc_map(&i.counters.errors);
+    }
+    s
+}
+
 /// Renders the snapshot as an appliance-style status page (fits 100
-/// columns unless names or addresses are very long).
+/// columns unless names or addresses are very long). Every string of the
+/// snapshot is [`escape`]d first, and the page once more but for its own
+/// line breaks.
 pub fn render_status(s: &NodeSnapshot) -> String {
+    let page = page(&escaped(s));
+    let lines: Vec<Cow<'_, str>> = page.split('\n').map(escape).collect();
+    lines.join("\n")
+}
+
+fn page(s: &NodeSnapshot) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -361,6 +439,61 @@ pub(crate) mod tests {
         assert!(text.contains("  passive: pacified by the restart guard"));
         assert!(text.contains("  partner: none heard"));
         assert!(text.contains("  last transition: none yet"));
+    }
+
+    #[test]
+    fn a_hostile_snapshot_puts_no_escape_on_the_terminal() {
+        let with = |text: &str| {
+            let mut s = sample();
+            s.version = text.into();
+            s.groups = BTreeMap::from([(text.into(), vec![text.into()])]);
+            let i = &mut s.instances[0];
+            i.name = text.into();
+            i.interface = text.into();
+            i.protocol = text.into();
+            i.group = Some(text.into());
+            i.state = text.into();
+            i.passive = Some(text.into());
+            i.tracks_down = vec![text.into()];
+            i.peer_checksum_modes = BTreeMap::from([(ip("192.0.2.2"), text.into())]);
+            i.counters.errors = BTreeMap::from([(text.into(), 1)]);
+            if let Some(t) = &mut i.last_transition {
+                t.from = text.into();
+                t.to = text.into();
+                t.reason = text.into();
+            }
+            if let Some(p) = &mut i.partner {
+                p.state = text.into();
+            }
+            s
+        };
+        let evil = "web\u{1b}[2J\u{1b}]0;owned\u{7}\nnode: active\r\u{9b}31m\u{202e}";
+        let s = with(evil);
+        let text = render_status(&s);
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|c| *c != '\n' && unsafe_char(*c))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in {text}");
+        // No line was forged: every line that starts with "node:" is the first.
+        assert_eq!(text.lines().filter(|l| l.starts_with("node:")).count(), 1);
+        assert!(
+            text.contains(
+                "web\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{a}node: active\\u{d}\\u{9b}31m\\u{202e}"
+            ),
+            "{text}"
+        );
+        // The same number of lines as an honest page.
+        assert_eq!(
+            text.lines().count(),
+            render_status(&with("web")).lines().count()
+        );
+    }
+
+    #[test]
+    fn escape_leaves_printable_text_alone() {
+        assert!(matches!(escape("web-1 eth0.100 ü"), Cow::Borrowed(_)));
+        assert_eq!(escape("a\tb"), "a\\u{9}b");
     }
 
     #[test]

@@ -36,7 +36,14 @@ pub struct Options {
     /// this many waiting (0: no event channel). A reader that falls
     /// behind gets [`HandleEvent::Missed`] with how many it missed.
     pub events: usize,
-    /// How long ago the node's earlier starts were (the restart guard).
+    /// Record this start in `state_dir/starts` for the restart guard, and
+    /// take the earlier ones from there (after the control socket is bound,
+    /// so a start refused because another node serves it is not counted).
+    /// A history that cannot be kept stops the start only when a restart
+    /// guard is configured; otherwise it is logged and the node starts.
+    pub state_dir: Option<PathBuf>,
+    /// How long ago the node's earlier starts were, when the embedder
+    /// keeps the history itself (`state_dir` is `None`).
     pub recent_starts: Vec<std::time::Duration>,
     /// tandemd's log writer's drop counter, shown in status and metrics.
     pub log_drops: Option<tracing_appender::non_blocking::ErrorCounter>,
@@ -95,13 +102,46 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
     threads::spawn_link_monitor(host.events_tx.clone(), host.stop.clone())?;
     let control_socket = config.global.control_socket.clone();
     let health = config.global.health.clone();
+    let control_server = if options.control_socket {
+        let c = control.clone();
+        let s = control.clone();
+        Some(
+            crate::control::serve_with(
+                &control_socket,
+                move |req| c.request(req),
+                move || s.subscribe(),
+            )
+            .map_err(DriveError::Control)?,
+        )
+    } else {
+        None
+    };
+    let recent_starts = match &options.state_dir {
+        Some(dir) => {
+            let guarded = config
+                .instances
+                .iter()
+                .any(|i| i.election.restart_guard.is_some());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let recorded =
+                crate::history::record_start(dir, now, guarded).map_err(DriveError::History)?;
+            for line in recorded.log_lines(dir) {
+                tracing::warn!(event = "history", "{line}");
+            }
+            recorded.recent
+        }
+        None => options.recent_starts.clone(),
+    };
     let unix_at_zero = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
     let mut node = Node::new(NodeSettings {
         unix_at_zero,
-        recent_starts: options.recent_starts.clone(),
+        recent_starts,
         ..NodeSettings::default()
     });
     // The first configuration is set up here, before the loop's thread
@@ -121,20 +161,6 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
             }
         }
     }
-    let control_server = if options.control_socket {
-        let c = control.clone();
-        let s = control.clone();
-        Some(
-            crate::control::serve_with(
-                &control_socket,
-                move |req| c.request(req),
-                move || s.subscribe(),
-            )
-            .map_err(DriveError::Control)?,
-        )
-    } else {
-        None
-    };
     let http = match (&health, options.health) {
         (Some(h), true) => Some(crate::http::serve(h, snapshot.clone())?),
         _ => None,

@@ -115,14 +115,8 @@ pub enum DriveError {
     #[error("{0}")]
     SetUp(String),
     /// The restart history could not be kept and a restart guard needs it.
-    #[error("restart history {path}: {source}")]
-    History {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("restart history: {0}; a restart guard is configured, so tandemd does not start without it (fix the state directory, or remove restart_guard)")]
+    History(#[source] crate::history::HistoryError),
     /// The health port could not be set up.
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),

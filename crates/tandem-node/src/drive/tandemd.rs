@@ -26,7 +26,7 @@ pub fn run(
     if let Some(p) = problems.into_iter().next() {
         return Err(DriveError::Host(p));
     }
-    let recent_starts = record_start(&config.global.state_dir)?;
+    let state_dir = config.global.state_dir.clone();
     let handle = start(
         config,
         Options {
@@ -35,52 +35,10 @@ pub fn run(
             control_socket: true,
             health: true,
             events: 0,
-            recent_starts,
+            state_dir: Some(state_dir),
+            recent_starts: Vec::new(),
             log_drops,
         },
     )?;
     handle.join()
-}
-
-/// Reads, updates and saves the node's start history in `dir`; returns how
-/// long ago the earlier starts were (kept for an hour).
-pub fn record_start(dir: &std::path::Path) -> Result<Vec<std::time::Duration>, DriveError> {
-    use std::io::Write;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-    let path = dir.join("starts");
-    let err = |source| DriveError::History {
-        path: path.clone(),
-        source,
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(err(e)),
-    };
-    let starts: Vec<u64> = text
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .filter(|t| *t <= now && now - *t <= 3600)
-        .collect();
-    let ago = starts
-        .iter()
-        .map(|t| Duration::from_secs(now - t))
-        .collect();
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut lines: Vec<String> = starts.iter().map(u64::to_string).collect();
-    lines.push(now.to_string());
-    // Write, fsync, rename: a crash leaves the old history or the new one.
-    let tmp = dir.join(format!("starts.tmp.{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all((lines.join("\n") + "\n").as_bytes())
-            .map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    std::fs::rename(&tmp, &path).map_err(err)?;
-    Ok(ago)
 }
