@@ -34,6 +34,7 @@ pub mod fake;
 mod handle;
 pub mod linux;
 mod setup;
+pub mod sim;
 pub mod tandemd;
 mod threads;
 
