@@ -1,13 +1,17 @@
 //! `tandemd demo`: a pair (or up to four) Tandem nodes on the in-process
-//! simulated LAN of [`tandem_election::sim`], with no privileges and no
+//! simulated LAN of [`crate::drive::sim`], with no privileges and no
 //! packets leaving the process.
 //!
-//! Every advert is built by the real `tandem-election` state machine,
-//! encoded to bytes by `tandem-wire`, and decoded again by each receiver;
-//! only the network and the clock are simulated. The clock is virtual: it
-//! jumps from one deadline to the next, so a minute of protocol time runs
-//! in a few milliseconds, and a seed fixes every random choice, so the
-//! same options print the same timeline.
+//! Each node is the [`Node`](crate::node::Node) that `tandemd run` runs,
+//! configured with a configuration file parsed as `tandemd run --config`
+//! parses it, and driven by the driver's one loop
+//! ([`crate::drive::step`]); only its host is simulated. Every advert is
+//! built by the real `tandem-election` state machine, encoded to bytes by
+//! `tandem-wire`, and decoded again by each receiving Node. The clock is
+//! virtual: it jumps to the earliest deadline or delivery across the
+//! nodes, so a minute of protocol time runs in a few milliseconds, and a
+//! seed fixes every random choice, so the same options print the same
+//! timeline.
 //!
 //! The scenario: the nodes start one after another and elect an Active
 //! router; the Active one is killed at a random phase of its advert
@@ -18,19 +22,26 @@
 //! a Backup takes over after its Skew_Time (CARP: at once). docs/demo.md shows a run.
 
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use tandem_election::sim::{EventKind, Lan, LinkModel, NodeId, NodeSpec};
 use tandem_election::{Instant, State};
 
+use crate::drive::sim::{self, Lan, LanError, Link, PortId};
 use nodes::{build_nodes, NodeInfo};
 use timeline::{millis, note, secs, section};
+
+/// A node's index (node-1 is 0); the same as its port on the LAN.
+type NodeId = PortId;
 
 /// The VRID (CARP: VHID) of the demonstration's virtual router.
 const VRID: u8 = 1;
 /// Its virtual address.
 const VIRTUAL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+/// The instance's name in each node's configuration.
+const INSTANCE: &str = "gateway";
+/// The interface it runs on (each node's port on the simulated LAN).
+const INTERFACE: &str = "lan0";
 /// The simulated LAN's one-way delay.
 const DELAY: Duration = Duration::from_micros(100);
 
@@ -120,7 +131,7 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 
 /// Why the options cannot run (returned inside an `io::Error` of kind
 /// `InvalidInput`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DemoOptionError {
     /// The interval is not one the protocol can send.
@@ -142,6 +153,18 @@ pub enum DemoOptionError {
     /// The election refuses the configuration built from the options.
     #[error("the election refuses the demonstration's configuration: {0}")]
     Config(#[from] tandem_election::ConfigError),
+    /// A node's configuration file, built from the options, does not parse.
+    #[error("{node}'s configuration file: {source}")]
+    File {
+        /// The node ("node-1").
+        node: String,
+        /// Why.
+        #[source]
+        source: Box<crate::config::ConfigError>,
+    },
+    /// A node's configuration file has no instance.
+    #[error("{0}'s configuration file has no instance")]
+    NoInstance(String),
 }
 
 /// What the demonstration measured. Node numbers count from 1 (node-1).
@@ -175,6 +198,9 @@ pub struct DemoSummary {
     pub skew: Duration,
     /// Adverts sent by all nodes.
     pub adverts: u64,
+    /// The nodes holding the virtual address at the end (added and not
+    /// removed since): the one Active node.
+    pub holders: Vec<usize>,
     /// The virtual time the demonstration covered.
     pub virtual_time: Duration,
 }
@@ -185,27 +211,32 @@ pub struct DemoSummary {
 /// an error of kind `InvalidInput` wrapping a [`DemoOptionError`].
 pub fn run(opts: &DemoOptions, out: &mut dyn Write) -> io::Result<DemoSummary> {
     let nodes = build_nodes(opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let mut lan = Lan::new(opts.seed);
-    lan.set_link(LinkModel {
-        delay: DELAY,
-        jitter: Duration::ZERO,
-        loss: f64::from(opts.loss) / 100.0,
-        duplicate: 0.0,
-    });
+    let mut lan = Lan::new(
+        opts.seed,
+        Link {
+            delay: DELAY,
+            loss: f64::from(opts.loss) / 100.0,
+        },
+    );
     for n in &nodes {
-        lan.add(NodeSpec::routers(vec![n.config.clone()]));
+        lan.add_port(n.addr);
     }
     let mut demo = Demo {
         opts: opts.clone(),
         lan,
         tracks: vec![Track::default(); nodes.len()],
         nodes,
-        cursor: 0,
         rng: SplitMix(opts.seed ^ 0x7a4d_e3b1_0c5f_9e21),
     };
     let summary = demo.scenario(out)?;
     out.flush()?;
     Ok(summary)
+}
+
+/// The configuration file each node runs, in node order, as `tandemd run
+/// --config` reads it.
+pub fn config_files(opts: &DemoOptions) -> Result<Vec<String>, DemoOptionError> {
+    Ok(build_nodes(opts)?.into_iter().map(|n| n.text).collect())
 }
 
 /// What the timeline remembers of a node.
@@ -215,6 +246,11 @@ struct Track {
     /// The priority it advertises, while it advertises.
     advertising: Option<u8>,
     active_since: Option<Instant>,
+    /// Its last advert that was not a resignation.
+    last_advert: Option<Instant>,
+    /// The announcement burst being sent: when its last round went out,
+    /// and how many rounds have.
+    burst: Option<(Instant, u8)>,
     adverts: u64,
     times_active: u32,
     time_active: Duration,
@@ -242,9 +278,23 @@ struct Demo {
     lan: Lan,
     nodes: Vec<NodeInfo>,
     tracks: Vec<Track>,
-    /// Events of the LAN already printed.
-    cursor: usize,
     rng: SplitMix,
+}
+
+/// The LAN's error as the demonstration's (the simulated host never fails
+/// a node; this would be a bug).
+fn lan_error(e: LanError) -> io::Error {
+    io::Error::other(e)
+}
+
+/// The nodes whose instance is Active.
+fn actives(lan: &Lan) -> Vec<NodeId> {
+    (0..lan.len())
+        .filter(|p| {
+            lan.node(*p)
+                .is_some_and(|n| n.states().values().any(|s| *s == State::Active))
+        })
+        .collect()
 }
 
 impl Demo {
@@ -257,7 +307,25 @@ impl Demo {
     }
 
     fn actives(&self) -> Vec<NodeId> {
-        self.lan.actives(VRID)
+        actives(&self.lan)
+    }
+
+    fn run_for(&mut self, d: Duration) -> io::Result<()> {
+        self.lan.run_for(d).map_err(lan_error)
+    }
+
+    fn run_until(
+        &mut self,
+        limit: Duration,
+        pred: impl FnMut(&Lan) -> bool,
+    ) -> io::Result<Option<Instant>> {
+        self.lan.run_until(limit, pred).map_err(lan_error)
+    }
+
+    fn start(&mut self, node: NodeId) -> io::Result<()> {
+        self.tracks[node].started_at = Some(self.lan.now());
+        let file = self.nodes[node].file.clone();
+        self.lan.start(node, file).map_err(lan_error)
     }
 
     fn scenario(&mut self, out: &mut dyn Write) -> io::Result<DemoSummary> {
@@ -270,19 +338,17 @@ impl Demo {
         let stagger = interval / 4;
         for n in 0..self.nodes.len() {
             if n > 0 {
-                self.lan.run_for(stagger);
+                self.run_for(stagger)?;
             }
-            self.tracks[n].started_at = Some(self.lan.now());
-            self.lan.start(n);
+            self.start(n)?;
         }
         let elected_at = self
-            .lan
-            .run_until(limit, |l| l.actives(VRID).len() == 1)
+            .run_until(limit, |l| actives(l).len() == 1)?
             .unwrap_or(self.lan.now());
         self.flush(out)?;
         let elected = self.actives().first().copied().unwrap_or(0);
         self.explain_election(out, elected, elected_at)?;
-        self.lan.run_for(2 * interval);
+        self.run_for(2 * interval)?;
         self.flush(out)?;
 
         // 2. Kill the Active node at a random phase of its interval.
@@ -295,13 +361,12 @@ impl Demo {
                 self.nodes[victim].name
             ),
         )?;
-        self.lan.run_for(kill_at - self.lan.now());
+        self.run_for(kill_at - self.lan.now())?;
         self.flush(out)?;
-        let last_advert = self.last_advert(victim).unwrap_or(kill_at);
-        self.lan.kill(victim);
+        let last_advert = self.tracks[victim].last_advert.unwrap_or(kill_at);
+        self.lan.kill(victim).map_err(lan_error)?;
         let took_over_at = self
-            .lan
-            .run_until(limit, |l| !l.actives(VRID).is_empty())
+            .run_until(limit, |l| !actives(l).is_empty())?
             .unwrap_or(self.lan.now());
         self.flush(out)?;
         let took_over = self.actives().first().copied().unwrap_or(victim);
@@ -350,22 +415,21 @@ impl Demo {
                 ),
             )?;
         }
-        self.lan.run_for(3 * interval);
+        self.run_for(3 * interval)?;
         self.flush(out)?;
 
         // 3. Bring the killed node back: failback if it is preferred.
         section(out, &format!("3. Bring {} back", self.nodes[victim].name))?;
         let restart_at = self.lan.now();
-        self.tracks[victim].started_at = Some(restart_at);
-        self.lan.start(victim);
+        self.start(victim)?;
         // A preferred host takes the role back within its Active_Down_Interval
         // (CARP: on the first advert it hears); watch well past that.
         let window = 2 * self.longest_adi() + interval;
-        let failback_at = self.lan.run_until(window, |l| l.actives(VRID) == [victim]);
+        let failback_at = self.run_until(window, |l| actives(l) == [victim])?;
         self.flush(out)?;
         let failback = failback_at.map(|t| t - restart_at);
         self.explain_failback(out, victim, failback_at, took_over)?;
-        self.lan.run_for(2 * interval);
+        self.run_for(2 * interval)?;
         self.flush(out)?;
 
         // 4. Graceful stop of the Active node: priority 0, Skew_Time.
@@ -378,12 +442,11 @@ impl Demo {
             ),
         )?;
         let stop_at = self.at_phase(leaving);
-        self.lan.run_for(stop_at - self.lan.now());
+        self.run_for(stop_at - self.lan.now())?;
         self.flush(out)?;
-        self.lan.stop(leaving);
+        self.lan.stop(leaving).map_err(lan_error)?;
         let resign_at = self
-            .lan
-            .run_until(limit, |l| !l.actives(VRID).is_empty())
+            .run_until(limit, |l| !actives(l).is_empty())?
             .unwrap_or(self.lan.now());
         self.flush(out)?;
         let resign_took_over = self.actives().first().copied().unwrap_or(leaving);
@@ -422,7 +485,7 @@ impl Demo {
                 )
             },
         )?;
-        self.lan.run_for(2 * interval);
+        self.run_for(2 * interval)?;
         self.flush(out)?;
 
         let summary = DemoSummary {
@@ -438,7 +501,13 @@ impl Demo {
             resign_took_over: resign_took_over + 1,
             resign_takeover,
             skew,
-            adverts: self.lan.frames_sent,
+            adverts: self.lan.adverts_sent(),
+            holders: self
+                .lan
+                .holders(IpAddr::V4(VIRTUAL))
+                .into_iter()
+                .map(|p| p + 1)
+                .collect(),
             virtual_time: self.lan.now().since_origin(),
         };
         self.table(out, &summary)?;
@@ -451,23 +520,11 @@ impl Demo {
         let interval = self.interval();
         let phase = interval.mul_f64(0.05 + 0.9 * self.rng.unit());
         let now = self.lan.now();
-        let mut at = self.last_advert(node).unwrap_or(now) + phase;
+        let mut at = self.tracks[node].last_advert.unwrap_or(now) + phase;
         while at <= now {
             at = at + interval;
         }
         at
-    }
-
-    /// When `node` last sent an advert (not a resignation).
-    fn last_advert(&self, node: NodeId) -> Option<Instant> {
-        self.lan
-            .events()
-            .iter()
-            .rev()
-            .find(|e| {
-                e.node == node && matches!(e.kind, EventKind::Sent { priority, .. } if priority > 0)
-            })
-            .map(|e| e.at)
     }
 
     fn header(&self, out: &mut dyn Write) -> io::Result<()> {

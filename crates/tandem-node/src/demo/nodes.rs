@@ -1,20 +1,17 @@
-//! The demonstration's nodes: their configurations from the options, and
-//! their timing worked out by the real router.
+//! The demonstration's nodes: their configuration files from the options,
+//! parsed as `tandemd run` parses them, and their timing worked out by the
+//! real router.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use tandem_election::sim::node_addr;
-use tandem_election::{Config, Instant, PairRole, PreferredHost, Protocol, VirtualRouter};
-use tandem_wire::{vrrp2, Centiseconds, Priority, Seconds, Vrid};
+use tandem_election::{Config, Instant, Protocol, VirtualRouter};
 
 use super::timeline::secs;
-use super::{DemoOptionError, DemoOptions, DemoPreferred, DemoProtocol, VIRTUAL, VRID};
-
-const VRID_1: Vrid = match Vrid::new(VRID) {
-    Some(v) => v,
-    None => panic!("VRID 0 is not a VRID"),
+use super::{
+    DemoOptionError, DemoOptions, DemoPreferred, DemoProtocol, INSTANCE, INTERFACE, VIRTUAL, VRID,
 };
+use crate::config::{self, DaemonConfig};
 
 /// One node as configured, with its timing worked out by the real router.
 #[derive(Debug, Clone)]
@@ -22,7 +19,12 @@ pub(super) struct NodeInfo {
     /// "node-1".
     pub(super) name: String,
     pub(super) addr: IpAddr,
+    /// The election's configuration, from the file.
     pub(super) config: Config,
+    /// The configuration the node runs, parsed from `text`.
+    pub(super) file: DaemonConfig,
+    /// Its configuration file.
+    pub(super) text: String,
     /// Active_Down_Interval with its own interval.
     pub(super) adi: Duration,
     /// Skew_Time with its own interval.
@@ -85,45 +87,82 @@ pub(super) fn build_nodes(opts: &DemoOptions) -> Result<Vec<NodeInfo>, DemoOptio
     if opts.loss > 50 {
         return Err(DemoOptionError::Loss(opts.loss));
     }
-    let protocol = protocol(opts)?;
+    check_interval(opts)?;
     let preferred = match opts.preferred {
-        DemoPreferred::First => PreferredHost::First,
-        DemoPreferred::Second => PreferredHost::Second,
-        DemoPreferred::None => PreferredHost::None,
+        DemoPreferred::First => Some(1),
+        DemoPreferred::Second => Some(2),
+        DemoPreferred::None => None,
     };
     (1..=opts.nodes)
         .map(|n| {
-            let mut c = Config::new(VRID_1, node_addr(n), vec![IpAddr::V4(VIRTUAL)]);
-            c.protocol = protocol.clone();
-            let role = if n == 1 {
-                PairRole::First
-            } else {
-                PairRole::Second
-            };
-            let mut c = c.preferred_host(preferred, role);
-            // Extra nodes: Backups of lower rank, without preemption.
-            if n > 2 {
-                let k = n - 2;
-                c.priority = Priority(100 - 10 * k);
-                c.preempt = false;
-                if let Protocol::Carp { advskew, .. } = &mut c.protocol {
-                    *advskew = 100 + 20 * k;
-                }
-            }
-            c.carp_counter = 0xd3_3d00_0000_0000 | u64::from(n);
+            let name = format!("node-{n}");
+            let text = config_file(opts, n, preferred == Some(n));
+            let file = config::parse(&text).map_err(|source| DemoOptionError::File {
+                node: name.clone(),
+                source: Box::new(source),
+            })?;
+            let mut c = file
+                .instances
+                .first()
+                .map(|i| i.election.clone())
+                .ok_or_else(|| DemoOptionError::NoInstance(name.clone()))?;
+            // The host gives the address adverts come from.
+            c.primary_address = node_addr(n);
             let vr = VirtualRouter::new(c.clone(), Instant::ZERO, &[])?;
             Ok(NodeInfo {
-                name: format!("node-{n}"),
+                name,
                 addr: node_addr(n),
                 adi: vr.active_down_interval(),
                 skew: vr.skew_time(),
                 config: c,
+                file,
+                text,
             })
         })
         .collect()
 }
 
-fn protocol(opts: &DemoOptions) -> Result<Protocol, DemoOptionError> {
+/// The address of node `n` on the simulated LAN: 192.0.2.n.
+pub(super) fn node_addr(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 0, 2, n))
+}
+
+/// Node `n`'s configuration file, as `tandemd run --config` reads it.
+/// The preferred host has priority 200 (CARP: advskew 0) and preemption,
+/// the other of the pair priority 100 (advskew 100) without; extra nodes
+/// are Backups of lower rank without preemption.
+fn config_file(opts: &DemoOptions, n: u8, preferred: bool) -> String {
+    let (priority, advskew, preempt) = match n {
+        _ if preferred => (200, 0, true),
+        1 | 2 => (100, 100, false),
+        _ => {
+            let k = n - 2;
+            (100 - 10 * k, 100 + 20 * k, false)
+        }
+    };
+    let i = opts.interval;
+    let interval = format!("{}.{:02}", i.as_secs(), i.subsec_millis() / 10);
+    let rank = match opts.protocol {
+        DemoProtocol::Vrrp3 => {
+            format!("protocol = \"vrrp3\"\ninterval = {interval}\npriority = {priority}\n")
+        }
+        DemoProtocol::Vrrp2 => format!(
+            "protocol = \"vrrp2\"\ninterval = {}\npriority = {priority}\n",
+            i.as_secs()
+        ),
+        DemoProtocol::Carp => format!(
+            "protocol = \"carp\"\nadvbase = {}\nadvskew = {advskew}\npassword = \"demo\"\n",
+            i.as_secs()
+        ),
+    };
+    format!(
+        "# node-{n}\n[[instance]]\nname = \"{INSTANCE}\"\ninterface = \"{INTERFACE}\"\nvrid = {VRID}\n\
+         addresses = [\"{VIRTUAL}/24\"]\n{rank}preempt = {preempt}\n"
+    )
+}
+
+/// Checks the interval against the protocol, naming the option.
+fn check_interval(opts: &DemoOptions) -> Result<(), DemoOptionError> {
     let err = |why| DemoOptionError::Interval {
         protocol: opts.protocol.name(),
         interval: opts.interval,
@@ -140,23 +179,17 @@ fn protocol(opts: &DemoOptions) -> Result<Protocol, DemoOptionError> {
             .filter(|s| *s > 0)
             .ok_or_else(|| err(why))
     };
-    Ok(match opts.protocol {
+    match opts.protocol {
         DemoProtocol::Vrrp3 => {
             let why = "0.01 to 40.95 s in steps of 0.01 s";
             let cs = i.as_millis() / 10;
             if Duration::from_millis(cs as u64 * 10) != i || cs == 0 || cs > 4095 {
                 return Err(err(why));
             }
-            Protocol::vrrp3(Centiseconds(cs as u16))
         }
-        DemoProtocol::Vrrp2 => Protocol::Vrrp2 {
-            interval: Seconds(whole_secs()?),
-            auth: vrrp2::Auth::None,
-        },
-        DemoProtocol::Carp => Protocol::Carp {
-            advbase: whole_secs()?,
-            advskew: 0,
-            password: b"demo".to_vec(),
-        },
-    })
+        DemoProtocol::Vrrp2 | DemoProtocol::Carp => {
+            whole_secs()?;
+        }
+    }
+    Ok(())
 }

@@ -232,3 +232,43 @@ fn docs_sample_is_current() {
     let (_, out) = demo(&DemoOptions::default());
     assert!(doc.contains(out.trim_end()), "docs/demo.md: paste\n{out}");
 }
+
+// The virtual address ends on the one Active node: the killed node's
+// went with it, and the stopped node removed its own.
+#[test]
+fn the_last_active_node_alone_holds_the_virtual_address() {
+    for protocol in PROTOCOLS {
+        for preferred in [DemoPreferred::First, DemoPreferred::None] {
+            let (s, _) = demo(&opts(protocol, preferred));
+            assert_eq!(s.holders, [s.resign_took_over], "{protocol:?}");
+        }
+    }
+}
+
+// Each node runs a configuration file that `tandemd run --config` reads
+// as it is; docs/demo.md shows the default pair's.
+#[test]
+fn nodes_run_configuration_files() {
+    for protocol in PROTOCOLS {
+        let files = config_files(&DemoOptions {
+            nodes: 4,
+            ..opts(protocol, DemoPreferred::Second)
+        })
+        .expect("valid options");
+        assert_eq!(files.len(), 4);
+        for f in &files {
+            let c = crate::config::parse(f).expect("tandemd reads it");
+            assert_eq!(c.instances.len(), 1, "{f}");
+            assert_eq!(c.instances[0].election.vrid.get(), VRID);
+        }
+    }
+    let doc = include_str!("../../../../docs/demo.md");
+    for f in config_files(&DemoOptions::default()).expect("valid options") {
+        assert!(doc.contains(&f), "docs/demo.md: paste\n{f}");
+    }
+    assert!(config_files(&DemoOptions {
+        nodes: 5,
+        ..DemoOptions::default()
+    })
+    .is_err());
+}

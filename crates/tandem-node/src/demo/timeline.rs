@@ -1,21 +1,66 @@
-//! The timeline: each event of the simulated LAN as a line of text, the
-//! reasons and diagnostics in words, and the summary table.
+//! The timeline: what the nodes asked of their hosts (adverts, frames,
+//! events), recorded by the simulated LAN, as lines of text; the reasons
+//! and diagnostics in words; and the summary table.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tandem_election::sim::{Event, EventKind, NodeId};
-use tandem_election::{Diagnostic, Instant, Protocol, Reason, State};
+use tandem_election::{codec, Advert, Diagnostic, Instant, Protocol, Reason, State};
 
 use super::nodes::NodeInfo;
-use super::{Demo, DemoProtocol, DemoSummary, VIRTUAL};
+use super::{sim, Demo, DemoProtocol, DemoSummary, NodeId, VIRTUAL};
+use crate::node::{report, EventKind as NodeEvent, Output};
+
+/// What the timeline shows of what the nodes did.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum EventKind {
+    /// The node was started.
+    Started,
+    /// The node was killed (no goodbye).
+    Killed,
+    /// The node was told to stop gracefully.
+    Stopped,
+    /// It sent an advert with this priority (CARP: 255 - advskew).
+    Sent { priority: u8 },
+    /// It began a burst of gratuitous ARPs, one frame per address a round.
+    Announced { addresses: usize },
+    /// Its election reported something.
+    Diagnostic {
+        diagnostic: Diagnostic,
+        suppressed: u64,
+    },
+    /// Its instance changed state.
+    State {
+        from: State,
+        to: State,
+        reason: Reason,
+    },
+    /// Another event an operator should see, as tandemd logs it.
+    Logged(String),
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone)]
+pub(super) struct Event {
+    pub(super) at: Instant,
+    pub(super) node: NodeId,
+    pub(super) kind: EventKind,
+}
 
 impl Demo {
-    /// Prints the LAN's new events.
+    /// Prints what the nodes did since the last flush.
     pub(super) fn flush(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        let mut events: Vec<Event> = self.lan.events()[self.cursor..].to_vec();
-        self.cursor = self.lan.events().len();
+        let mut events: Vec<Event> = Vec::new();
+        for r in self.lan.take_log() {
+            if let Some(kind) = self.event_of(r.port, r.at, r.what) {
+                events.push(Event {
+                    at: r.at,
+                    node: r.port,
+                    kind,
+                });
+            }
+        }
         // Within one instant of one node: lifecycle, diagnostics, state,
         // adverts, announcements (the order a reader expects).
         events.sort_by_key(|e| (e.at, e.node, rank(&e.kind)));
@@ -32,6 +77,70 @@ impl Demo {
         Ok(())
     }
 
+    /// What the timeline shows of one record of the LAN, if anything.
+    fn event_of(&mut self, node: NodeId, at: Instant, what: sim::Happened) -> Option<EventKind> {
+        let output = match what {
+            sim::Happened::Started => {
+                self.tracks[node].burst = None;
+                return Some(EventKind::Started);
+            }
+            sim::Happened::Killed => return Some(EventKind::Killed),
+            sim::Happened::Stopping => return Some(EventKind::Stopped),
+            sim::Happened::Output(o) => o,
+        };
+        match output {
+            Output::SendAdvert { dst, bytes, .. } => {
+                // The advert as a receiver decodes it.
+                let advert = codec::decode(&bytes, self.nodes[node].addr, dst).ok()?;
+                let priority = match &advert {
+                    Advert::Vrrp3 { repr, .. } => repr.priority.0,
+                    Advert::Vrrp2(r) => r.priority.0,
+                    Advert::Carp { repr, .. } => 255 - repr.advskew,
+                };
+                Some(EventKind::Sent { priority })
+            }
+            Output::SendFrames { frames, .. } => {
+                // One round of a burst: a new burst unless it is the next
+                // round of the one being sent.
+                let announce = self.nodes[node].config.announce;
+                let t = &mut self.tracks[node];
+                let next_round = t
+                    .burst
+                    .is_some_and(|(last, n)| n < announce.repeat && at == last + announce.spacing);
+                match (&mut t.burst, next_round) {
+                    (Some((last, n)), true) => {
+                        *last = at;
+                        *n += 1;
+                        None
+                    }
+                    _ => {
+                        t.burst = Some((at, 1));
+                        Some(EventKind::Announced {
+                            addresses: frames.len(),
+                        })
+                    }
+                }
+            }
+            Output::Event(e) => match e.kind {
+                NodeEvent::State {
+                    from, to, reason, ..
+                } => Some(EventKind::State { from, to, reason }),
+                NodeEvent::Diagnostic {
+                    diagnostic,
+                    suppressed,
+                    ..
+                } => Some(EventKind::Diagnostic {
+                    diagnostic,
+                    suppressed,
+                }),
+                // Started, stopped: the lifecycle lines say it.
+                k if k.level() == crate::node::Level::Info => None,
+                k => Some(EventKind::Logged(k.to_string())),
+            },
+            _ => None,
+        }
+    }
+
     /// One event as a timeline line, updating what the timeline remembers;
     /// `None` for the adverts a summary line already covers.
     fn describe(&mut self, e: &Event) -> Option<String> {
@@ -44,8 +153,11 @@ impl Demo {
                 Some("KILLED: no goodbye, no more adverts".to_string())
             }
             EventKind::Stopped => Some("stopping gracefully".to_string()),
-            EventKind::Sent { priority, .. } => {
+            EventKind::Sent { priority } => {
                 self.tracks[node].adverts += 1;
+                if *priority > 0 {
+                    self.tracks[node].last_advert = Some(e.at);
+                }
                 if *priority == 0 {
                     self.tracks[node].advertising = None;
                     return Some(if carp {
@@ -94,7 +206,17 @@ impl Demo {
                     announce.repeat,
                 ))
             }
-            EventKind::Diagnostic(d) => Some(self.diagnostic(d)),
+            EventKind::Diagnostic {
+                diagnostic,
+                suppressed,
+            } => Some(match suppressed {
+                0 => self.diagnostic(diagnostic),
+                n => format!(
+                    "{} (and {n} like it not shown)",
+                    self.diagnostic(diagnostic)
+                ),
+            }),
+            EventKind::Logged(text) => Some(text.clone()),
             EventKind::State {
                 from, to, reason, ..
             } => {
@@ -190,7 +312,7 @@ impl Demo {
             // Taking the role from a lower-ranked Active router, whatever
             // the election calls it.
             (_, Some(j)) if to == State::Active => self.preempts(node, j),
-            (other, _) => format!("{other:?}"),
+            (other, _) => other.to_string(),
         }
     }
 
@@ -224,7 +346,7 @@ impl Demo {
             Diagnostic::SplitBrainResolved => {
                 "diagnostic: the other Active router is silent again: split brain over".to_string()
             }
-            other => format!("diagnostic: {other:?}"),
+            other => format!("diagnostic: {}", report::explain(other)),
         }
     }
 
@@ -285,8 +407,12 @@ impl Demo {
         let end = self.lan.now();
         for (i, (n, t)) in self.nodes.iter().zip(&self.tracks).enumerate() {
             let total = t.time_active + t.active_since.map_or(Duration::ZERO, |a| end - a);
-            let now = if self.lan.alive(i) {
-                self.lan.state(i, 0).name()
+            let state = self
+                .lan
+                .node(i)
+                .and_then(|n| n.states().into_values().next());
+            let now = if let Some(state) = state {
+                state.name()
             } else if i + 1 == s.stopped {
                 "stopped"
             } else {
@@ -315,7 +441,7 @@ impl Demo {
 pub(super) fn rank(k: &EventKind) -> u8 {
     match k {
         EventKind::Started | EventKind::Killed | EventKind::Stopped => 0,
-        EventKind::Diagnostic(_) | EventKind::Sent { priority: 0, .. } => 1,
+        EventKind::Diagnostic { .. } | EventKind::Logged(_) | EventKind::Sent { priority: 0 } => 1,
         EventKind::State { .. } => 2,
         EventKind::Sent { .. } => 3,
         EventKind::Announced { .. } => 4,

@@ -47,6 +47,7 @@ pub mod fake;
 mod handle;
 pub mod linux;
 mod setup;
+pub mod sim;
 pub mod tandemd;
 mod threads;
 
