@@ -4,7 +4,7 @@
 //! host and a virtual clock) all run this loop:
 //!
 //! ```
-//! use tandem_election::Instant;
+//! use tandem_time::Instant;
 //! use tandem_node::drive::{fake::FakeHost, DriveError, Host};
 //! use tandem_node::node::{Input, Node, NodeSettings};
 //!

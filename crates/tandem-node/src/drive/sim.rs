@@ -41,7 +41,7 @@ use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tandem_election::Instant;
+use tandem_time::Instant;
 
 use super::{step, DriveError, Host};
 use crate::config::DaemonConfig;

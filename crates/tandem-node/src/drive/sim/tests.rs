@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use tandem_election::State;
+use crate::node::State;
 
 use super::*;
 use crate::config;
