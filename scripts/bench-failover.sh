@@ -22,6 +22,7 @@
 #   N_SLOW [7]   runs at 1 s          N_FAST [15]   runs at 10 ms
 #   FP_WARM [10] seconds before the footprint window   FP_DUR [30] its length
 #   SKIP_BUILD   set to 1 to use target/release/tandemd as it is
+#   TANDEMD      the tandemd binary [target/release/tandemd] (another build, to compare)
 #   KEEPALIVED [keepalived]  the keepalived binary
 #   RUN          scratch directory for configs, logs and raw results
 #                [a new /tmp/tandem-bench.XXXXXX, kept afterwards]
@@ -67,7 +68,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building tandemd (release)" >&2
   (cd "$root" && nice cargo build --release -p tandem-node)
 fi
-TANDEMD=$root/target/release/tandemd
+TANDEMD=${TANDEMD:-$root/target/release/tandemd}
 [ -x "$TANDEMD" ] || die "$TANDEMD not found"
 
 # --- lab up (an idle lab left behind is recreated, so every run starts clean)
