@@ -72,6 +72,9 @@ fn escaped(s: &NodeSnapshot) -> NodeSnapshot {
         }
         i.counters.errors = esc_map(&i.counters.errors);
     }
+    s.counters.dropped = esc_map(&s.counters.dropped);
+    s.counters.diagnostics = esc_map(&s.counters.diagnostics);
+    s.counters.unknown_vrids = esc_map(&s.counters.unknown_vrids);
     s
 }
 
@@ -108,6 +111,7 @@ fn page(s: &NodeSnapshot) -> String {
     for (group, members) in &s.groups {
         let _ = writeln!(out, "sync group {group}: {}", members.join(", "));
     }
+    node_counters(&mut out, &s.counters);
     if s.instances.is_empty() {
         out.push_str("no instances\n");
         return out;
@@ -119,6 +123,45 @@ fn page(s: &NodeSnapshot) -> String {
         details(&mut out, i, s.at_unix);
     }
     out
+}
+
+/// What the node dropped or refused, when it did: decode errors, unknown
+/// VRIDs, full queues, suppressed repeats.
+fn node_counters(out: &mut String, c: &crate::snapshot::NodeCounters) {
+    let kinds = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !c.dropped.is_empty() {
+        parts.push(format!("undecodable packets: {}", kinds(&c.dropped)));
+    }
+    if c.unknown_vrid > 0 {
+        parts.push(format!(
+            "adverts for unknown VRIDs: {} ({})",
+            c.unknown_vrid,
+            kinds(&c.unknown_vrids)
+        ));
+    }
+    for (what, n) in [
+        (
+            "received packets dropped (loop queue full)",
+            c.input_queue_drops,
+        ),
+        ("log lines dropped (log writer behind)", c.log_lines_dropped),
+        ("event lines dropped (slow readers)", c.event_lines_dropped),
+        ("slow event readers disconnected", c.subscribers_dropped),
+        ("repeated events not shown", c.events_suppressed),
+    ] {
+        if n > 0 {
+            parts.push(format!("{what}: {n}"));
+        }
+    }
+    for p in parts {
+        let _ = writeln!(out, "node counters: {p}");
+    }
 }
 
 const HEADERS: [&str; 10] = [
@@ -415,6 +458,20 @@ pub(crate) mod tests {
         for line in &lines {
             assert!(line.chars().count() <= 100, "too wide: {line:?}");
         }
+    }
+
+    #[test]
+    fn node_counters_show_only_when_something_was_dropped() {
+        let mut s = sample();
+        assert!(!render_status(&s).contains("node counters"));
+        s.counters.dropped.insert("checksum".into(), 5000);
+        s.counters.log_lines_dropped = 12;
+        let page = render_status(&s);
+        assert!(
+            page.contains("node counters: undecodable packets: checksum 5000\n"),
+            "{page}"
+        );
+        assert!(page.contains("node counters: log lines dropped (log writer behind): 12\n"));
     }
 
     #[test]
