@@ -497,3 +497,23 @@ fn every_counter_family_ends_in_total() {
         assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
     }
 }
+
+#[test]
+fn metrics_show_every_node_counter() {
+    let mut s = one("Active", Light::Active);
+    s.counters.dropped.insert("checksum".into(), 5000);
+    s.counters.diagnostics.insert("yielded".into(), 2);
+    s.counters.log_lines_dropped = 3;
+    s.counters.unknown_vrid = 7;
+    let text = metrics_text(&s);
+    for line in [
+        "tandem_node_dropped_total{kind=\"checksum\"} 5000",
+        "tandem_node_diagnostics_total{kind=\"yielded\"} 2",
+        "tandem_node_unknown_vrid_total 7",
+        "tandem_node_queue_drops_total{queue=\"log\"} 3",
+        "tandem_node_queue_drops_total{queue=\"input\"} 0",
+        "tandem_node_events_suppressed_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+    }
+}
