@@ -156,6 +156,7 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
         }
         if let Ok(reply) = ready.try_recv() {
             match reply {
+                ControlReply::Refused(Refusal::Reconfigure(e)) => return Err(DriveError::SetUp(e)),
                 ControlReply::Refused(r) => return Err(DriveError::SetUp(r.to_string())),
                 _ => break,
             }
