@@ -7,6 +7,12 @@
 //! CARP captures ([`capture`] reads pcap and pcapng files, [`decode`] turns
 //! each frame into a [`decode::Decoded`] record, [`render`] prints it as
 //! JSON or as a line of text). docs/decode.md documents the command.
+//!
+//! An appliance can run the whole node inside its own process: a
+//! configuration from [`config::Builder`] (or a file), [`drive::start`],
+//! and the [`drive::NodeHandle`] it returns (shutdown, reconfigure, health
+//! input, failover, maintenance, status, typed events). docs/embedding.md
+//! is the guide; `examples/embed_node.rs` runs it.
 
 pub mod capture;
 pub mod config;
