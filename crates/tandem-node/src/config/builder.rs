@@ -212,7 +212,7 @@ fn strings(v: Vec<String>) -> S<Vec<S<String>>> {
 /// the same name, with the same default; what does not fit the protocol
 /// (a priority for CARP, a password for VRRPv3) is refused by
 /// [`Builder::build`] exactly as in a file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InstanceBuilder {
     raw: RawInstance,
 }
