@@ -21,6 +21,7 @@
 //! IPv6, at start), and `election.carp_counter` is 0 (draw it at random).
 
 mod build;
+mod builder;
 mod check;
 mod error;
 mod flags;
@@ -36,6 +37,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use builder::{Builder, InstanceBuilder, Vrrp2Auth};
 pub use check::{
     check_config_command, check_file, check_host_links, check_text, netlink_host, render_human,
     render_json, CheckReport, HostLookup,

@@ -9,8 +9,10 @@
 //!   Linux host over [`sys`], a fake one for tests), and the embedding API:
 //!   [`drive::start`] runs the whole node inside an appliance's process and
 //!   returns a [`drive::NodeHandle`] (shutdown, join, reconfigure, health
-//!   input, failover, maintenance, typed events). docs/embedding.md is the
-//!   guide; docs/architecture.md shows the layers.
+//!   input, failover, maintenance, typed events), from a configuration
+//!   built with [`config::Builder`] or read from a file. docs/embedding.md
+//!   is the guide, `examples/embed_node.rs` runs it; docs/architecture.md
+//!   shows the layers.
 //! - [`config`] (TOML and flags, validated), [`control`] (the control socket
 //!   and its typed API), [`http`] (health port, metrics), [`hooks`] (notify
 //!   hooks), [`snapshot`] (the status every reader sees).

@@ -134,7 +134,10 @@ fn flag_name(key: &str) -> String {
     }
 }
 
-fn build_config(src: &Src<'_>, raw: RawConfig) -> Result<DaemonConfig, Vec<ConfigError>> {
+pub(super) fn build_config(
+    src: &Src<'_>,
+    raw: RawConfig,
+) -> Result<DaemonConfig, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let (global, default_guard) = match raw.global {
         Some(g) => build_global(src, g.into_inner(), &mut errors),

@@ -9,7 +9,7 @@ use toml::Spanned;
 pub(super) type S<T> = Spanned<T>;
 
 /// The whole file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) global: Option<S<RawGlobal>>,
@@ -19,7 +19,7 @@ pub(super) struct RawConfig {
 }
 
 /// `[global]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGlobal {
     pub(super) state_dir: Option<S<String>>,
@@ -28,7 +28,7 @@ pub(super) struct RawGlobal {
 }
 
 /// `[health]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHealth {
     pub(super) listen: Option<S<String>>,
@@ -41,7 +41,7 @@ pub(super) struct RawHealth {
 }
 
 /// `[[instance]]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawInstance {
     pub(super) name: Option<S<String>>,
@@ -77,7 +77,7 @@ pub(super) struct RawInstance {
 }
 
 /// `announce = { ... }`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAnnounce {
     pub(super) repeat: Option<S<i64>>,
@@ -86,7 +86,7 @@ pub(super) struct RawAnnounce {
 }
 
 /// One entry of `track = [ ... ]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTrack {
     pub(super) interface: Option<S<String>>,
@@ -95,7 +95,7 @@ pub(super) struct RawTrack {
 }
 
 /// `restart_guard = { ... }`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRestartGuard {
     pub(super) max_starts: Option<S<i64>>,
@@ -104,7 +104,7 @@ pub(super) struct RawRestartGuard {
 }
 
 /// `[[sync_group]]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSyncGroup {
     pub(super) name: Option<S<String>>,

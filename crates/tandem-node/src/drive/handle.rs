@@ -3,7 +3,9 @@
 //! reconfigure, health input, failover, maintenance, status and a channel
 //! of typed events (the first transitions included). tandemd is such an
 //! embedder, with signal handling, the control socket and the health port
-//! turned on.
+//! turned on. docs/embedding.md is the guide (the configuration builder,
+//! [`Options`], the handle, events and their stable names, health input,
+//! logs, the [`Host`](super::Host) trait); `examples/embed_node.rs` runs it.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

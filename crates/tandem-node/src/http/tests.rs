@@ -514,6 +514,9 @@ fn metrics_show_every_node_counter() {
         "tandem_node_queue_drops_total{queue=\"input\"} 0",
         "tandem_node_events_suppressed_total 0",
     ] {
-        assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from:\n{text}"
+        );
     }
 }
