@@ -20,7 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command -> Debian package. "-" = no package: the test runs it missing on
-# purpose. Shell builtins (echo, printf, [, exit, wait, ...) are not listed:
+# purpose, or names it in a configuration it only parses (the builder's
+# /usr/local/bin/ha-notify). Shell builtins (echo, printf, [, exit, wait, ...) are not listed:
 # the check knows them.
 TOOLS='
 ip          iproute2
@@ -39,7 +40,11 @@ sleep       coreutils
 sort        coreutils
 touch       coreutils
 grep        grep
+mkfifo      coreutils
+mount       mount
+umount      mount
 /nonexistent/tandem-notify-hook  -
+/usr/local/bin/ha-notify  -
 '
 
 mode=check
