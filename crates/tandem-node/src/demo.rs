@@ -67,7 +67,7 @@ impl DemoProtocol {
     }
 }
 
-/// Which node is the preferred host ([`Config::preferred_host`]).
+/// Which node is the preferred host (`tandem_election::Config::preferred_host`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DemoPreferred {
     /// node-1: priority 200 (CARP: advskew 0) and preemption.

@@ -10,7 +10,7 @@
 //! owned representations (`Repr`) with `parse` and `emit`; the Internet
 //! checksum in each coverage peers use ([`checksum`]); CARP's HMAC-SHA1
 //! ([`carp::Key`]); keepalived's IPsec-AH ICV ([`ah`]); classification of a
-//! protocol-112 payload ([`classify`]); whole packets and frames, the
+//! protocol-112 payload ([`classify()`]); whole packets and frames, the
 //! virtual MAC, gratuitous ARP and unsolicited NA ([`frame`]); one-line
 //! test packets ([`build`]). With the `arbitrary` feature, every `Repr`
 //! implements `arbitrary::Arbitrary` and generates only valid messages.

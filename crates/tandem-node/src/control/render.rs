@@ -80,7 +80,7 @@ fn escaped(s: &NodeSnapshot) -> NodeSnapshot {
 
 /// Renders the snapshot as an appliance-style status page (fits 100
 /// columns unless names or addresses are very long). Every string of the
-/// snapshot is [`escape`]d first, and the page once more but for its own
+/// snapshot is escaped (`\u{XX}`) first, and the page once more but for its own
 /// line breaks.
 pub fn render_status(s: &NodeSnapshot) -> String {
     let page = page(&escaped(s));

@@ -129,7 +129,7 @@ pub enum LanError {
         #[source]
         source: DriveError,
     },
-    /// A node asked for more than [`TURNS_PER_INSTANT`] turns at one
+    /// A node asked for more than `TURNS_PER_INSTANT` turns at one
     /// instant without letting the clock move on.
     #[error("port {port}: the node keeps asking for turns at {at:?} without the clock moving on")]
     Stuck {
