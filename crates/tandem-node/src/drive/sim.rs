@@ -131,7 +131,7 @@ pub enum LanError {
     },
     /// A node asked for more than `TURNS_PER_INSTANT` turns at one
     /// instant without letting the clock move on.
-    #[error("port {port}: the node keeps asking for turns at {at:?} without the clock moving on")]
+    #[error("port {port}: the node keeps asking for turns at {at} without the clock moving on")]
     Stuck {
         /// The node's port.
         port: PortId,
