@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, select, Receiver, Sender};
 use tandem_time::Instant;
 
+use super::fanout::Subscribers;
 use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
 use super::{DriveError, Host};
 use crate::control::api::ControlReply;
@@ -22,16 +23,8 @@ use crate::sys::raw::RawSocket;
 
 /// Inputs handed to the Node per turn of the loop, at most, of each kind.
 const BATCH: usize = 256;
-/// Lines a subscriber may miss in a row before it is disconnected.
-const MISSED_LIMIT: u64 = 10 * threads::SUBSCRIBER_QUEUE as u64;
 /// The longest the loop sleeps without a timer (hook lines are logged then).
 const IDLE_WAKE: Duration = Duration::from_millis(500);
-
-/// One reader of the event stream.
-struct Subscriber {
-    tx: Sender<String>,
-    missed: u64,
-}
 
 /// The Linux host. Built by [`super::start`].
 pub struct LinuxHost {
@@ -51,9 +44,8 @@ pub struct LinuxHost {
     /// Inputs the host made itself (set-up results), handed over first.
     pending: VecDeque<Input>,
     snapshot: Arc<RwLock<NodeSnapshot>>,
-    subscribers: Vec<Subscriber>,
-    event_lines_dropped: u64,
-    subscribers_dropped: u64,
+    /// The event stream's readers (bounded queues, counted drops).
+    subscribers: Subscribers,
     /// The embedding appliance's typed events, if it asked for them.
     embedder: Option<(Sender<super::HandleEvent>, u64)>,
     hooks: Option<crate::hooks::HookRunner>,
@@ -92,9 +84,7 @@ impl LinuxHost {
             stop: Arc::new(AtomicBool::new(false)),
             pending: VecDeque::new(),
             snapshot: Arc::new(RwLock::new(NodeSnapshot::empty())),
-            subscribers: Vec::new(),
-            event_lines_dropped: 0,
-            subscribers_dropped: 0,
+            subscribers: Subscribers::default(),
             embedder: embedder.map(|tx| (tx, 0)),
             hooks: Some(crate::hooks::HookRunner::new(hook_tx)),
             hook_log,
@@ -153,7 +143,7 @@ impl LinuxHost {
                 let reply = reply.map(|r| self.reply_token(r));
                 inputs.push(Input::Configure { at, config, reply });
             }
-            HostEvent::Subscribe(tx) => self.subscribers.push(Subscriber { tx, missed: 0 }),
+            HostEvent::Subscribe(tx) => self.subscribers.add(tx),
             HostEvent::Reload => {
                 let Some(path) = self.config_path.clone() else {
                     tracing::info!("SIGHUP: started from flags, nothing to reload");
@@ -195,36 +185,7 @@ impl LinuxHost {
             Level::Error => tracing::error!(event = ev.kind.name(), "{line}"),
         }
         if !self.subscribers.is_empty() {
-            let json = ev.to_json().to_string();
-            let (mut dropped, mut gone) = (0, 0);
-            self.subscribers.retain_mut(|s| {
-                if s.missed > 0 {
-                    let notice = serde_json::json!({
-                        "at_unix": ev.at_unix, "event": "missed", "count": s.missed,
-                    });
-                    match s.tx.try_send(notice.to_string()) {
-                        Ok(()) => s.missed = 0,
-                        Err(TrySendError::Disconnected(_)) => return false,
-                        Err(TrySendError::Full(_)) => {}
-                    }
-                }
-                if s.missed == 0 {
-                    match s.tx.try_send(json.clone()) {
-                        Ok(()) => return true,
-                        Err(TrySendError::Disconnected(_)) => return false,
-                        Err(TrySendError::Full(_)) => {}
-                    }
-                }
-                s.missed += 1;
-                dropped += 1;
-                if s.missed > MISSED_LIMIT {
-                    gone += 1;
-                    return false;
-                }
-                true
-            });
-            self.event_lines_dropped += dropped;
-            self.subscribers_dropped += gone;
+            self.subscribers.push(ev.at_unix, &ev.to_json().to_string());
         }
         if let Some((tx, missed)) = &mut self.embedder {
             if *missed > 0 && tx.try_send(super::HandleEvent::Missed(*missed)).is_ok() {
@@ -270,8 +231,8 @@ impl LinuxHost {
             .log_drops
             .as_ref()
             .map_or(0, |c| c.dropped_lines() as u64);
-        snap.counters.event_lines_dropped = self.event_lines_dropped;
-        snap.counters.subscribers_dropped = self.subscribers_dropped;
+        snap.counters.event_lines_dropped = self.subscribers.lines_dropped;
+        snap.counters.subscribers_dropped = self.subscribers.dropped;
         match self.snapshot.write() {
             Ok(mut w) => *w = snap,
             Err(e) => *e.into_inner() = snap,

@@ -44,6 +44,7 @@
 //! the Node and a host's mechanics, never this loop.
 
 pub mod fake;
+mod fanout;
 mod handle;
 pub mod linux;
 mod setup;

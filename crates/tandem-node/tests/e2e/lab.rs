@@ -24,11 +24,16 @@
 //! directory under the system temp dir (`tandem-<ID>`), kept after a
 //! failure (and named in the panic message) or when `TANDEM_E2E_KEEP` is
 //! set.
+//!
+//! `TANDEM_E2E_TANDEMD=/path/to/tandemd` runs the daemons the lab starts
+//! from another build (an older one, to see a test fail without a fix);
+//! the client commands the tests run stay those of this build.
 
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tandem_node::capture::Capture;
@@ -56,6 +61,8 @@ pub(crate) struct Proc {
     pub(crate) log: PathBuf,
     /// The namespace it runs in.
     pub(crate) ns: String,
+    /// The read end of its stderr, when that is a pipe nobody reads.
+    _unread: Option<ChildStderr>,
 }
 
 impl Proc {
@@ -108,6 +115,13 @@ pub(crate) struct Lab {
 
 /// The tandemd binary under test.
 pub(crate) const TANDEMD: &str = env!("CARGO_BIN_EXE_tandemd");
+
+/// The tandemd the lab's daemons run: `TANDEM_E2E_TANDEMD` if set, else
+/// [`TANDEMD`].
+pub(crate) fn tandemd_under_test() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| std::env::var("TANDEM_E2E_TANDEMD").unwrap_or_else(|_| TANDEMD.to_owned()))
+}
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -401,6 +415,13 @@ impl Lab {
     /// Starts `cmd` inside `ns` (`ip netns exec` execs it, so the PID is
     /// the command's), its output going to `<label>.log`.
     pub(crate) fn spawn(&mut self, ns: &str, label: &str, cmd: &[&str]) -> Pid {
+        self.spawn_io(ns, label, cmd, false)
+    }
+
+    /// [`Lab::spawn`]; with `unread_stderr`, its stderr is a pipe whose
+    /// read end the lab holds open and never reads (so it fills, 64 KiB,
+    /// and writes to it block), and only stdout goes to the log.
+    fn spawn_io(&mut self, ns: &str, label: &str, cmd: &[&str], unread_stderr: bool) -> Pid {
         let n = self.procs.iter().filter(|p| p.label == label).count();
         let log = self.dir.join(if n == 0 {
             format!("{label}.log")
@@ -408,8 +429,12 @@ impl Lab {
             format!("{label}.{n}.log")
         });
         let out = File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
-        let child = Command::new("ip")
+        let err = if unread_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::from(out.try_clone().unwrap())
+        };
+        let mut child = Command::new("ip")
             .args(["netns", "exec", ns])
             .args(cmd)
             .stdin(Stdio::null())
@@ -417,18 +442,31 @@ impl Lab {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
+        let unread = child.stderr.take();
         self.procs.push(Proc {
             label: label.to_owned(),
             child,
             log,
             ns: ns.to_owned(),
+            _unread: unread,
         });
         Pid(self.procs.len() - 1)
     }
 
-    /// Starts tandemd on node `k` with `args` after `run --state-dir DIR
-    /// --control-socket DIR/tandemd.sock`.
+    /// Starts tandemd ([`tandemd_under_test`]) on node `k` with `args`
+    /// after `run --state-dir DIR --control-socket DIR/tandemd.sock`.
     pub(crate) fn tandemd(&mut self, k: usize, label: &str, args: &[&str]) -> Pid {
+        self.tandemd_io(k, label, args, false)
+    }
+
+    /// [`Lab::tandemd`] with its stderr (its log) a pipe that nobody
+    /// reads: a log reader that has stopped.
+    #[allow(dead_code)] // e2e_hostile.rs only
+    pub(crate) fn tandemd_unread_stderr(&mut self, k: usize, label: &str, args: &[&str]) -> Pid {
+        self.tandemd_io(k, label, args, true)
+    }
+
+    fn tandemd_io(&mut self, k: usize, label: &str, args: &[&str], unread_stderr: bool) -> Pid {
         let ns = self.nodes[k].ns.clone();
         let state = self.state_dir(k);
         let state = state.to_str().unwrap().to_owned();
@@ -436,7 +474,7 @@ impl Lab {
         // control socket (a Unix socket path is not per namespace).
         let control = format!("{state}/tandemd.sock");
         let mut cmd = vec![
-            TANDEMD,
+            tandemd_under_test(),
             "run",
             "--state-dir",
             &state,
@@ -444,7 +482,7 @@ impl Lab {
             &control,
         ];
         cmd.extend_from_slice(args);
-        self.spawn(&ns, label, &cmd)
+        self.spawn_io(&ns, label, &cmd, unread_stderr)
     }
 
     /// Starts keepalived (VRRP only, foreground, logging to the console)
