@@ -95,15 +95,25 @@ impl fmt::Display for ControlReply {
                 stopped,
                 started,
                 unchanged,
-            } => write!(
-                f,
-                "configuration reloaded; stopped [{}], started [{}], {unchanged} unchanged",
-                stopped.join(", "),
-                started.join(", ")
-            ),
+            } => reloaded(f, stopped, started, *unchanged),
             ControlReply::Refused(r) => r.fmt(f),
         }
     }
+}
+
+/// A reload's outcome in words, as the reply and the `reloaded` event say it.
+pub(crate) fn reloaded(
+    f: &mut fmt::Formatter<'_>,
+    stopped: &[String],
+    started: &[String],
+    unchanged: usize,
+) -> fmt::Result {
+    write!(
+        f,
+        "configuration reloaded; stopped [{}], started [{}], {unchanged} unchanged",
+        stopped.join(", "),
+        started.join(", ")
+    )
 }
 
 /// Why the node did not do what was asked.

@@ -387,12 +387,7 @@ impl fmt::Display for EventKind {
                 stopped,
                 started,
                 unchanged,
-            } => write!(
-                f,
-                "configuration reloaded; stopped [{}], started [{}], {unchanged} unchanged",
-                stopped.join(", "),
-                started.join(", ")
-            ),
+            } => crate::control::api::reloaded(f, stopped, started, *unchanged),
             EventKind::ReloadFailed { error } => write!(f, "configuration unchanged: {error}"),
             EventKind::Stopped => f.write_str("stopped"),
         }
