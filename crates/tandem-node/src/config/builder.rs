@@ -352,6 +352,38 @@ impl InstanceBuilder {
         self
     }
 
+    /// Adds a peer whose adverts are accepted with any TTL / hop limit
+    /// (`ttl_exempt`; keepalived's IPv6 unicast adverts carry 64).
+    pub fn ttl_exempt(mut self, peer: IpAddr) -> InstanceBuilder {
+        let list = self
+            .raw
+            .ttl_exempt
+            .get_or_insert_with(|| nowhere(Vec::new()));
+        list.get_mut().push(nowhere(peer.to_string()));
+        self
+    }
+
+    /// `ha_timeout`: the detection time, instead of `interval` (the
+    /// interval becomes a third of it).
+    pub fn ha_timeout(mut self, timeout: Duration) -> InstanceBuilder {
+        self.raw.ha_timeout = Some(nowhere(timeout.as_secs_f64()));
+        self
+    }
+
+    /// `silence_intervals`: report "no adverts received" after this many
+    /// silent intervals (0: never).
+    pub fn silence_intervals(mut self, intervals: u32) -> InstanceBuilder {
+        self.raw.silence_intervals = Some(nowhere(i64::from(intervals)));
+        self
+    }
+
+    /// `vrrp2_compat`: VRRPv3 over IPv4 also sends and accepts VRRPv2
+    /// adverts while migrating (RFC 9568 section 8.4).
+    pub fn vrrp2_compat(mut self, on: bool) -> InstanceBuilder {
+        self.raw.vrrp2_compat = Some(nowhere(on));
+        self
+    }
+
     /// `initial_wait`: how long to stay passive after start while the
     /// partner is silent.
     pub fn initial_wait(mut self, wait: Duration) -> InstanceBuilder {
@@ -461,7 +493,10 @@ mod tests {
                     .address(ip("192.0.2.110"), 24)
                     .password("secret")
                     .auth(Vrrp2Auth::Pass)
-                    .unicast_peer(ip("192.0.2.2")),
+                    .unicast_peer(ip("192.0.2.2"))
+                    .ttl_exempt(ip("192.0.2.2"))
+                    .ha_timeout(Duration::from_secs(6))
+                    .silence_intervals(10),
             )
             .instance(
                 InstanceBuilder::carp("eth1", 9)
@@ -512,6 +547,9 @@ addresses = ["192.0.2.110/24"]
 password = "secret"
 auth = "pass"
 unicast_peers = ["192.0.2.2"]
+ttl_exempt = ["192.0.2.2"]
+ha_timeout = 6
+silence_intervals = 10
 
 [[instance]]
 protocol = "carp"
@@ -553,6 +591,25 @@ instances = ["web", "db"]
     }
 
     /// Each invalid setting gives the error the file gives for it.
+    #[test]
+    fn vrrp2_compat_equals_the_file() {
+        let built = Builder::new()
+            .instance(
+                InstanceBuilder::vrrp3("eth0", 7)
+                    .name("mig")
+                    .address(ip("192.0.2.7"), 24)
+                    .vrrp2_compat(true),
+            )
+            .build()
+            .unwrap();
+        let file = parse(
+            "[[instance]]\nname = \"mig\"\ninterface = \"eth0\"\nvrid = 7\n\
+             addresses = [\"192.0.2.7/24\"]\nvrrp2_compat = true\n",
+        )
+        .unwrap();
+        assert_eq!(built, file);
+    }
+
     #[test]
     fn invalid_settings_give_the_files_errors() {
         let base = "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\n";
