@@ -60,6 +60,9 @@ pub struct VirtualRouter {
     pacified: Option<(usize, Duration)>,
     silence_reported: bool,
     split_brain: Option<(IpAddr, Instant)>,
+    /// The router this one took the role from (Reason::Preempting), to
+    /// tell its last advert from a claim.
+    preempted: Option<IpAddr>,
     /// The last advert that passed every check (TTL, authentication,
     /// addresses, version, interval): its sender and when.
     last_accepted: Option<(IpAddr, Instant)>,
@@ -127,6 +130,7 @@ impl VirtualRouter {
             silence_reported: false,
             split_brain: None,
             last_accepted: None,
+            preempted: None,
             peer_modes: Vec::new(),
             send_mode,
             v3_from: None,
@@ -386,6 +390,10 @@ impl VirtualRouter {
 
     fn become_active(&mut self, now: Instant, reason: Reason) {
         self.active_since = now;
+        self.preempted = match reason {
+            Reason::Preempting { active } => Some(active),
+            _ => None,
+        };
         self.timers.cancel(Timer::ActiveDown);
         self.yielded = false;
         self.group_hold = None;
@@ -694,6 +702,19 @@ impl VirtualRouter {
                 }
                 let they_win =
                     priority > local || (priority == local && src > self.config.primary_address);
+                if they_win
+                    && self.preempted == Some(src)
+                    && now.saturating_since(self.active_since) < self.active_down_interval()
+                {
+                    // The router we just preempted says goodbye with its
+                    // own priority, sent before it heard that ours fell (a
+                    // tracked object failed meanwhile). It is Backup now
+                    // and cannot claim the role before an
+                    // Active_Down_Interval has passed; with preempt on it
+                    // takes the role back at its own down timer. Yielding
+                    // to it would leave nobody Active until then.
+                    return;
+                }
                 self.diag_split_brain(now, src, priority, !they_win);
                 if they_win && self.held_by_group(now) {
                     return;

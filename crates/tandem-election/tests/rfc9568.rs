@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use tandem_election::{
     Action, Advert, ChecksumPolicy, Command, Config, Diagnostic, Instant, Protocol, Reason, State,
-    VirtualRouter,
+    Track, TrackEffect, VirtualRouter,
 };
 use tandem_wire::{vrrp2, Centiseconds, ChecksumMode, Priority};
 
@@ -831,4 +831,51 @@ fn sans_io_early_or_repeated_timeout_is_harmless() {
     assert_eq!(timeout(&mut vr, at(1000)), vec![]);
     assert_eq!(timeout(&mut vr, at(900)), vec![]);
     assert_eq!(vr.poll_timeout(), Some(at(2000)));
+}
+
+#[test]
+fn rfc9568_6_4_3_the_farewell_of_a_router_just_preempted_does_not_unseat_us() {
+    // Input: we (100, tracking "backend" with weight 60) hear LOWER Active at
+    // 90, discard its adverts (6.4.2 preempt) and take over at our down
+    // timer; 1 ms later "backend" fails (our priority 40), and 1 ms after
+    // that LOWER's last advert arrives: priority 90, sent as it yielded to
+    // us, before it heard that ours fell. Expected: we stay Active. LOWER is
+    // Backup now; with preempt on it discards our priority-40 adverts and
+    // takes the role back at its own down timer, so nobody is left without
+    // an Active router. Once an Active_Down_Interval has passed, the same
+    // advert is a real claim again and we yield to it.
+    let mut cfg = vrrp3_config(100, 100);
+    cfg.tracks.push(Track {
+        name: "backend".into(),
+        effect: TrackEffect::Weight(60),
+    });
+    let (mut vr, _) = started(cfg, at(0));
+    receive(&mut vr, at(100), LOWER, &v3(90, 100, PseudoHeader));
+    let t = vr.poll_timeout().expect("down timer");
+    let took = timeout(&mut vr, t);
+    assert!(took.contains(&changed(
+        State::Backup,
+        State::Active,
+        Reason::Preempting { active: LOWER }
+    )));
+    vr.handle_command(
+        t + Duration::from_millis(1),
+        Command::TrackDown("backend".into()),
+    );
+    drain(&mut vr);
+    let farewell = receive(
+        &mut vr,
+        t + Duration::from_millis(2),
+        LOWER,
+        &v3(90, 100, PseudoHeader),
+    );
+    assert_eq!(vr.state(), State::Active, "{farewell:?}");
+    assert!(!farewell
+        .iter()
+        .any(|a| matches!(a, Action::RemoveAddresses(_))));
+    // An Active_Down_Interval later (3 s + skew of priority 40, 3.84 s):
+    // a claim.
+    let later = t + Duration::from_millis(4_000);
+    let claim = receive(&mut vr, later, LOWER, &v3(90, 100, PseudoHeader));
+    assert_eq!(vr.state(), State::Backup, "{claim:?}");
 }
