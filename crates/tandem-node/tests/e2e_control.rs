@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lab::{Lab, Pid, TANDEMD};
+use lab::{pair_flags, Lab, Pid, TANDEMD};
 use serde_json::Value;
 
 const VIP4: &str = "192.0.2.100";
@@ -179,18 +179,7 @@ fn tandemd_conf(lab: &mut Lab, k: usize, label: &str, conf: &Path, extra: &[&str
 /// The flag form: VRRPv3, eth0, VRID 10, 192.0.2.100/24, 0.1 s.
 fn tandemd_flags(lab: &mut Lab, k: usize, label: &str, prio: u8, extra: &[&str]) -> Pid {
     let p = prio.to_string();
-    let mut args = vec![
-        "--interface",
-        "eth0",
-        "--vrid",
-        "10",
-        "--address",
-        "192.0.2.100/24",
-        "--interval",
-        "0.1",
-        "--priority",
-        &p,
-    ];
+    let mut args = pair_flags(&p).to_vec();
     args.extend_from_slice(extra);
     lab.tandemd(k, label, &args)
 }

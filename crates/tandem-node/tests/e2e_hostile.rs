@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use lab::{wait_for, Lab, Pid, TANDEMD};
+use lab::{pair_flags, wait_for, Lab, Pid, TANDEMD};
 use serde_json::Value;
 
 /// Where the flood child finds its parameters.
@@ -385,30 +385,9 @@ fn log_backpressure_never_stops_the_election() {
     let Some(mut lab) = Lab::new("hlog", 2, &[]) else {
         return;
     };
-    let flags = |prio: &str| {
-        [
-            "--interface",
-            "eth0",
-            "--vrid",
-            "10",
-            "--address",
-            "192.0.2.100/24",
-            "--interval",
-            "0.1",
-            "--priority",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain([prio.to_owned()])
-        .collect::<Vec<String>>()
-    };
-    let fa = flags("200");
-    let fa: Vec<&str> = fa.iter().map(String::as_str).collect();
-    lab.tandemd_unread_stderr(0, "tandemd-a", &fa);
+    lab.tandemd_unread_stderr(0, "tandemd-a", &pair_flags("200"));
     lab.wait_only(0, VIP4, &[], SETTLE);
-    let fb = flags("100");
-    let fb: Vec<&str> = fb.iter().map(String::as_str).collect();
-    let b = lab.tandemd(1, "tandemd-b", &fb);
+    let b = lab.tandemd(1, "tandemd-b", &pair_flags("100"));
     wait_status(&lab, 1, SETTLE, |s| state(s) == "Backup");
     wait_status(&lab, 0, SETTLE, |s| state(s) == "Active");
     lab.hold_only(0, VIP4, Duration::from_millis(500));

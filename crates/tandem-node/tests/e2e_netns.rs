@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Pid, TANDEMD};
+use lab::{pair_flags, Lab, Pid, TANDEMD};
 use serde_json::Value;
 
 const VIP4: &str = "192.0.2.100";
@@ -105,24 +105,9 @@ fn inst(s: &Value) -> &Value {
 fn start(lab: &mut Lab, k: usize, label: &str, prio: u8) -> Pid {
     let ns = lab.node(k).ns.clone();
     let p = prio.to_string();
-    lab.spawn(
-        &ns,
-        label,
-        &[
-            TANDEMD,
-            "run",
-            "--interface",
-            "eth0",
-            "--vrid",
-            "10",
-            "--address",
-            "192.0.2.100/24",
-            "--interval",
-            "0.1",
-            "--priority",
-            &p,
-        ],
-    )
+    let mut args = vec![TANDEMD, "run"];
+    args.extend(pair_flags(&p));
+    lab.spawn(&ns, label, &args)
 }
 
 fn starts_recorded(ns: &str) -> usize {

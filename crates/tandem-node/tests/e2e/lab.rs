@@ -123,6 +123,25 @@ pub(crate) fn tandemd_under_test() -> &'static str {
     BIN.get_or_init(|| std::env::var("TANDEM_E2E_TANDEMD").unwrap_or_else(|_| TANDEMD.to_owned()))
 }
 
+/// The flags of the tests' usual pair: VRRPv3 on eth0, VRID 10,
+/// 192.0.2.100/24, adverts every 0.1 s, and `--priority prio` last (a
+/// caller's extra flags follow).
+#[allow(dead_code)] // not e2e.rs
+pub(crate) fn pair_flags(prio: &str) -> [&str; 10] {
+    [
+        "--interface",
+        "eth0",
+        "--vrid",
+        "10",
+        "--address",
+        "192.0.2.100/24",
+        "--interval",
+        "0.1",
+        "--priority",
+        prio,
+    ]
+}
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
