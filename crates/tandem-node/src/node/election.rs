@@ -101,21 +101,23 @@ impl Node {
             }
             Action::Diagnostic(d) => {
                 let kind = report::diagnostic_kind(&d);
-                *self.counters.diagnostics.entry(kind.into()).or_default() += 1;
-                *self.instances[i]
-                    .counters
-                    .errors
-                    .entry(kind.into())
-                    .or_default() += 1;
+                super::bump(&mut self.counters.diagnostics, kind);
+                super::bump(&mut self.instances[i].counters.errors, kind);
                 self.counters_changed = true;
                 let inst = &self.instances[i];
-                let ev = EventKind::Diagnostic {
-                    instance: inst.cfg.name.clone(),
-                    vrid: inst.cfg.election.vrid.get(),
-                    diagnostic: d,
-                    suppressed: 0,
-                };
-                self.emit(now, ev);
+                let key = ("diagnostic", report::Scope::Instance(inst.uid), kind);
+                let name = &inst.cfg.name;
+                let admitted = self.limiter.admit(now, key, || format!("instance={name}"));
+                if let Some(suppressed) = self.suppressed(admitted) {
+                    let inst = &self.instances[i];
+                    let ev = EventKind::Diagnostic {
+                        instance: inst.cfg.name.clone(),
+                        vrid: inst.cfg.election.vrid.get(),
+                        diagnostic: d,
+                        suppressed,
+                    };
+                    self.emit(now, ev);
+                }
             }
         }
     }

@@ -101,6 +101,8 @@ impl Default for NodeSettings {
 /// One instance as the Node runs it.
 #[derive(Debug)]
 struct Instance {
+    /// A number of its own, never reused (its rate-limit scope).
+    uid: u64,
     cfg: InstanceConfig,
     group: usize,
     member: usize,
@@ -130,6 +132,8 @@ pub struct Node {
     maintenance: bool,
     /// Bumped by every applied plan, so a stale plan is refused.
     generation: u64,
+    /// The next instance's [`Instance::uid`].
+    next_uid: u64,
     configured: bool,
     stopping: bool,
     /// A state changed since the last publish.
@@ -157,6 +161,7 @@ impl Node {
             outputs: VecDeque::new(),
             maintenance: false,
             generation: 0,
+            next_uid: 0,
             configured: false,
             stopping: false,
             state_changed: true,
@@ -222,12 +227,7 @@ impl Node {
         }
         let outputs = &mut self.outputs;
         self.bursts.fire(now, &mut |o| outputs.push_back(o));
-        for ((event, about, kind), count) in self.limiter.expire(now) {
-            let about = if kind.is_empty() {
-                about
-            } else {
-                format!("{about} kind={kind}")
-            };
+        for (event, about, count) in self.limiter.expire(now) {
             self.emit(
                 now,
                 EventKind::Suppressed {
@@ -315,19 +315,18 @@ impl Node {
         self.settings.unix_at_zero + now.since_origin().as_secs_f64()
     }
 
-    /// Queues an event, through the rate limit if it is a limited kind.
-    fn emit(&mut self, now: Instant, mut kind: EventKind) {
-        if kind.limited() {
-            let key = limit_key(&kind);
-            match self.limiter.admit(now, key) {
-                None => {
-                    self.counters.events_suppressed += 1;
-                    self.counters_changed = true;
-                    return;
-                }
-                Some(n) => set_suppressed(&mut kind, n),
-            }
+    /// Counts an event the rate limit did not let through (`admitted` is
+    /// `None`); passes `Some(n)` on.
+    fn suppressed(&mut self, admitted: Option<u64>) -> Option<u64> {
+        if admitted.is_none() {
+            self.counters.events_suppressed += 1;
+            self.counters_changed = true;
         }
+        admitted
+    }
+
+    /// Queues an event.
+    fn emit(&mut self, now: Instant, kind: EventKind) {
         let at_unix = self.unix(now);
         self.outputs
             .push_back(Output::Event(Event { at_unix, kind }));
@@ -345,38 +344,46 @@ impl Node {
         bytes: &[u8],
     ) {
         self.counters_changed = true;
-        let interface = self
-            .socket_interfaces
-            .get(&socket)
-            .cloned()
-            .unwrap_or_else(|| format!("socket{socket}"));
+        let interface = |interfaces: &BTreeMap<SocketId, String>| {
+            interfaces
+                .get(&socket)
+                .cloned()
+                .unwrap_or_else(|| format!("socket{socket}"))
+        };
         let advert = match codec::decode(bytes, src, dst) {
             Ok(a) => a,
             Err(e) => {
                 let kind = report::error_kind(&e);
-                *self.counters.dropped.entry(kind.into()).or_default() += 1;
+                bump(&mut self.counters.dropped, kind);
                 // Counted on the instance its VRID byte names, if any.
                 if let Some(i) = bytes.get(1).and_then(|v| {
                     self.instances
                         .iter()
                         .position(|i| i.host.socket == socket && i.cfg.election.vrid.get() == *v)
                 }) {
-                    *self.instances[i]
-                        .counters
-                        .errors
-                        .entry(kind.into())
-                        .or_default() += 1;
+                    bump(&mut self.instances[i].counters.errors, kind);
                 }
-                self.emit(
-                    now,
-                    EventKind::Dropped {
-                        interface,
-                        src,
-                        kind,
-                        error: e.to_string(),
-                        suppressed: 0,
-                    },
-                );
+                // A flood of bad packets costs a counter and a lookup each:
+                // the event is made only when it is shown.
+                let interfaces = &self.socket_interfaces;
+                let key = ("dropped", report::Scope::Socket(socket), kind);
+                let admitted = self
+                    .limiter
+                    .admit(now, key, || format!("interface={}", interface(interfaces)));
+                if let Some(suppressed) = self.suppressed(admitted) {
+                    let interface = interface(&self.socket_interfaces);
+                    let error = e.to_string();
+                    self.emit(
+                        now,
+                        EventKind::Dropped {
+                            interface,
+                            src,
+                            kind,
+                            error,
+                            suppressed,
+                        },
+                    );
+                }
                 return;
             }
         };
@@ -391,20 +398,25 @@ impl Node {
             .or_else(|| self.instances.iter().position(|i| on_socket(&i)));
         let Some(i) = target else {
             self.counters.unknown_vrid += 1;
+            let name = interface(&self.socket_interfaces);
             *self
                 .counters
                 .unknown_vrids
-                .entry(format!("{interface} vrid {}", vrid.get()))
+                .entry(format!("{name} vrid {}", vrid.get()))
                 .or_default() += 1;
-            self.emit(
-                now,
-                EventKind::UnknownVrid {
-                    interface,
-                    src,
-                    vrid: vrid.get(),
-                    suppressed: 0,
-                },
-            );
+            let key = ("unknown_vrid", report::Scope::Socket(socket), "");
+            let admitted = self.limiter.admit(now, key, || format!("interface={name}"));
+            if let Some(suppressed) = self.suppressed(admitted) {
+                self.emit(
+                    now,
+                    EventKind::UnknownVrid {
+                        interface: name,
+                        src,
+                        vrid: vrid.get(),
+                        suppressed,
+                    },
+                );
+            }
             return;
         };
         let g = self.instances[i].group;
@@ -505,33 +517,12 @@ impl Node {
     }
 }
 
-/// The key a limited event is rate-limited under.
-fn limit_key(kind: &EventKind) -> report::LimitKey {
-    match kind {
-        EventKind::Diagnostic {
-            instance,
-            diagnostic,
-            ..
-        } => (
-            "diagnostic",
-            format!("instance={instance}"),
-            report::diagnostic_kind(diagnostic),
-        ),
-        EventKind::Dropped {
-            interface, kind, ..
-        } => ("dropped", format!("interface={interface}"), kind),
-        EventKind::UnknownVrid { interface, .. } => {
-            ("unknown_vrid", format!("interface={interface}"), "")
+/// Adds one to `kind`'s counter, allocating its name only the first time.
+fn bump(counters: &mut BTreeMap<String, u64>, kind: &str) {
+    match counters.get_mut(kind) {
+        Some(n) => *n += 1,
+        None => {
+            counters.insert(kind.to_string(), 1);
         }
-        other => (other.name(), String::new(), ""),
-    }
-}
-
-fn set_suppressed(kind: &mut EventKind, n: u64) {
-    match kind {
-        EventKind::Diagnostic { suppressed, .. }
-        | EventKind::Dropped { suppressed, .. }
-        | EventKind::UnknownVrid { suppressed, .. } => *suppressed = n,
-        _ => {}
     }
 }

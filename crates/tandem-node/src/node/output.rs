@@ -232,16 +232,6 @@ impl EventKind {
             _ => Level::Info,
         }
     }
-
-    /// Whether repeats of it are rate-limited (state changes never are).
-    pub fn limited(&self) -> bool {
-        matches!(
-            self,
-            EventKind::Diagnostic { .. }
-                | EventKind::Dropped { .. }
-                | EventKind::UnknownVrid { .. }
-        )
-    }
 }
 
 impl Event {

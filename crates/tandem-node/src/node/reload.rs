@@ -114,11 +114,16 @@ impl Node {
                 let Some(group) = new_groups.next() else {
                     break;
                 };
+                let mut uid = self.next_uid;
                 let instances = unit
                     .instances
                     .iter()
                     .zip(hosts.by_ref())
                     .map(|(cfg, host)| Instance {
+                        uid: {
+                            uid += 1;
+                            uid
+                        },
                         cfg: cfg.clone(),
                         group: 0,
                         member: 0,
@@ -129,6 +134,7 @@ impl Node {
                         group_name: unit.group.clone(),
                     })
                     .collect::<Vec<_>>();
+                self.next_uid = uid;
                 started.extend(instances.iter().map(|i| i.cfg.name.clone()));
                 to_start.push(self.install(unit, instances, group));
             } else if let Some(g) = old_units

@@ -136,10 +136,25 @@ pub fn error_kind(e: &tandem_wire::DecodeError) -> &'static str {
 /// How often one kind of repeated event is reported.
 pub const LIMIT_WINDOW: Duration = Duration::from_secs(1);
 
-/// What a rate-limited event is about: its name, the instance or
-/// interface, and its kind. Bounded by the configuration (never by what
-/// senders put in packets), so a flood of forged sources cannot grow it.
-pub(super) type LimitKey = (&'static str, String, &'static str);
+/// Whose events a rate limit counts: a socket's (decode errors, unknown
+/// VRIDs) or an instance's (diagnostics), by a number the Node gives them.
+/// Bounded by the configuration (never by what senders put in packets), so
+/// a flood of forged sources cannot grow the limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Scope {
+    /// A raw socket.
+    Socket(super::SocketId),
+    /// An instance, by the number it got when it started.
+    Instance(u64),
+}
+
+/// What a rate-limited event is about: its name, its scope, its kind. Cheap
+/// to make, so that a suppressed event costs a lookup and no allocation.
+pub(super) type LimitKey = (&'static str, Scope, &'static str);
+
+/// A window that closed with repeats in it: the event's name, what it was
+/// about in words (`interface=eth0 kind=checksum`), and how many.
+pub(super) type Summary = (&'static str, String, u64);
 
 /// The rate limit: one event per key per [`LIMIT_WINDOW`]; the repeats in
 /// between are counted, reported with the next one shown, and summarised
@@ -147,24 +162,29 @@ pub(super) type LimitKey = (&'static str, String, &'static str);
 #[derive(Debug, Default)]
 pub(super) struct Limiter {
     keys: HashMap<LimitKey, Window>,
-    /// Events counted, not shown, ever.
-    pub(super) suppressed_total: u64,
 }
 
 #[derive(Debug)]
 struct Window {
     until: Instant,
     suppressed: u64,
+    /// The key in words, made once when the key is first seen.
+    about: String,
 }
 
 impl Limiter {
     /// Whether an event under `key` is shown now; if so, how many were
-    /// suppressed before it (already summarised ones excluded).
-    pub(super) fn admit(&mut self, now: Instant, key: LimitKey) -> Option<u64> {
+    /// suppressed before it (already summarised ones excluded). `about`
+    /// names the key in words, for the summary; it runs only for a new key.
+    pub(super) fn admit(
+        &mut self,
+        now: Instant,
+        key: LimitKey,
+        about: impl FnOnce() -> String,
+    ) -> Option<u64> {
         match self.keys.get_mut(&key) {
             Some(w) if now < w.until => {
                 w.suppressed += 1;
-                self.suppressed_total += 1;
                 None
             }
             Some(w) => {
@@ -173,11 +193,17 @@ impl Limiter {
                 Some(n)
             }
             None => {
+                let (_, _, kind) = key;
+                let about = match about() {
+                    a if kind.is_empty() => a,
+                    a => format!("{a} kind={kind}"),
+                };
                 self.keys.insert(
                     key,
                     Window {
                         until: now + LIMIT_WINDOW,
                         suppressed: 0,
+                        about,
                     },
                 );
                 Some(0)
@@ -187,14 +213,14 @@ impl Limiter {
 
     /// Closes the windows that ended: their suppressed counts, to report;
     /// keys idle for a window are forgotten.
-    pub(super) fn expire(&mut self, now: Instant) -> Vec<(LimitKey, u64)> {
+    pub(super) fn expire(&mut self, now: Instant) -> Vec<Summary> {
         let mut out = Vec::new();
-        self.keys.retain(|k, w| {
+        self.keys.retain(|(event, _, _), w| {
             if now < w.until {
                 return true;
             }
             if w.suppressed > 0 {
-                out.push((k.clone(), std::mem::take(&mut w.suppressed)));
+                out.push((*event, w.about.clone(), std::mem::take(&mut w.suppressed)));
                 w.until = now + LIMIT_WINDOW;
                 return true;
             }
