@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Receiver};
 
 use super::linux::LinuxHost;
-use super::threads::{self, ControlHandle};
+use super::threads::{self, ControlHandle, HostEvent};
 use super::DriveError;
 use crate::config::DaemonConfig;
 use crate::control::api::{ControlReply, ControlRequest, Refusal};
@@ -149,7 +149,10 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
     // The first configuration is set up here, before the loop's thread
     // starts, so that a configuration that does not fit fails `start`.
     let (ready_tx, ready) = bounded(1);
-    let first = HostEvent::first(config, ready_tx);
+    let first = HostEvent::Configure {
+        config: Box::new(config),
+        reply: Some(ready_tx),
+    };
     let _ = host.events_tx.try_send(first);
     let mut inputs: Vec<Input> = Vec::new();
     loop {
@@ -180,17 +183,6 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
         _control_server: control_server,
         _http: http,
     })
-}
-
-use super::threads::HostEvent;
-
-impl HostEvent {
-    fn first(config: DaemonConfig, reply: crossbeam_channel::Sender<ControlReply>) -> HostEvent {
-        HostEvent::Configure {
-            config: Box::new(config),
-            reply: Some(reply),
-        }
-    }
 }
 
 impl NodeHandle {

@@ -157,7 +157,9 @@ impl LinuxHost {
                     }),
                     Err(e) => {
                         let error = e.to_string();
-                        let at_unix = self.snapshot_unix(at);
+                        let at_unix = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0.0, |d| d.as_secs_f64());
                         self.event(Event {
                             at_unix,
                             kind: EventKind::ReloadFailed { error },
@@ -166,13 +168,6 @@ impl LinuxHost {
                 }
             }
         }
-    }
-
-    fn snapshot_unix(&self, _at: Instant) -> f64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or_default()
     }
 
     /// Logs an event, sends it to the event stream and to the embedding

@@ -83,12 +83,6 @@ pub struct ControlHandle {
     pub(super) tx: Sender<HostEvent>,
 }
 
-impl std::fmt::Debug for HostEvent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HostEvent")
-    }
-}
-
 impl ControlHandle {
     /// Sends `request` and waits (up to [`REPLY_TIMEOUT`]) for the answer.
     pub fn request(&self, request: ControlRequest) -> ControlReply {
