@@ -280,13 +280,33 @@ impl Node {
     /// What applying `config` would do, against the units running now.
     pub fn plan(&self, config: DaemonConfig) -> Plan {
         let units = units_of(&config);
-        let keep = self.units.iter().map(|u| units.contains(u)).collect();
-        let start = (0..units.len())
-            .filter(|i| !self.units.contains(&units[*i]))
+        // A unit is known by its sync group or its lone instance's name
+        // (unique in a configuration): one lookup and one comparison each,
+        // so a large configuration reloads in linear time.
+        let running: std::collections::HashMap<_, usize> = self
+            .units
+            .iter()
+            .enumerate()
+            .map(|(g, u)| (plan::unit_id(u), g))
             .collect();
+        let kept: Vec<Option<usize>> = units
+            .iter()
+            .map(|u| {
+                running
+                    .get(&plan::unit_id(u))
+                    .copied()
+                    .filter(|g| self.units[*g] == *u)
+            })
+            .collect();
+        let mut keep = vec![false; self.units.len()];
+        for g in kept.iter().flatten() {
+            keep[*g] = true;
+        }
+        let start = (0..units.len()).filter(|u| kept[*u].is_none()).collect();
         Plan {
             config,
             units,
+            kept,
             keep,
             start,
             generation: self.generation,

@@ -59,6 +59,8 @@ pub struct Plan {
     pub config: DaemonConfig,
     /// Its units, in order.
     pub(super) units: Vec<Unit>,
+    /// Per unit of the plan: the running unit it keeps, if any.
+    pub(super) kept: Vec<Option<usize>>,
     /// Per running unit: kept as it is.
     pub(super) keep: Vec<bool>,
     /// Indices into `units` of the units that start.
@@ -82,6 +84,14 @@ impl Plan {
     /// The units kept untouched.
     pub fn unchanged(&self) -> usize {
         self.keep.iter().filter(|k| **k).count()
+    }
+}
+
+/// What a unit is known by: its sync group's name, or its lone instance's.
+pub(super) fn unit_id(u: &Unit) -> (Option<&str>, Option<&str>) {
+    match &u.group {
+        Some(g) => (Some(g.as_str()), None),
+        None => (None, u.instances.first().map(|c| c.name.as_str())),
     }
 }
 

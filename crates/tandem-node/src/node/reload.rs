@@ -99,7 +99,7 @@ impl Node {
         // Reinstall the kept units in their new order, then the new ones.
         let old_groups = std::mem::take(&mut self.groups);
         let old_members = std::mem::take(&mut self.members);
-        let old_units = std::mem::take(&mut self.units);
+        self.units.clear();
         let mut old_instances: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
             .into_iter()
             .map(Some)
@@ -110,7 +110,7 @@ impl Node {
         let mut started = Vec::new();
         let mut to_start = Vec::new();
         for (u, unit) in plan.units.into_iter().enumerate() {
-            if plan.start.contains(&u) {
+            if plan.kept[u].is_none() {
                 let Some(group) = new_groups.next() else {
                     break;
                 };
@@ -137,11 +137,7 @@ impl Node {
                 self.next_uid = uid;
                 started.extend(instances.iter().map(|i| i.cfg.name.clone()));
                 to_start.push(self.install(unit, instances, group));
-            } else if let Some(g) = old_units
-                .iter()
-                .position(|o| *o == unit)
-                .filter(|g| plan.keep[*g])
-            {
+            } else if let Some(g) = plan.kept[u] {
                 let instances = old_members[g]
                     .iter()
                     .filter_map(|i| old_instances[*i].take())
