@@ -100,6 +100,8 @@ pub struct GlobalConfig {
     /// The HTTP health port, if configured (`[health]`, flag
     /// `--health-listen`).
     pub health: Option<HealthConfig>,
+    /// Configuration sync with the partner (`[sync]`), if configured.
+    pub sync: Option<SyncConfig>,
     /// Which paths the file or a flag gave.
     set: SetPaths,
 }
@@ -144,6 +146,7 @@ impl Default for GlobalConfig {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             health: None,
+            sync: None,
             set: SetPaths::default(),
         }
     }
@@ -184,6 +187,37 @@ impl HealthConfig {
             standby_body: "standby\n".to_string(),
         }
     }
+}
+
+/// The default TCP port of configuration sync.
+pub const DEFAULT_SYNC_PORT: u16 = 6973;
+
+/// Configuration sync with the partner (`[sync]`, docs/config-sync.md).
+/// Every field is a local setting: never sent, never overwritten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// This unit's id (`unit = "a"`): `unit.<id>` values apply to it.
+    pub unit: String,
+    /// The cluster id both units share (`cluster = "..."`).
+    pub cluster: String,
+    /// Where to listen (`listen = "ADDR[:PORT]"`, port default
+    /// [`DEFAULT_SYNC_PORT`]).
+    pub listen: SocketAddr,
+    /// The partner (`peer = "ADDR[:PORT]"`).
+    pub peer: SocketAddr,
+    /// The key file `tandemd sync keygen` wrote (`key_file`).
+    pub key_file: PathBuf,
+    /// `mode = "active-standby"` (default) or `"bidirectional"`.
+    pub bidirectional: bool,
+    /// Largest document accepted, bytes (`max_document`, default 64 MiB).
+    pub max_document: u64,
+    /// Address pairs for the rewrite rules (`addresses = [["OWN",
+    /// "PARTNER"], ...]`): a value naming this unit's own address is sent
+    /// as `@self` and a partner's address as `@partner`.
+    pub addresses: Vec<(String, String)>,
+    /// `app` fields whose values name a unit's address (`rewrite =
+    /// ["app.geo.*.address", ...]`), as section and field patterns.
+    pub rewrite: Vec<(String, String)>,
 }
 
 /// A command run on every state change of an instance (`notify`,
