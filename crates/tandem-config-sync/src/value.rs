@@ -174,6 +174,23 @@ impl Value {
         }
     }
 
+    /// The length of the canonical encoding, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        1 + match self {
+            Value::Bool(_) => 1,
+            Value::Int(_) | Value::Float(_) => 8,
+            Value::Str(s) => 4 + s.len(),
+            Value::Bytes(b) => 4 + b.len(),
+            Value::List(items) => 4 + items.iter().map(Value::encoded_len).sum::<usize>(),
+            Value::Table(t) => {
+                4 + t
+                    .iter()
+                    .map(|(k, v)| 4 + k.len() + v.encoded_len())
+                    .sum::<usize>()
+            }
+        }
+    }
+
     /// The canonical encoding as a new vector.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -393,4 +410,4 @@ pub fn encode_str(s: &str, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -372,6 +372,7 @@ proptest! {
     #[test]
     fn roundtrip(v in any_value()) {
         let bytes = v.to_bytes();
+        prop_assert_eq!(v.encoded_len(), bytes.len());
         prop_assert_eq!(dec(&bytes), Ok((v, bytes.len())));
     }
 
