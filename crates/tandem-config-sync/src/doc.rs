@@ -19,7 +19,7 @@ use crate::value::Value;
 mod codec;
 mod path;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use codec::DocDecodeError;
 

@@ -500,3 +500,32 @@ fn objects_are_sorted_maps() {
     let keys: Vec<&ObjectKey> = a.objects().keys().collect();
     assert_eq!(keys, vec![&key("a", ""), &key("b", "")]);
 }
+
+/// Random ops over the same few keys as [`arb_doc`] (sets, removals of
+/// fields and of whole objects), all valid.
+pub(crate) fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
+    let key = (
+        prop_oneof![
+            Just("global"),
+            Just("instance"),
+            Just("app.vs"),
+            Just("health")
+        ],
+        prop_oneof![Just(""), Just("web"), Just("db")],
+    )
+        .prop_map(|(s, i)| ObjectKey::new(s, i));
+    let field = prop_oneof![Just("vrid"), Just("port"), Just("interface")];
+    let op = prop_oneof![
+        (key.clone(), field.clone(), arb_value()).prop_map(|(key, field, value)| Op::Set {
+            key,
+            field: field.into(),
+            value
+        }),
+        (key.clone(), field).prop_map(|(key, field)| Op::Remove {
+            key,
+            field: field.into()
+        }),
+        key.prop_map(|key| Op::RemoveObject { key }),
+    ];
+    proptest::collection::vec(op, 0..8)
+}
