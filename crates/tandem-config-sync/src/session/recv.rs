@@ -294,7 +294,9 @@ impl Session {
             return;
         };
         if equal || busy {
-            conn.mismatch_seen = equal.then_some(false).unwrap_or(conn.mismatch_seen);
+            if equal {
+                conn.mismatch_seen = false;
+            }
             return;
         }
         if conn.mismatch_seen {

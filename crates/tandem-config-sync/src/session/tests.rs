@@ -1,7 +1,6 @@
 //! Session tests: two sessions back to back through an in-memory pipe,
 //! on virtual time.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tandem_time::Instant;
@@ -10,6 +9,7 @@ use super::*;
 use crate::channel::{Key, Side};
 use crate::doc::{Document, ObjectKey};
 use crate::frame::{Frame, Mode, RejectCode, Role};
+use crate::sim::{Answer, Pair, Unit};
 use crate::value::Value;
 
 fn key() -> Key {
@@ -38,196 +38,6 @@ fn with(doc: &Document, id: &str, field: &str, v: Value) -> Document {
     let mut d = doc.clone();
     d.set(ObjectKey::new("app.vs", id), field, v).unwrap();
     d
-}
-
-/// What a host does with an Apply.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Answer {
-    Accept,
-    Refuse,
-    Hold,
-}
-
-/// One unit: its session and what its host saw.
-struct Unit {
-    s: Session,
-    answer: Answer,
-    applied: Vec<Apply>,
-    held: Vec<Apply>,
-    events: Vec<Event>,
-    closes: usize,
-}
-
-impl Unit {
-    fn new(c: Config, doc: Document, auth: Authority) -> Unit {
-        Unit {
-            s: Session::new(c, doc, auth),
-            answer: Answer::Accept,
-            applied: Vec::new(),
-            held: Vec::new(),
-            events: Vec::new(),
-            closes: 0,
-        }
-    }
-
-    fn rejected(&self) -> Vec<&Refusal> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Rejected { refusal, .. } => Some(refusal),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn errors(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Error { text } => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// Two units and the pipe between them.
-struct Pair {
-    a: Unit,
-    b: Unit,
-    now: Instant,
-    connected: bool,
-    /// Bytes in flight, a -> b and b -> a.
-    ab: VecDeque<Vec<u8>>,
-    ba: VecDeque<Vec<u8>>,
-    /// Bytes moved after the handshake and HELLOs, for the byte counts.
-    wire_ab: usize,
-    /// Alter the next a -> b chunk (a byte flipped in the middle).
-    corrupt_next_ab: bool,
-}
-
-impl Pair {
-    fn new(a: Unit, b: Unit) -> Pair {
-        Pair {
-            a,
-            b,
-            now: Instant::from_millis(1_000),
-            connected: false,
-            ab: VecDeque::new(),
-            ba: VecDeque::new(),
-            wire_ab: 0,
-            corrupt_next_ab: false,
-        }
-    }
-
-    fn connect(&mut self) {
-        self.ab.clear();
-        self.ba.clear();
-        self.a.s.connect(self.now, Side::Initiator).unwrap();
-        self.b.s.connect(self.now, Side::Responder).unwrap();
-        self.connected = true;
-        self.pump();
-    }
-
-    fn cut(&mut self) {
-        self.connected = false;
-        self.ab.clear();
-        self.ba.clear();
-        self.a.s.closed(self.now);
-        self.b.s.closed(self.now);
-        self.pump();
-    }
-
-    /// Carries outputs until nothing moves.
-    fn pump(&mut self) {
-        for _ in 0..10_000 {
-            let mut moved = false;
-            let mut closed = [false, false];
-            for side in [0, 1] {
-                let (u, q) = if side == 0 {
-                    (&mut self.a, &mut self.ab)
-                } else {
-                    (&mut self.b, &mut self.ba)
-                };
-                while let Some(o) = u.s.poll_output() {
-                    moved = true;
-                    match o {
-                        Output::Transmit(b) => {
-                            if self.connected {
-                                q.push_back(b)
-                            }
-                        }
-                        Output::Close { .. } => {
-                            u.closes += 1;
-                            closed[side] = true;
-                        }
-                        Output::Apply(ap) => match u.answer {
-                            Answer::Accept => {
-                                u.s.applied(self.now, ap.id, Ok(()));
-                                u.applied.push(ap);
-                            }
-                            Answer::Refuse => {
-                                let r = Refusal {
-                                    code: RejectCode::LocalConflict,
-                                    path: "app.vs.vs00001.port".into(),
-                                    text: "port 80 is taken on this unit".into(),
-                                };
-                                u.s.applied(self.now, ap.id, Err(r));
-                            }
-                            Answer::Hold => u.held.push(ap),
-                        },
-                        Output::Event(e) => u.events.push(e),
-                    }
-                }
-            }
-            // A closed side closes the pipe for the other.
-            if self.connected && (closed[0] || closed[1]) {
-                self.connected = false;
-                self.ab.clear();
-                self.ba.clear();
-                if closed[0] {
-                    self.b.s.closed(self.now);
-                }
-                if closed[1] {
-                    self.a.s.closed(self.now);
-                }
-                moved = true;
-            }
-            if let Some(mut bytes) = self.ab.pop_front() {
-                if self.corrupt_next_ab {
-                    self.corrupt_next_ab = false;
-                    let mid = bytes.len() / 2;
-                    bytes[mid] ^= 0x40;
-                }
-                self.wire_ab += bytes.len();
-                self.b.s.receive(self.now, &bytes);
-                moved = true;
-            }
-            if let Some(bytes) = self.ba.pop_front() {
-                self.a.s.receive(self.now, &bytes);
-                moved = true;
-            }
-            if !moved {
-                return;
-            }
-        }
-        panic!("the pair did not settle");
-    }
-
-    /// Advances virtual time in 100 ms steps, firing timers.
-    fn run(&mut self, d: Duration) {
-        let end = self.now + d;
-        while self.now < end {
-            self.now = self.now + Duration::from_millis(100);
-            self.a.s.handle_timeout(self.now);
-            self.b.s.handle_timeout(self.now);
-            self.pump();
-        }
-    }
-
-    fn roots_equal(&self) -> bool {
-        self.a.s.status().local_root == self.b.s.status().local_root
-    }
 }
 
 /// a Active, b Backup, same document at the same authority.
