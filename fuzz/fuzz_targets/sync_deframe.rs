@@ -46,7 +46,10 @@ fn feed(mut ch: Channel, data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     deframe(data);
     let key = Key::from_bytes([7; 32]);
-    feed(Channel::new(Side::Responder, &key, "fuzz").expect("a channel"), data);
+    feed(
+        Channel::new(Side::Responder, &key, "fuzz").expect("a channel"),
+        data,
+    );
     let mut initiator = Channel::new(Side::Initiator, &key, "fuzz").expect("a channel");
     let m1 = initiator.take_output();
     feed(initiator, data);

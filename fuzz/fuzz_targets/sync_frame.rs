@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use tandem_config_sync::frame::{Frame, FrameLimits};
 
 fuzz_target!(|data: &[u8]| {
-    let limits = FrameLimits { max_document: 1 << 20 };
+    let limits = FrameLimits {
+        max_document: 1 << 20,
+    };
     if let Ok(frame) = Frame::decode(data, &limits) {
         assert_eq!(frame.encoded_len(), data.len(), "{}", frame.name());
         let mut again = Vec::new();
