@@ -261,6 +261,9 @@ pub struct Status {
     pub bytes_sent: u64,
     /// Bytes read from TCP.
     pub bytes_received: u64,
+    /// Bytes of frames that carry configuration (DELTA, SNAP_*, OBJECTS)
+    /// sent, before encryption.
+    pub config_bytes_sent: u64,
     /// Changes applied from the partner.
     pub applied: u64,
     /// Changes the partner refused.

@@ -12,14 +12,8 @@ use crate::channel::{Channel, ChannelError, Side};
 use crate::digest::DigestTree;
 use crate::doc::Document;
 use crate::frame::{Frame, Mode, Role};
-use crate::merge::{Clock, Hlc, Version};
+use crate::merge::{bump, Clock};
 
-// TEMP until merge::bump lands.
-fn bump(v: &mut Version, unit: &str, stamp: Hlc) {
-    *v.vector.entry(unit.to_string()).or_insert(0) += 1;
-    v.stamp = stamp;
-    v.unit = unit.to_string();
-}
 
 impl Session {
     /// A session over this unit's shared-form `document` at `authority`.

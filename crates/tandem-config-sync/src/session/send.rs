@@ -32,6 +32,16 @@ impl Session {
             ));
             return false;
         }
+        if matches!(
+            frame,
+            Frame::Delta { .. }
+                | Frame::SnapBegin { .. }
+                | Frame::SnapChunk { .. }
+                | Frame::SnapEnd { .. }
+                | Frame::Objects { .. }
+        ) {
+            self.status.config_bytes_sent += bytes.len() as u64;
+        }
         if let Err(e) = conn.channel.send(&bytes) {
             self.error(format!("channel: {e}"));
             self.drop_conn("channel error");
