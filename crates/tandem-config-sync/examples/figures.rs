@@ -74,8 +74,12 @@ fn one_object(n: usize, runs: usize) {
     let mut times = Vec::new();
     let mut bytes = 0;
     for i in 0..runs {
-        doc.set(ObjectKey::new("app.vs", "vs00001"), "port", Value::Int(i as i64))
-            .expect("valid");
+        doc.set(
+            ObjectKey::new("app.vs", "vs00001"),
+            "port",
+            Value::Int(i as i64),
+        )
+        .expect("valid");
         let (ab, ba) = (p.wire_ab, p.wire_ba);
         let t = Wall::now();
         p.a.s.commit(p.now, doc.clone()).expect("Active");

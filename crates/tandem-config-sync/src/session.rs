@@ -19,6 +19,7 @@ mod tests;
 mod walk;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_time::{Instant, TimerKey, TimerTable};
@@ -163,8 +164,10 @@ pub struct Refusal {
 pub struct Apply {
     /// Its id, for [`Session::applied`].
     pub id: u64,
-    /// The new shared form, whole.
-    pub document: Document,
+    /// The new shared form, whole (shared with the session: the host
+    /// should drop it once used, so the session's next change is made in
+    /// place).
+    pub document: Arc<Document>,
     /// The objects that changed.
     pub changed: Vec<ObjectKey>,
     /// The authority the unit takes when it is applied.
@@ -327,14 +330,23 @@ struct RingEntry {
 #[derive(Debug, Clone)]
 struct Pending {
     id: u64,
-    document: Document,
+    /// How to put the document back if the host refuses the change (the
+    /// change is staged in the session's document meanwhile).
+    undo: Undo,
     authority: Authority,
-    /// The objects it changes (for the digest tree).
-    changed: Vec<ObjectKey>,
     /// Bidirectional: the versions the objects take.
     versions: Vec<(ObjectKey, Version)>,
     /// Conflicts to report once applied.
     conflicts: Vec<Conflict>,
+}
+
+/// What a staged change replaced.
+#[derive(Debug, Clone)]
+enum Undo {
+    /// These objects had these values.
+    Objects(Vec<(ObjectKey, Option<Object>)>),
+    /// The whole document and its digests.
+    Whole(Arc<Document>, Box<DigestTree>),
 }
 
 /// A snapshot being received.
@@ -375,7 +387,7 @@ enum Block {
 #[derive(Debug)]
 pub struct Session {
     cfg: Config,
-    doc: Document,
+    doc: Arc<Document>,
     tree: DigestTree,
     authority: Authority,
     role: Role,

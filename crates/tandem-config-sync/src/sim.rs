@@ -50,6 +50,15 @@ pub enum Answer {
     Hold,
 }
 
+/// A change the host applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The objects it changed.
+    pub changed: Vec<crate::doc::ObjectKey>,
+    /// The authority it made.
+    pub authority: Authority,
+}
+
 /// One unit: its session and what its host saw.
 #[derive(Debug)]
 pub struct Unit {
@@ -57,8 +66,8 @@ pub struct Unit {
     pub s: Session,
     /// What the host does with the next Apply.
     pub answer: Answer,
-    /// Changes applied, in order.
-    pub applied: Vec<Apply>,
+    /// Changes applied, in order (the document is the session's).
+    pub applied: Vec<Applied>,
     /// Changes held (with [`Answer::Hold`]).
     pub held: Vec<Apply>,
     /// Every event.
@@ -186,8 +195,14 @@ impl Pair {
                         }
                         Output::Apply(ap) => match u.answer {
                             Answer::Accept => {
-                                u.s.applied(self.now, ap.id, Ok(()));
-                                u.applied.push(ap);
+                                let Apply {
+                                    id,
+                                    changed,
+                                    authority,
+                                    ..
+                                } = ap;
+                                u.s.applied(self.now, id, Ok(()));
+                                u.applied.push(Applied { changed, authority });
                             }
                             Answer::Refuse => {
                                 let r = Refusal {

@@ -1,6 +1,7 @@
 //! The session's public methods.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tandem_time::Instant;
 
@@ -14,7 +15,6 @@ use crate::doc::Document;
 use crate::frame::{Frame, Mode, Role};
 use crate::merge::{bump, Clock};
 
-
 impl Session {
     /// A session over this unit's shared-form `document` at `authority`.
     pub fn new(config: Config, document: Document, authority: Authority) -> Self {
@@ -26,7 +26,7 @@ impl Session {
         };
         Session {
             cfg: config,
-            doc: document,
+            doc: Arc::new(document),
             tree,
             authority,
             role: Role::Unknown,
@@ -129,7 +129,7 @@ impl Session {
         let base = self.authority;
         let base_root = self.tree.root();
         let changed = Document::changed_keys(&ops);
-        self.doc = document;
+        self.doc = Arc::new(document);
         self.tree.update(&self.doc, changed.iter());
         if self.authority.epoch == 0 {
             self.authority.epoch = self.new_epoch();
@@ -185,7 +185,7 @@ impl Session {
         self.now = now;
         let ops = self.doc.diff(&document);
         let changed = Document::changed_keys(&ops);
-        self.doc = document;
+        self.doc = Arc::new(document);
         self.tree.update(&self.doc, changed.iter());
         self.status.local_root = self.tree.root();
         self.settle();

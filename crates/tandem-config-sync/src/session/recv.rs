@@ -423,22 +423,22 @@ impl Session {
         ops: Vec<crate::doc::Op>,
     ) {
         if base == self.authority && base_root == self.tree.root() {
-            let mut document = self.doc.clone();
-            if let Err(e) = document.apply(&ops) {
-                self.send_reject(
-                    to.generation,
-                    Refusal {
-                        code: RejectCode::Invalid,
-                        path: String::new(),
-                        text: e.to_string(),
-                    },
-                );
-                return;
-            }
-            let changed: Vec<_> = Document::changed_keys(&ops).into_iter().collect();
-            let mut tree = self.tree.clone();
-            tree.update(&document, changed.iter());
-            if tree.root() != root {
+            let undo = match self.stage_ops(&ops) {
+                Ok(undo) => undo,
+                Err(e) => {
+                    self.send_reject(
+                        to.generation,
+                        Refusal {
+                            code: RejectCode::Invalid,
+                            path: String::new(),
+                            text: e.to_string(),
+                        },
+                    );
+                    return;
+                }
+            };
+            if self.tree.root() != root {
+                self.unstage(undo);
                 self.error(format!(
                     "generation {} does not make the root it names: asking for a repair",
                     to.generation
@@ -446,7 +446,7 @@ impl Session {
                 self.send_nack();
                 return;
             }
-            self.begin_apply(document, changed, to, Vec::new(), Vec::new());
+            self.begin_apply(undo, to, Vec::new(), Vec::new());
         } else if to.epoch == self.authority.epoch && to.generation <= self.authority.generation {
             // Already past it (a replay overlapping what was applied).
         } else {
@@ -576,10 +576,8 @@ impl Session {
             self.send_reject(to.generation, r);
             return;
         }
-        let changed: Vec<_> = Document::changed_keys(&self.doc.diff(&document))
-            .into_iter()
-            .collect();
-        self.begin_apply(document, changed, to, Vec::new(), Vec::new());
+        let undo = self.stage_whole(document, tree);
+        self.begin_apply(undo, to, Vec::new(), Vec::new());
     }
 
     fn on_ack(&mut self, peer: Authority, root: Digest) {
@@ -625,31 +623,92 @@ impl Session {
         }));
     }
 
-    /// Starts applying a change: the host validates, persists, applies.
+    /// Starts applying the staged change: the host validates, persists,
+    /// applies.
     pub(super) fn begin_apply(
         &mut self,
-        document: Document,
-        changed: Vec<crate::doc::ObjectKey>,
+        undo: super::Undo,
         authority: Authority,
         versions: Vec<(crate::doc::ObjectKey, crate::merge::Version)>,
         conflicts: Vec<crate::merge::Conflict>,
     ) {
         let id = self.next_apply;
         self.next_apply += 1;
+        let changed = match &undo {
+            super::Undo::Objects(objects) => objects.iter().map(|(k, _)| k.clone()).collect(),
+            super::Undo::Whole(old, _) => Document::changed_keys(&old.diff(&self.doc))
+                .into_iter()
+                .collect(),
+        };
         self.out.push_back(Output::Apply(super::Apply {
             id,
-            document: document.clone(),
-            changed: changed.clone(),
+            document: std::sync::Arc::clone(&self.doc),
+            changed,
             authority,
         }));
         self.pending = Some(Pending {
             id,
-            document,
+            undo,
             authority,
-            changed,
             versions,
             conflicts,
         });
+    }
+
+    /// Applies ops to the document in place (all or none), digests
+    /// updated; returns what puts it back.
+    pub(super) fn stage_ops(
+        &mut self,
+        ops: &[crate::doc::Op],
+    ) -> Result<super::Undo, crate::doc::DocError> {
+        let keys = Document::changed_keys(ops);
+        let before: Vec<_> = keys
+            .iter()
+            .map(|k| (k.clone(), self.doc.object(k).cloned()))
+            .collect();
+        std::sync::Arc::make_mut(&mut self.doc).apply(ops)?;
+        self.tree.update(&self.doc, keys.iter());
+        Ok(super::Undo::Objects(before))
+    }
+
+    /// Puts objects (`None`: removes them) into the document in place.
+    pub(super) fn stage_objects(
+        &mut self,
+        objects: Vec<(crate::doc::ObjectKey, Option<crate::doc::Object>)>,
+    ) -> super::Undo {
+        let doc = std::sync::Arc::make_mut(&mut self.doc);
+        let mut before = Vec::with_capacity(objects.len());
+        for (k, o) in objects {
+            before.push((k.clone(), doc.object(&k).cloned()));
+            doc.put_object(k, o);
+        }
+        self.tree.update(&self.doc, before.iter().map(|(k, _)| k));
+        super::Undo::Objects(before)
+    }
+
+    /// Replaces the whole document.
+    pub(super) fn stage_whole(&mut self, document: Document, tree: DigestTree) -> super::Undo {
+        let old = std::mem::replace(&mut self.doc, std::sync::Arc::new(document));
+        let old_tree = std::mem::replace(&mut self.tree, tree);
+        super::Undo::Whole(old, Box::new(old_tree))
+    }
+
+    /// Puts back what a staged change replaced.
+    pub(super) fn unstage(&mut self, undo: super::Undo) {
+        match undo {
+            super::Undo::Objects(objects) => {
+                let doc = std::sync::Arc::make_mut(&mut self.doc);
+                let keys: Vec<_> = objects.iter().map(|(k, _)| k.clone()).collect();
+                for (k, o) in objects {
+                    doc.put_object(k, o);
+                }
+                self.tree.update(&self.doc, keys.iter());
+            }
+            super::Undo::Whole(doc, tree) => {
+                self.doc = doc;
+                self.tree = *tree;
+            }
+        }
     }
 
     /// The host applied (or refused) the pending change.
@@ -659,8 +718,6 @@ impl Session {
         };
         match result {
             Ok(()) => {
-                self.doc = p.document;
-                self.tree.update(&self.doc, p.changed.iter());
                 self.authority = p.authority;
                 self.status.local = p.authority;
                 self.status.local_root = self.tree.root();
@@ -691,6 +748,8 @@ impl Session {
                 }
             }
             Err(refusal) => {
+                self.unstage(p.undo);
+                self.status.local_root = self.tree.root();
                 let reason = format!(
                     "refused the partner's generation {}: {} {}",
                     p.authority.generation, refusal.path, refusal.text

@@ -80,7 +80,7 @@ fn a_commit_on_the_active_is_applied_on_the_backup_and_acknowledged() {
     let one_change = p.wire_ab - before;
     assert!(one_change <= 1024, "{one_change} bytes for one object");
     assert_eq!(p.b.applied.len(), 1);
-    assert_eq!(p.b.applied[0].document, new);
+    assert_eq!(p.b.s.document(), &new);
     assert_eq!(
         p.b.applied[0].changed,
         vec![ObjectKey::new("app.vs", "vs00003")]

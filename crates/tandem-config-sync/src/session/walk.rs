@@ -248,32 +248,35 @@ impl Session {
         match walk.purpose {
             Purpose::Locate => {}
             Purpose::Repair => {
-                let mut document = self.doc.clone();
-                let changed: Vec<ObjectKey> = self.diff.iter().map(|d| d.key.clone()).collect();
-                for d in &self.diff {
-                    document.put_object(d.key.clone(), d.peer.clone());
-                }
-                let mut tree = self.tree.clone();
-                tree.update(&document, changed.iter());
                 let (target, root) = walk.target;
-                if tree.root() == root && changed.is_empty() {
+                let objects: Vec<_> = self
+                    .diff
+                    .iter()
+                    .map(|d| (d.key.clone(), d.peer.clone()))
+                    .collect();
+                let nothing = objects.is_empty();
+                let undo = self.stage_objects(objects);
+                if self.tree.root() == root && nothing {
                     self.authority = target;
                     self.status.local = target;
-                } else if tree.root() == root {
-                    self.begin_apply(document, changed, target, Vec::new(), Vec::new());
-                } else if walk.attempt + 1 < MAX_WALKS {
-                    // The partner changed while we walked: again.
-                    self.start_walk(Purpose::Repair);
-                    if let Some(w) = self.conn.as_mut().and_then(|c| c.walk.as_mut()) {
-                        w.attempt = walk.attempt + 1;
-                    }
+                } else if self.tree.root() == root {
+                    self.begin_apply(undo, target, Vec::new(), Vec::new());
                 } else {
-                    // Ask for the whole document.
-                    self.send(&Frame::Nack {
-                        epoch: self.authority.epoch,
-                        generation: self.authority.generation,
-                        root: [0; 32],
-                    });
+                    self.unstage(undo);
+                    if walk.attempt + 1 < MAX_WALKS {
+                        // The partner changed while we walked: again.
+                        self.start_walk(Purpose::Repair);
+                        if let Some(w) = self.conn.as_mut().and_then(|c| c.walk.as_mut()) {
+                            w.attempt = walk.attempt + 1;
+                        }
+                    } else {
+                        // Ask for the whole document.
+                        self.send(&Frame::Nack {
+                            epoch: self.authority.epoch,
+                            generation: self.authority.generation,
+                            root: [0; 32],
+                        });
+                    }
                 }
             }
             Purpose::Merge => {
@@ -302,7 +305,6 @@ impl Session {
     /// Bidirectional: merges the partner's versions of objects; applies
     /// what changes, reports each conflict once applied.
     pub(super) fn merge_in(&mut self, entries: Vec<ObjectEntry>) {
-        let mut document = self.doc.clone();
         let mut changed = Vec::new();
         let mut versions = Vec::new();
         let mut conflicts = Vec::new();
@@ -325,8 +327,7 @@ impl Session {
                 }
             };
             if taken.object != local.object {
-                document.put_object(e.key.clone(), taken.object.clone());
-                changed.push(e.key.clone());
+                changed.push((e.key.clone(), taken.object.clone()));
             }
             versions.push((e.key, taken.version));
         }
@@ -348,6 +349,7 @@ impl Session {
             epoch: self.authority.epoch,
             generation: self.authority.generation + 1,
         };
-        self.begin_apply(document, changed, authority, versions, conflicts);
+        let undo = self.stage_objects(changed);
+        self.begin_apply(undo, authority, versions, conflicts);
     }
 }
