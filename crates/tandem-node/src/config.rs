@@ -32,6 +32,8 @@ mod tests;
 mod tests_check;
 #[cfg(test)]
 mod tests_files;
+#[cfg(test)]
+mod tests_sync;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
