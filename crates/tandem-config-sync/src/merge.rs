@@ -74,6 +74,9 @@ pub struct Conflict {
 }
 
 /// The outcome of merging a remote version into a local one.
+// A merge outcome lives for one object's merge; boxing the concurrent
+// case would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Merged {
     /// The local version stands (it dominates or equals).
