@@ -26,6 +26,7 @@ use fields::{absolute, parse_listen, restart_guard};
 use instance::build_instance;
 #[cfg(test)]
 pub(super) use instance::map_election_error_for_test;
+pub(super) use sync::{app_kind, unit_id_error, value_problem, DEFAULT_MAX_DOCUMENT};
 use sync::{apply_overlays, build_sync, check_app};
 
 /// Where the values come from: a file's text, or flags.
@@ -48,7 +49,7 @@ impl<'a> Src<'a> {
         }
     }
 
-    fn loc(&self, span: Range<usize>) -> Option<Location> {
+    pub(super) fn loc(&self, span: Range<usize>) -> Option<Location> {
         if self.flags || self.text.is_empty() {
             return None;
         }

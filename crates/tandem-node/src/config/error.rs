@@ -492,4 +492,31 @@ pub enum Problem {
     /// An `[app]` float that is NaN or infinite.
     #[error("{0} is not a finite number: configuration sync carries finite floats only")]
     NotFinite(f64),
+    /// An `[app]` value nested deeper than a document carries.
+    #[error("lists and tables nest {0} deep here: configuration sync carries at most 16 levels")]
+    TooDeep(usize),
+    /// An `[app]` kind, id or field name a document cannot hold.
+    #[error("{name:?}: {why}")]
+    AppName {
+        /// The name.
+        name: String,
+        /// The document's rule it breaks.
+        why: &'static str,
+    },
+    /// An instance or sync group without a name, in a configuration
+    /// document (its objects are addressed by name).
+    #[error("configuration sync addresses each [[instance]] and [[sync_group]] by its name: add name = \"...\"")]
+    Unnamed,
+    /// `name` set through a field path: the name is the object's id.
+    #[error("the name is the object's id in the path (instance.<name>.<field>): to rename, add the object under its new name and unset the old one")]
+    NameIsId,
+    /// A field path that does not read.
+    #[error("{0}")]
+    Path(tandem_config_sync::doc::PathError),
+    /// What the document refused.
+    #[error("{0}")]
+    Doc(tandem_config_sync::doc::DocError),
+    /// A value literal of `config set` that is not one TOML value.
+    #[error("{0:?} is not a TOML value: write it as in the file, as 150, \"eth1\", [1, 2], true or {{ a = 1 }}")]
+    BadValue(String),
 }

@@ -358,18 +358,41 @@ fn overlay_onto(base: &mut RawInstance, o: RawInstance) {
     );
 }
 
-/// `[app]`: any values, but floats finite (a configuration document
-/// carries no NaN or infinity).
+/// The deepest nesting of lists and tables in a field's value that a
+/// document carries (the decoder's limit, `DecodeLimits::max_depth`).
+pub(in crate::config) const MAX_VALUE_DEPTH: usize = 16;
+
+/// `[app]`: any values, but names a document can hold, floats finite
+/// (a configuration document carries no NaN or infinity) and nesting at
+/// most [`MAX_VALUE_DEPTH`] deep.
 pub(super) fn check_app(src: &Src<'_>, app: &RawApp) -> Result<(), ConfigError> {
+    use tandem_config_sync::doc::{check_field, check_id};
     for (kind, objects) in app {
+        let app_ctx = Ctx {
+            src,
+            base: "app".to_string(),
+        };
+        let span = objects.values().next().map_or(0..0, |o| o.span());
+        if let Err(why) = app_kind(kind) {
+            let name = kind.clone();
+            return Err(app_ctx.err(kind, span, Problem::AppName { name, why }));
+        }
         for (id, fields) in objects {
             let ctx = Ctx {
                 src,
                 base: format!("app.{kind}.{id:?}"),
             };
+            if let Err(why) = check_id(id) {
+                let name = id.clone();
+                return Err(ctx.err("", fields.span(), Problem::AppName { name, why }));
+            }
             for (field, value) in fields.get_ref() {
-                if let Some(f) = non_finite(value) {
-                    return Err(ctx.err(field, fields.span(), Problem::NotFinite(f)));
+                if let Err(why) = check_field(field) {
+                    let name = field.clone();
+                    return Err(ctx.err(field, fields.span(), Problem::AppName { name, why }));
+                }
+                if let Some(problem) = value_problem(value, 0) {
+                    return Err(ctx.err(field, fields.span(), problem));
                 }
             }
         }
@@ -377,12 +400,27 @@ pub(super) fn check_app(src: &Src<'_>, app: &RawApp) -> Result<(), ConfigError> 
     Ok(())
 }
 
-/// The first float in `v` that is NaN or infinite.
-fn non_finite(v: &toml::Value) -> Option<f64> {
+/// Whether `kind` names a kind of `[app]` objects: one section segment
+/// of `a-z 0-9 _ -` (the section is `app.<kind>`).
+pub(in crate::config) fn app_kind(kind: &str) -> Result<(), &'static str> {
+    if kind.contains('.') {
+        return Err("a kind of [app] objects is one name, without a dot");
+    }
+    tandem_config_sync::doc::check_section(&format!("app.{kind}"))
+}
+
+/// What a document cannot carry in `v` (at nesting `depth`): a float that
+/// is NaN or infinite, or nesting deeper than [`MAX_VALUE_DEPTH`].
+pub(in crate::config) fn value_problem(v: &toml::Value, depth: usize) -> Option<Problem> {
+    let nested = |depth: usize| (depth >= MAX_VALUE_DEPTH).then_some(Problem::TooDeep(depth + 1));
     match v {
-        toml::Value::Float(f) if !f.is_finite() => Some(*f),
-        toml::Value::Array(a) => a.iter().find_map(non_finite),
-        toml::Value::Table(t) => t.values().find_map(non_finite),
+        toml::Value::Float(f) if !f.is_finite() => Some(Problem::NotFinite(*f)),
+        toml::Value::Array(a) => {
+            nested(depth).or_else(|| a.iter().find_map(|v| value_problem(v, depth + 1)))
+        }
+        toml::Value::Table(t) => {
+            nested(depth).or_else(|| t.values().find_map(|v| value_problem(v, depth + 1)))
+        }
         _ => None,
     }
 }
