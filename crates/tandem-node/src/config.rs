@@ -30,6 +30,8 @@ mod raw;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_adopt;
+#[cfg(test)]
 mod tests_check;
 #[cfg(test)]
 mod tests_document;
