@@ -756,6 +756,7 @@ fn docs_name_every_key() {
         format!("{}[health]\nx = 1\n", one("")),
         one("x = 1"),
         "[[sync_group]]\nx = 1\n".to_string(),
+        "[sync]\nx = 1\n".to_string(),
     ] {
         let message = err(&text);
         let (_, list) = message.split_once("expected").unwrap();

@@ -288,3 +288,30 @@ fn overlay_by_default_name() {
     // The default name is the one before the overlay.
     assert_eq!(c.instances[0].name, "eth1-51-ipv4");
 }
+
+/// The examples of docs/config.md's `[sync]`, `[app]` and overlay
+/// sections, put together, make a file tandemd runs.
+#[test]
+fn docs_examples_parse() {
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md"))
+            .unwrap();
+    let mut text = String::new();
+    for section in [
+        "## `[sync]`",
+        "## `[app]`",
+        "## `[unit.<id>.instance.<name>]`",
+    ] {
+        let (_, rest) = docs
+            .split_once(section)
+            .unwrap_or_else(|| panic!("{section}"));
+        let (_, block) = rest.split_once("```toml\n").unwrap();
+        let (block, _) = block.split_once("```").unwrap();
+        text.push_str(block);
+    }
+    let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(c.global.sync.as_ref().unwrap().unit, "a");
+    assert_eq!(c.instance("web").unwrap().interface, "eth0");
+    let b = parse(&text.replace("unit = \"a\"", "unit = \"b\"")).unwrap();
+    assert_eq!(b.instance("web").unwrap().interface, "ens3");
+}
