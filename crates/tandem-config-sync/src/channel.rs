@@ -50,7 +50,9 @@ pub enum KeyError {
     #[error("not a tandem-sync key file: the first line must be \"tandem-sync-key v1\"")]
     Header,
     /// The key line is not 64 hex digits.
-    #[error("the key line must be 64 hex digits (32 bytes); run `tandemd sync keygen` for a new one")]
+    #[error(
+        "the key line must be 64 hex digits (32 bytes); run `tandemd sync keygen` for a new one"
+    )]
     Hex,
 }
 
@@ -89,7 +91,9 @@ impl Key {
 pub enum ChannelError {
     /// The handshake failed: wrong key, wrong cluster id, another major
     /// version, or a tampered handshake message.
-    #[error("handshake failed (wrong key, wrong cluster id, another protocol major, or tampered): {0}")]
+    #[error(
+        "handshake failed (wrong key, wrong cluster id, another protocol major, or tampered): {0}"
+    )]
     Handshake(String),
     /// A transport message failed authentication: altered, replayed or
     /// reordered.
@@ -125,7 +129,9 @@ pub struct Channel {
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel").field("ready", &self.is_ready()).finish()
+        f.debug_struct("Channel")
+            .field("ready", &self.is_ready())
+            .finish()
     }
 }
 

@@ -157,7 +157,12 @@ impl Document {
     }
 
     /// Sets one field (see [`Op::Set`]); refuses a non-finite float or a bad name.
-    pub fn set(&mut self, key: ObjectKey, field: impl Into<String>, value: Value) -> Result<(), DocError> {
+    pub fn set(
+        &mut self,
+        key: ObjectKey,
+        field: impl Into<String>,
+        value: Value,
+    ) -> Result<(), DocError> {
         self.apply(&[Op::Set {
             key,
             field: field.into(),
