@@ -23,6 +23,7 @@
 mod build;
 mod builder;
 mod check;
+pub mod document;
 mod error;
 mod flags;
 mod raw;
@@ -317,6 +318,11 @@ pub const MAX_CONFIG_BYTES: u64 = 32 << 20;
 pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
     let text = read_text(path)?;
     build::parse_text(&text, Some(path))
+}
+
+/// [`parse`] of the text of the file at `path` (errors name it).
+pub(crate) fn parse_at(text: &str, path: &Path) -> Result<DaemonConfig, ConfigError> {
+    build::parse_text(text, Some(path))
 }
 
 /// The text of the configuration file at `path` (see [`load`]).
