@@ -21,6 +21,9 @@
 //! - [`session`]: the sans-IO session over one TCP connection at a time:
 //!   bytes in, bytes and decisions out, with injected time.
 //!
+//! - [`sim`]: two sessions back to back on virtual time (tests,
+//!   examples, benchmarks).
+//!
 //! Nothing here reads a clock, a socket or a file.
 #![forbid(unsafe_code)]
 
@@ -31,6 +34,7 @@ pub mod frame;
 pub mod merge;
 pub mod schema;
 pub mod session;
+pub mod sim;
 pub mod value;
 
 pub use tandem_time::Instant;

@@ -12,8 +12,21 @@
 //! with `@self` and the partner's with `@partner`: both units' shared forms
 //! (and so their digests) are equal although their files differ in local
 //! settings and in the addresses that name each unit.
+//!
+//! The symbols are relative to the unit that applies the document:
+//! `@self` is "my own address", `@partner` "the other unit's". With
+//! several address pairs, `@self`, `@self.1`, `@self.2`... name
+//! [`Addresses::own`] at index 0, 1, 2... and `@partner`, `@partner.1`...
+//! [`Addresses::partner`]. Unit sections (`unit.<id>.…`) name one unit's
+//! values absolutely and are never rewritten.
+
+use std::net::IpAddr;
 
 use crate::doc::{Document, ObjectKey};
+use crate::value::Value;
+
+#[cfg(test)]
+mod tests;
 
 /// The class of a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,35 +96,280 @@ pub struct Schema {
     pub rewrites: Vec<RewriteRule>,
 }
 
-/// Whether `name` matches `pattern` (exact, `*`, or `prefix*`).
+/// Whether `name` matches `pattern`: exact, `*` (any name without a
+/// dot), or `prefix*` (any name that starts with `prefix`, so `app.*`
+/// covers `app.vs` and `app.vs.x`).
 pub fn matches(pattern: &str, name: &str) -> bool {
+    if pattern == "*" {
+        return !name.contains('.');
+    }
     match pattern.strip_suffix('*') {
         Some(prefix) => name.starts_with(prefix),
         None => pattern == name,
     }
 }
 
+/// The unit id and overlaid section of `unit.<id>.<rest>`; `rest` is
+/// empty for `unit.<id>` itself. `None` for a section that is no overlay.
+pub fn unit_overlay(section: &str) -> Option<(&str, &str)> {
+    let rest = section.strip_prefix("unit.")?;
+    let (unit, overlaid) = rest.split_once('.').unwrap_or((rest, ""));
+    if unit.is_empty() {
+        return None;
+    }
+    Some((unit, overlaid))
+}
+
 impl Schema {
     /// The class of one field. A section `unit.<id>.…` is [`Class::Unit`]
     /// for any field whose overlaid path is not local, and [`Class::Local`]
     /// for one whose overlaid path is.
+    ///
+    /// Any other section takes the class of the first rule whose section
+    /// and field patterns both match, or [`Class::Shared`] if none does.
     pub fn class(&self, key: &ObjectKey, field: &str) -> Class {
-        let _ = (key, field);
-        todo!()
+        match unit_overlay(&key.section) {
+            Some((_, overlaid)) => match self.rule_class(overlaid, field) {
+                Class::Local => Class::Local,
+                _ => Class::Unit,
+            },
+            None => self.rule_class(&key.section, field),
+        }
+    }
+
+    /// The class the first matching rule gives, else shared.
+    fn rule_class(&self, section: &str, field: &str) -> Class {
+        self.rules
+            .iter()
+            .find(|rule| matches(&rule.section, section) && matches(&rule.field, field))
+            .map_or(Class::Shared, |rule| rule.class)
+    }
+
+    /// Whether a rewrite rule names this (shared) field.
+    fn rewritten(&self, key: &ObjectKey, field: &str) -> bool {
+        self.rewrites
+            .iter()
+            .any(|rule| matches(&rule.section, &key.section) && matches(&rule.field, field))
     }
 
     /// The shared form of `doc` (local fields dropped, addresses
-    /// symbolised), as this unit sends and digests it.
+    /// symbolised), as this unit sends and digests it: every
+    /// [`Class::Local`] field goes, an object left with no field goes, and
+    /// in a [`Class::Shared`] field a [`RewriteRule`] names, a string (or
+    /// each string of a list) whose address part is `addresses.own[i]`
+    /// becomes `@self` (`@self.<i>` for `i > 0`) and one that is
+    /// `addresses.partner[i]` becomes `@partner` likewise, the suffix kept:
+    /// `192.0.2.1/24` → `@self/24`, `192.0.2.1:80` → `@self:80`,
+    /// `[2001:db8::1]:80` → `[@self]:80`. [`Class::Unit`] fields are kept
+    /// as they are.
     pub fn shared_form(&self, doc: &Document, addresses: &Addresses) -> Document {
-        let _ = (doc, addresses);
-        todo!()
+        let mut out = Document::new();
+        for (key, object) in doc.objects() {
+            let mut kept = crate::doc::Object::new();
+            for (field, value) in object {
+                match self.class(key, field) {
+                    Class::Local => {}
+                    Class::Unit => {
+                        kept.insert(field.clone(), value.clone());
+                    }
+                    Class::Shared => {
+                        let value = if self.rewritten(key, field) {
+                            map_strings(value, |s| symbolise(s, addresses))
+                        } else {
+                            value.clone()
+                        };
+                        kept.insert(field.clone(), value);
+                    }
+                }
+            }
+            out.put_object(key.clone(), Some(kept));
+        }
+        out
     }
 
     /// What this unit keeps when it takes `shared` from the partner: the
     /// shared fields of `shared` (symbols resolved to this unit's
     /// addresses) and the local fields of `own`.
+    ///
+    /// In detail: every [`Class::Shared`] field of `shared`, where a
+    /// [`RewriteRule`] names it with `@self` (`@self.<i>`) replaced by
+    /// this unit's `addresses.own[i]` and `@partner` (`@partner.<i>`) by
+    /// its `addresses.partner[i]`, suffix kept (so the sender's own address
+    /// becomes this unit's counterpart, and this unit's address, which the
+    /// sender wrote as `@partner`, comes back as itself); every
+    /// [`Class::Unit`] field of `shared` as it is; every [`Class::Local`]
+    /// field of `own` exactly. A `Local` field in `shared` is ignored. A
+    /// symbol whose index this unit has no address for is left as written,
+    /// for the receiver's validation to refuse with its path.
     pub fn adopt(&self, shared: &Document, own: &Document, addresses: &Addresses) -> Document {
-        let _ = (shared, own, addresses);
-        todo!()
+        let mut out = Document::new();
+        for (key, object) in shared.objects() {
+            let mut kept = crate::doc::Object::new();
+            for (field, value) in object {
+                match self.class(key, field) {
+                    Class::Local => {}
+                    Class::Unit => {
+                        kept.insert(field.clone(), value.clone());
+                    }
+                    Class::Shared => {
+                        let value = if self.rewritten(key, field) {
+                            map_strings(value, |s| resolve(s, addresses))
+                        } else {
+                            value.clone()
+                        };
+                        kept.insert(field.clone(), value);
+                    }
+                }
+            }
+            out.put_object(key.clone(), Some(kept));
+        }
+        for (key, object) in own.objects() {
+            let mut locals = object
+                .iter()
+                .filter(|(field, _)| self.class(key, field) == Class::Local)
+                .peekable();
+            if locals.peek().is_none() {
+                continue;
+            }
+            let mut merged = out.object(key).cloned().unwrap_or_default();
+            merged.extend(locals.map(|(field, value)| (field.clone(), value.clone())));
+            out.put_object(key.clone(), Some(merged));
+        }
+        out
     }
+}
+
+/// `value` with `f` applied to it if it is a string, or to each string of
+/// it if it is a list; any other value as it is.
+fn map_strings(value: &Value, f: impl Fn(&str) -> Option<String>) -> Value {
+    let one = |s: &String| Value::Str(f(s).unwrap_or_else(|| s.clone()));
+    match value {
+        Value::Str(s) => one(s),
+        Value::List(items) => Value::List(
+            items
+                .iter()
+                .map(|item| match item {
+                    Value::Str(s) => one(s),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// An address-bearing string cut into its parts.
+struct AddressText<'a> {
+    /// The address (or symbol), without brackets.
+    address: &'a str,
+    /// Whether it was written in brackets (`[2001:db8::1]:80`).
+    bracketed: bool,
+    /// What follows: `/24`, `:80`, or nothing.
+    suffix: &'a str,
+}
+
+/// Cuts `s` into address and suffix: `[a]rest`; else up to the first `/`,
+/// and in that up to a single `:` (a port; more colons are IPv6).
+fn split_address(s: &str) -> AddressText<'_> {
+    if let Some(inner) = s.strip_prefix('[') {
+        if let Some((address, suffix)) = inner.split_once(']') {
+            return AddressText {
+                address,
+                bracketed: true,
+                suffix,
+            };
+        }
+    }
+    let (head, _) = s.split_once('/').unwrap_or((s, ""));
+    let address = match head.split_once(':') {
+        Some((host, port)) if !port.contains(':') => host,
+        _ => head,
+    };
+    AddressText {
+        address,
+        bracketed: false,
+        suffix: &s[address.len()..],
+    }
+}
+
+/// Whether two address texts name the same address (as IP addresses when
+/// both parse, else byte for byte).
+fn same_address(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The symbol for index `i` of `base` (`@self`, `@self.1`, ...).
+fn symbol(base: &str, i: usize) -> String {
+    if i == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}.{i}")
+    }
+}
+
+/// The symbolic form of `s`, if its address part is one of this unit's
+/// addresses or the partner's.
+fn symbolise(s: &str, addresses: &Addresses) -> Option<String> {
+    let text = split_address(s);
+    if text.address.is_empty() {
+        return None;
+    }
+    let found = |list: &[String], base: &str| {
+        list.iter()
+            .position(|a| same_address(a, text.address))
+            .map(|i| symbol(base, i))
+    };
+    let sym = found(&addresses.own, "@self").or_else(|| found(&addresses.partner, "@partner"))?;
+    Some(if text.bracketed {
+        format!("[{sym}]{}", text.suffix)
+    } else {
+        format!("{sym}{}", text.suffix)
+    })
+}
+
+/// Reads `@self`, `@self.<i>`, `@partner`, `@partner.<i>` (`i` ≥ 1, no
+/// leading zero): which list and which index.
+fn parse_symbol(text: &str) -> Option<(bool, usize)> {
+    let (own, rest) = if let Some(rest) = text.strip_prefix("@self") {
+        (true, rest)
+    } else {
+        (false, text.strip_prefix("@partner")?)
+    };
+    if rest.is_empty() {
+        return Some((own, 0));
+    }
+    let digits = rest.strip_prefix('.')?;
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let i: usize = digits.parse().ok()?;
+    Some((own, i))
+}
+
+/// `s` with its symbol replaced by this unit's address, if it has one
+/// this unit can resolve.
+fn resolve(s: &str, addresses: &Addresses) -> Option<String> {
+    let (symbolic, bracketed, suffix) = if let Some(inner) = s.strip_prefix('[') {
+        let (sym, suffix) = inner.split_once(']')?;
+        (sym, true, suffix)
+    } else {
+        let end = s.find(['/', ':']).unwrap_or(s.len());
+        (&s[..end], false, &s[end..])
+    };
+    let (own, i) = parse_symbol(symbolic)?;
+    let list = if own {
+        &addresses.own
+    } else {
+        &addresses.partner
+    };
+    let address = list.get(i)?;
+    let bracket = address.contains(':') && (bracketed || suffix.starts_with(':'));
+    Some(if bracket {
+        format!("[{address}]{suffix}")
+    } else {
+        format!("{address}{suffix}")
+    })
 }

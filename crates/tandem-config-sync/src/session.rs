@@ -11,16 +11,24 @@
 //! ACK (or, on failure, a REJECT with code and path). Time is injected:
 //! [`Session::poll_timeout`] / [`Session::handle_timeout`].
 
-use std::collections::BTreeSet;
+mod api;
+mod recv;
+mod send;
+#[cfg(test)]
+mod tests;
+mod walk;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_time::Instant;
+use tandem_time::{Instant, TimerKey, TimerTable};
 
-use crate::channel::{ChannelError, Key, Side};
-use crate::digest::Digest;
+use crate::channel::{Channel, Key};
+use crate::digest::{Digest, DigestTree};
 use crate::doc::{Document, Object, ObjectKey, Op};
-use crate::frame::{Mode, RejectCode, Role};
-use crate::merge::Conflict;
+use crate::frame::{Hello, Mode, RejectCode, Role};
+use crate::merge::{Clock, Conflict, Version};
 
 /// A document's authority: a unit with the same epoch and a higher
 /// generation has the newer document.
@@ -59,8 +67,14 @@ pub struct Config {
     pub ring_bytes: usize,
     /// Largest document accepted; default 64 MiB.
     pub max_document: u64,
-    /// Random per start (HELLO's boot id).
+    /// Random per start (HELLO's boot id); also seeds new epochs.
     pub boot: u64,
+    /// Wall-clock milliseconds since the Unix epoch at [`Instant::ZERO`]
+    /// (bidirectional mode's hybrid logical clock).
+    pub unix_ms_at_zero: u64,
+    /// A connection whose handshake and HELLO take longer is closed;
+    /// default 2 s.
+    pub handshake_timeout: Duration,
 }
 
 impl Config {
@@ -79,6 +93,8 @@ impl Config {
             ring_bytes: 1 << 20,
             max_document: 64 << 20,
             boot: 0,
+            unix_ms_at_zero: 0,
+            handshake_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -148,8 +164,10 @@ pub struct Refusal {
 pub struct Apply {
     /// Its id, for [`Session::applied`].
     pub id: u64,
-    /// The new shared form, whole.
-    pub document: Document,
+    /// The new shared form, whole (shared with the session: the host
+    /// should drop it once used, so the session's next change is made in
+    /// place).
+    pub document: Arc<Document>,
     /// The objects that changed.
     pub changed: Vec<ObjectKey>,
     /// The authority the unit takes when it is applied.
@@ -246,6 +264,9 @@ pub struct Status {
     pub bytes_sent: u64,
     /// Bytes read from TCP.
     pub bytes_received: u64,
+    /// Bytes of frames that carry configuration (DELTA, SNAP_*, OBJECTS)
+    /// sent, before encryption.
+    pub config_bytes_sent: u64,
     /// Changes applied from the partner.
     pub applied: u64,
     /// Changes the partner refused.
@@ -265,112 +286,133 @@ pub struct DiffEntry {
     pub peer: Option<Object>,
 }
 
-/// The session.
+/// The session's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Handshake and HELLO must finish.
+    Handshake,
+    /// Send a PING.
+    Keepalive,
+    /// Nothing heard for `dead_after`.
+    Dead,
+    /// A repair walk or a NACK answer is overdue: start again.
+    Stall,
+    /// The partner has not acknowledged the last change: ask again.
+    AckWait,
+}
+
+impl TimerKey for Timer {
+    const ALL: &'static [Timer] = &[
+        Timer::Handshake,
+        Timer::Keepalive,
+        Timer::Dead,
+        Timer::Stall,
+        Timer::AckWait,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One delta kept for replay.
+#[derive(Debug, Clone)]
+struct RingEntry {
+    epoch: u64,
+    base_generation: u64,
+    base_root: Digest,
+    generation: u64,
+    root: Digest,
+    ops: Vec<Op>,
+    bytes: usize,
+}
+
+/// A change waiting for the host's [`Session::applied`].
+#[derive(Debug, Clone)]
+struct Pending {
+    id: u64,
+    /// How to put the document back if the host refuses the change (the
+    /// change is staged in the session's document meanwhile).
+    undo: Undo,
+    authority: Authority,
+    /// Bidirectional: the versions the objects take.
+    versions: Vec<(ObjectKey, Version)>,
+    /// Conflicts to report once applied.
+    conflicts: Vec<Conflict>,
+}
+
+/// What a staged change replaced.
+#[derive(Debug, Clone)]
+enum Undo {
+    /// These objects had these values.
+    Objects(Vec<(ObjectKey, Option<Object>)>),
+    /// The whole document and its digests.
+    Whole(Arc<Document>, Box<DigestTree>),
+}
+
+/// A snapshot being received.
+#[derive(Debug)]
+struct SnapIn {
+    epoch: u64,
+    generation: u64,
+    len: u64,
+    root: Digest,
+    buf: Vec<u8>,
+}
+
+/// One TCP connection.
+#[derive(Debug)]
+struct Conn {
+    channel: Channel,
+    hello_sent: bool,
+    peer: Option<Hello>,
+    walk: Option<walk::Walk>,
+    snap_in: Option<SnapIn>,
+    /// Frames that arrived while a change was being applied.
+    held: VecDeque<crate::frame::Frame>,
+    /// Roots differed at the last PING (divergence is acted on at the
+    /// second, so a change in flight is not mistaken for one).
+    mismatch_seen: bool,
+}
+
+/// Why sync stands still, until the cause goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Block {
+    /// For the life of the connection: versions, mode, unit ids.
+    Peer(String),
+    /// Until the next change goes through: the partner refused one.
+    Rejected(String),
+}
+
+/// The session. See the [module documentation](self).
 #[derive(Debug)]
 pub struct Session {
-    _private: (),
+    cfg: Config,
+    doc: Arc<Document>,
+    tree: DigestTree,
+    authority: Authority,
+    role: Role,
+    conn: Option<Conn>,
+    out: VecDeque<Output>,
+    timers: TimerTable<Timer, 5>,
+    ring: VecDeque<RingEntry>,
+    ring_bytes: usize,
+    pending: Option<Pending>,
+    next_apply: u64,
+    awaiting: Option<u64>,
+    status: Status,
+    last_state: State,
+    block: Option<Block>,
+    /// A `sync force` not yet acknowledged: push a snapshot on connect.
+    forcing: bool,
+    versions: BTreeMap<ObjectKey, Version>,
+    clock: Clock,
+    diff: Vec<DiffEntry>,
+    conflicts: Vec<ObjectKey>,
+    now: Instant,
 }
 
-impl Session {
-    /// A session over this unit's shared-form `document` at `authority`.
-    pub fn new(config: Config, document: Document, authority: Authority) -> Self {
-        let _ = (config, document, authority);
-        todo!()
-    }
-
-    /// A TCP connection is open (it replaces any other).
-    pub fn connect(&mut self, now: Instant, side: Side) -> Result<(), ChannelError> {
-        let _ = (now, side);
-        todo!()
-    }
-
-    /// Bytes read from TCP.
-    pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        let _ = (now, bytes);
-        todo!()
-    }
-
-    /// TCP closed.
-    pub fn closed(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
-    }
-
-    /// This unit's role changed (the election's view).
-    pub fn set_role(&mut self, now: Instant, role: Role) {
-        let _ = (now, role);
-        todo!()
-    }
-
-    /// A local edit of the shared form, already validated and persisted by
-    /// the host: the new document. Returns the authority it makes.
-    pub fn commit(&mut self, now: Instant, document: Document) -> Result<Authority, CommitError> {
-        let _ = (now, document);
-        todo!()
-    }
-
-    /// The local edit as ops (see [`Session::commit`]).
-    pub fn commit_ops(&mut self, now: Instant, ops: &[Op]) -> Result<Authority, CommitError> {
-        let _ = (now, ops);
-        todo!()
-    }
-
-    /// The host's answer to [`Output::Apply`].
-    pub fn applied(&mut self, now: Instant, id: u64, result: Result<(), Refusal>) {
-        let _ = (now, id, result);
-        todo!()
-    }
-
-    /// `sync force`: this unit's document wins: a new epoch, and a snapshot
-    /// to the partner. Returns the partner's objects it overwrites (as far
-    /// as the last digest walk knows them).
-    pub fn force(&mut self, now: Instant, wall_ms: u64) -> Vec<DiffEntry> {
-        let _ = (now, wall_ms);
-        todo!()
-    }
-
-    /// The state.
-    pub fn state(&self) -> State {
-        todo!()
-    }
-
-    /// Counters and last values.
-    pub fn status(&self) -> Status {
-        todo!()
-    }
-
-    /// The differing objects the last digest walk found.
-    pub fn diff(&self) -> Vec<DiffEntry> {
-        todo!()
-    }
-
-    /// This unit's shared-form document.
-    pub fn document(&self) -> &Document {
-        todo!()
-    }
-
-    /// Whether the election may preempt into this unit: in sync, or no
-    /// partner to be in sync with.
-    pub fn ready(&self) -> bool {
-        todo!()
-    }
-
-    /// When to call [`Session::handle_timeout`].
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
-    }
-
-    /// Timers due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
-    }
-
-    /// The next output.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        todo!()
-    }
-}
-
-#[allow(dead_code)]
-type Sections = BTreeSet<String>;
+/// Frames held while a change is applied, at most.
+const MAX_HELD: usize = 256;
+/// Repair walks that may end with a root other than the partner's before
+/// a snapshot is asked for.
+const MAX_WALKS: u32 = 3;

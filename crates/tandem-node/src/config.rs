@@ -30,9 +30,15 @@ mod raw;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_adopt;
+#[cfg(test)]
 mod tests_check;
 #[cfg(test)]
+mod tests_document;
+#[cfg(test)]
 mod tests_files;
+#[cfg(test)]
+mod tests_sync;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -42,6 +48,10 @@ pub use builder::{Builder, InstanceBuilder, Vrrp2Auth};
 pub use check::{
     check_config_command, check_file, check_host_links, check_text, netlink_host, render_human,
     render_json, CheckReport, HostLookup,
+};
+pub use document::{
+    adopt, document, get, render, schema, schema_for, set, shared, unset, AdoptCode, AdoptError,
+    Adopted, SCHEMA_VERSION,
 };
 pub use error::{At, ConfigError, Location, Problem};
 pub use flags::{from_flags, RunFlags};

@@ -8,6 +8,7 @@
 mod cross;
 mod fields;
 mod instance;
+mod sync;
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
@@ -25,6 +26,8 @@ use fields::{absolute, parse_listen, restart_guard};
 use instance::build_instance;
 #[cfg(test)]
 pub(super) use instance::map_election_error_for_test;
+pub(super) use sync::{app_kind, unit_id_error, value_problem, DEFAULT_MAX_DOCUMENT};
+use sync::{apply_overlays, build_sync, check_app};
 
 /// Where the values come from: a file's text, or flags.
 pub(super) struct Src<'a> {
@@ -46,7 +49,7 @@ impl<'a> Src<'a> {
         }
     }
 
-    fn loc(&self, span: Range<usize>) -> Option<Location> {
+    pub(super) fn loc(&self, span: Range<usize>) -> Option<Location> {
         if self.flags || self.text.is_empty() {
             return None;
         }
@@ -105,6 +108,8 @@ impl Ctx<'_> {
     fn field(&self, key: &str) -> String {
         if self.src.flags {
             flag_name(key)
+        } else if key.is_empty() {
+            self.base.clone()
         } else {
             format!("{}.{key}", self.base)
         }
@@ -147,7 +152,21 @@ pub(super) fn build_config(
         Some(g) => build_global(src, g.into_inner(), &mut errors),
         None => (GlobalConfig::default(), None),
     };
-    let raws = raw.instance.unwrap_or_default();
+    let mut global = global;
+    if let Some(s) = &raw.sync {
+        match build_sync(src, s) {
+            Ok(s) => global.sync = Some(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(app) = &raw.app {
+        if let Err(e) = check_app(src, app) {
+            errors.push(e);
+        }
+    }
+    let mut raws = raw.instance.unwrap_or_default();
+    let own_unit = global.sync.as_ref().map(|s| s.unit.as_str());
+    apply_overlays(src, &mut raws, raw.unit, own_unit, &mut errors);
     if raws.is_empty() {
         errors.push(ConfigError::Invalid {
             at: At {
@@ -196,7 +215,6 @@ pub(super) fn build_config(
         failed: failed.map(|f| f.into_iter().collect()),
     };
     let sync_groups = build_groups(src, raw.sync_group.unwrap_or_default(), &known, &mut errors);
-    let mut global = global;
     if let Some(h) = raw.health {
         match build_health(src, h.into_inner(), &known) {
             Ok(h) => global.health = Some(h),

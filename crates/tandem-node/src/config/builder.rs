@@ -196,6 +196,7 @@ impl Builder {
                     })
                     .collect()
             }),
+            ..RawConfig::default()
         }
     }
 }

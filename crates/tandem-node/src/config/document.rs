@@ -1,65 +1,537 @@
-//! STUB (h-node): the signatures h-map's `config::document` provides, so
-//! that the Node's sync adapter compiles before that work is merged. The
-//! merge replaces this file with h-map's.
-#![allow(missing_docs, clippy::missing_errors_doc, unused_variables)]
+//! tandemd's configuration file as a configuration-sync document
+//! (docs/config-sync.md): the class of each of its settings, the file's
+//! text as a [`Document`] and back, the shared form a unit sends, the
+//! adoption of the partner's document in this unit's own local context,
+//! and the field edits of `tandemd config get/set/unset`.
+//!
+//! The objects of a file: `[global]`, `[health]` and `[sync]` are
+//! `("global", "")`, `("health", "")` and `("sync", "")`; each
+//! `[[instance]]` is `("instance", NAME)` and each `[[sync_group]]`
+//! `("sync_group", NAME)` with every field but `name`; an overlay
+//! `[unit.U.instance.N]` is `("unit.U.instance", N)`; an appliance's
+//! `[app.K.I]` is `("app.K", I)`. TOML values map to [`Value`]s one to
+//! one, but a datetime, which becomes the string of its TOML text.
 
-use tandem_config_sync::doc::Document;
-use tandem_config_sync::schema::Schema;
+mod text;
 
-use super::{ConfigError, DaemonConfig, SyncConfig};
+use tandem_config_sync::doc::{Document, ObjectKey, Op};
+use tandem_config_sync::frame::RejectCode;
+use tandem_config_sync::schema::{Addresses, Class, RewriteRule, Rule, Schema};
+use tandem_config_sync::value::Value;
 
+use super::build::{self, DEFAULT_MAX_DOCUMENT};
+use super::error::{At, ConfigError, Problem};
+use super::{DaemonConfig, SyncConfig, MAX_CONFIG_BYTES};
+
+/// The version of [`schema`]: carried in HELLO and in the root digest.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// Why each local setting is each unit's own.
+const WHY_LOCAL_PATH: &str = "a path on this unit's file system";
+const WHY_LOCAL_HEALTH: &str = "the address this unit's health port binds";
+const WHY_LOCAL_SYNC: &str =
+    "the sync channel's own settings: this unit's id, its address and the partner's, its key";
+const WHY_LOCAL_PRIORITY: &str =
+    "the unit's own priority: the two units of a pair differ in it by design";
+const WHY_LOCAL_SOURCE: &str = "this unit's own address";
+
+/// The class rules of tandemd's own keys, as (section, field, class, why).
+const RULES: &[(&str, &str, Class, &str)] = &[
+    ("global", "state_dir", Class::Local, WHY_LOCAL_PATH),
+    ("global", "control_socket", Class::Local, WHY_LOCAL_PATH),
+    ("health", "listen", Class::Local, WHY_LOCAL_HEALTH),
+    ("sync", "*", Class::Local, WHY_LOCAL_SYNC),
+    ("instance", "priority", Class::Local, WHY_LOCAL_PRIORITY),
+    ("instance", "advskew", Class::Local, WHY_LOCAL_PRIORITY),
+    ("instance", "demotion", Class::Local, WHY_LOCAL_PRIORITY),
+    ("instance", "source", Class::Local, WHY_LOCAL_SOURCE),
+    (
+        "global",
+        "restart_guard",
+        Class::Shared,
+        "both units pace restarts alike",
+    ),
+    (
+        "health",
+        "path",
+        Class::Shared,
+        "load balancers probe both units alike",
+    ),
+    (
+        "health",
+        "live_path",
+        Class::Shared,
+        "load balancers probe both units alike",
+    ),
+    (
+        "health",
+        "metrics_path",
+        Class::Shared,
+        "one scrape configuration for both units",
+    ),
+    (
+        "health",
+        "instances",
+        Class::Shared,
+        "the pair answers for the same routers",
+    ),
+    (
+        "health",
+        "active_body",
+        Class::Shared,
+        "load balancers read both units alike",
+    ),
+    (
+        "health",
+        "standby_body",
+        Class::Shared,
+        "load balancers read both units alike",
+    ),
+    (
+        "instance",
+        "interface",
+        Class::Shared,
+        "the pair runs the router on the same link (a unit overlay renames it on one unit)",
+    ),
+    (
+        "instance",
+        "protocol",
+        Class::Shared,
+        "both routers must speak one protocol",
+    ),
+    (
+        "instance",
+        "vrid",
+        Class::Shared,
+        "both routers must use one VRID",
+    ),
+    (
+        "instance",
+        "interval",
+        Class::Shared,
+        "both routers must advertise alike",
+    ),
+    (
+        "instance",
+        "advbase",
+        Class::Shared,
+        "both routers must advertise alike",
+    ),
+    (
+        "instance",
+        "addresses",
+        Class::Shared,
+        "the virtual addresses are the pair's",
+    ),
+    (
+        "instance",
+        "preempt",
+        Class::Shared,
+        "the pair's failover policy",
+    ),
+    (
+        "instance",
+        "preempt_delay",
+        Class::Shared,
+        "the pair's failover policy",
+    ),
+    (
+        "instance",
+        "accept",
+        Class::Shared,
+        "the pair's failover policy",
+    ),
+    (
+        "instance",
+        "checksum",
+        Class::Shared,
+        "both routers must check adverts alike",
+    ),
+    (
+        "instance",
+        "vrrp2_compat",
+        Class::Shared,
+        "both routers must speak one protocol",
+    ),
+    (
+        "instance",
+        "password",
+        Class::Shared,
+        "both routers must authenticate alike",
+    ),
+    (
+        "instance",
+        "auth",
+        Class::Shared,
+        "both routers must authenticate alike",
+    ),
+    (
+        "instance",
+        "unicast_peers",
+        Class::Shared,
+        "the pair's peers; the partner's address is sent as @partner",
+    ),
+    (
+        "instance",
+        "broadcast",
+        Class::Shared,
+        "both routers must deliver adverts alike",
+    ),
+    ("instance", "ttl_exempt", Class::Shared, "the pair's peers"),
+    (
+        "instance",
+        "vmac",
+        Class::Shared,
+        "the virtual MAC is the pair's",
+    ),
+    (
+        "instance",
+        "initial_wait",
+        Class::Shared,
+        "the pair's failover policy",
+    ),
+    (
+        "instance",
+        "ha_timeout",
+        Class::Shared,
+        "both routers must advertise alike",
+    ),
+    (
+        "instance",
+        "silence_intervals",
+        Class::Shared,
+        "the pair's failover policy",
+    ),
+    (
+        "instance",
+        "announce",
+        Class::Shared,
+        "the pair's failover policy",
+    ),
+    (
+        "instance",
+        "track",
+        Class::Shared,
+        "the pair tracks the same links",
+    ),
+    (
+        "instance",
+        "restart_guard",
+        Class::Shared,
+        "both units pace restarts alike",
+    ),
+    (
+        "instance",
+        "notify",
+        Class::Shared,
+        "both units react to a change alike",
+    ),
+    (
+        "instance",
+        "notify_timeout",
+        Class::Shared,
+        "both units react to a change alike",
+    ),
+    (
+        "sync_group",
+        "instances",
+        Class::Shared,
+        "the routers that fail over together are the pair's",
+    ),
+    (
+        "unit.*",
+        "*",
+        Class::Unit,
+        "a unit's overlay: sent, and applied by that unit only",
+    ),
+    (
+        "app.*",
+        "*",
+        Class::Shared,
+        "the appliance's settings are the pair's unless its rules say otherwise",
+    ),
+];
+
+/// tandemd's class table, with the built-in rewrite only
+/// ([`schema_for`] without a `[sync]` section).
+pub fn schema() -> Schema {
+    schema_for(None)
+}
+
+/// tandemd's class table (first match wins, a path no rule matches is
+/// shared), version [`SCHEMA_VERSION`]. The rewrites: an instance's
+/// `unicast_peers` (the partner's address is sent as `@partner`), and
+/// each `[sync] rewrite` pattern of `sync`.
 pub fn schema_for(sync: Option<&SyncConfig>) -> Schema {
-    todo!("h-map")
+    let rules = RULES
+        .iter()
+        .map(|&(section, field, class, why)| Rule {
+            section: section.to_string(),
+            field: field.to_string(),
+            class,
+            why,
+        })
+        .collect();
+    let mut rewrites = vec![RewriteRule {
+        section: "instance".to_string(),
+        field: "unicast_peers".to_string(),
+    }];
+    for (section, field) in sync.map_or(&[][..], |s| s.rewrite.as_slice()) {
+        rewrites.push(RewriteRule {
+            section: section.clone(),
+            field: field.clone(),
+        });
+    }
+    Schema {
+        version: SCHEMA_VERSION,
+        rules,
+        rewrites,
+    }
 }
 
+/// The file's text as a document (the module docs give the objects).
+/// Only the shape is checked here, not the settings: a syntax error, an
+/// unknown section, an instance or sync group without a `name` or with a
+/// name used twice, a float that is not finite, or a name the document
+/// cannot hold is an error.
 pub fn document(text: &str) -> Result<Document, ConfigError> {
-    todo!("h-map")
+    text::read(text)
 }
 
+/// The document as a configuration file: a header comment, then
+/// `[global]`, `[health]`, `[sync]`, each `[[instance]]` (`name` first,
+/// then its fields in name order), each `[[sync_group]]`, the overlays
+/// `[unit.U.instance."N"]`, the appliance's `[app.K."I"]`, each in key
+/// order. Deterministic; `document(&render(&d)) == d` for every `d` that
+/// [`document`] gives. A value of bytes, which no file gives, is written
+/// as a list of integers.
 pub fn render(doc: &Document) -> String {
-    todo!("h-map")
+    text::write(doc)
 }
 
+/// The address pairs of `[sync] addresses` as the schema takes them.
+fn addresses(sync: Option<&SyncConfig>) -> Addresses {
+    let pairs = sync.map_or(&[][..], |s| s.addresses.as_slice());
+    Addresses {
+        own: pairs.iter().map(|(own, _)| own.clone()).collect(),
+        partner: pairs.iter().map(|(_, partner)| partner.clone()).collect(),
+    }
+}
+
+/// The shared form of the file's text: what this unit sends and digests
+/// (local fields dropped, the addresses of `[sync] addresses` and the
+/// rewrite rules symbolised).
 pub fn shared(text: &str, sync: Option<&SyncConfig>) -> Result<Document, ConfigError> {
-    todo!("h-map")
+    let doc = document(text)?;
+    Ok(schema_for(sync).shared_form(&doc, &addresses(sync)))
 }
 
+/// A configuration this unit adopted from the partner's shared document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adopted {
+    /// The new file's text ([`render`] of the adopted document).
     pub text: String,
+    /// That text, parsed and checked as a file.
     pub config: DaemonConfig,
 }
 
+/// Why a shared document cannot be adopted, as a REJECT says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdoptCode {
+    /// The adopted configuration fails this unit's checks.
     Invalid,
+    /// The shared document sets one of this unit's local settings.
     LocalConflict,
+    /// The adopted file is larger than this unit accepts.
     TooLarge,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl AdoptCode {
+    /// `invalid`, `local-conflict` or `too-large`: the name logs and
+    /// `sync status` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdoptCode::Invalid => "invalid",
+            AdoptCode::LocalConflict => "local-conflict",
+            AdoptCode::TooLarge => "too-large",
+        }
+    }
+
+    /// The code of the REJECT frame that reports it.
+    pub fn reject_code(self) -> RejectCode {
+        match self {
+            AdoptCode::Invalid => RejectCode::Invalid,
+            AdoptCode::LocalConflict => RejectCode::LocalConflict,
+            AdoptCode::TooLarge => RejectCode::TooLarge,
+        }
+    }
+}
+
+/// Why a shared document was not adopted: the code, the field path of
+/// the first error (`instance "web".vrid`, `instance.web.priority`; empty
+/// when no field is to blame) and the error's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {text}", code.name())]
 pub struct AdoptError {
+    /// What kind of refusal.
     pub code: AdoptCode,
+    /// The field path of the first error.
     pub path: String,
+    /// The error, as the operator reads it.
     pub text: String,
 }
 
+impl AdoptError {
+    fn config(e: &ConfigError) -> AdoptError {
+        let path = match e {
+            ConfigError::Invalid { at, .. } => at.field.clone(),
+            _ => String::new(),
+        };
+        AdoptError {
+            code: AdoptCode::Invalid,
+            path,
+            text: e.to_string(),
+        }
+    }
+}
+
+/// Takes the partner's shared document: this unit's local settings (from
+/// `own_text`, its current file) and every shared field of `shared`
+/// (`@self` and `@partner` resolved to this unit's addresses), rendered
+/// as a file and then parsed and checked exactly as a file is: the
+/// receiver checks a synced configuration in its own local context (its
+/// own overlays, priorities, sync settings).
+///
+/// Refused with [`AdoptCode::LocalConflict`] if `shared` sets a local
+/// field, [`AdoptCode::TooLarge`] if the file would be larger than
+/// `[sync] max_document` (or [`MAX_CONFIG_BYTES`]), [`AdoptCode::Invalid`]
+/// if it does not pass the checks.
 pub fn adopt(
     own_text: &str,
     shared: &Document,
     sync: Option<&SyncConfig>,
 ) -> Result<Adopted, AdoptError> {
-    todo!("h-map")
+    let schema = schema_for(sync);
+    for (key, fields) in shared.objects() {
+        if let Some(field) = fields.keys().find(|f| schema.class(key, f) == Class::Local) {
+            return Err(AdoptError {
+                code: AdoptCode::LocalConflict,
+                path: key.path(field),
+                text: format!(
+                    "{}: a local setting is each unit's own and is never synced",
+                    key.path(field)
+                ),
+            });
+        }
+    }
+    let own = document(own_text).map_err(|e| AdoptError::config(&e))?;
+    let mut doc = schema.adopt(shared, &own, &addresses(sync));
+    // An object the partner removed goes, with this unit's local fields
+    // of it (an instance's priority without its instance is no instance).
+    let orphans: Vec<ObjectKey> = doc
+        .objects()
+        .keys()
+        .filter(|k| !k.id.is_empty() && shared.object(k).is_none())
+        .cloned()
+        .collect();
+    for key in orphans {
+        doc.put_object(key, None);
+    }
+    let text = render(&doc);
+    let limit = sync
+        .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
+        .min(MAX_CONFIG_BYTES);
+    if text.len() as u64 > limit {
+        return Err(AdoptError {
+            code: AdoptCode::TooLarge,
+            path: String::new(),
+            text: format!(
+                "the adopted configuration is {} bytes, more than the {limit} this unit accepts ([sync] max_document)",
+                text.len()
+            ),
+        });
+    }
+    let back = document(&text).map_err(|e| AdoptError::config(&e))?;
+    if let Some(op) = back.diff(&doc).first() {
+        let key = op.key();
+        let path = match op {
+            Op::Set { field, .. } | Op::Remove { field, .. } => key.path(field),
+            Op::RemoveObject { .. } => key.to_string(),
+        };
+        return Err(AdoptError {
+            code: AdoptCode::Invalid,
+            text: format!("{path}: this value has no form in tandemd's configuration file"),
+            path,
+        });
+    }
+    let config = build::parse_text(&text, None).map_err(|e| AdoptError::config(&e))?;
+    Ok(Adopted { text, config })
 }
 
-pub fn get(text: &str, path: &str) -> Result<Option<String>, ConfigError> {
-    todo!("h-map")
+/// An error of a `config get/set/unset` path or value.
+fn edit_error(path: &str, problem: Problem) -> ConfigError {
+    ConfigError::Invalid {
+        at: At {
+            location: None,
+            field: path.to_string(),
+        },
+        problem: Box::new(problem),
+    }
 }
 
+fn parse_path(path: &str) -> Result<(ObjectKey, String), ConfigError> {
+    let (key, field) =
+        ObjectKey::parse_path(path).map_err(|e| edit_error(path, Problem::Path(e)))?;
+    if field == "name" && matches!(key.section.as_str(), "instance" | "sync_group") {
+        return Err(edit_error(path, Problem::NameIsId));
+    }
+    Ok((key, field))
+}
+
+/// `tandemd config get KEY`: the value at `path` (as
+/// [`ObjectKey::parse_path`] reads it: `instance.web.priority`,
+/// `app.vs.web1.port`, `global.restart_guard`) in the file's text, `None`
+/// if the file does not set it.
+pub fn get(text: &str, path: &str) -> Result<Option<Value>, ConfigError> {
+    let (key, field) = parse_path(path)?;
+    Ok(document(text)?.get(&key, &field).cloned())
+}
+
+/// `tandemd config set KEY VALUE`: the new file's text with the field at
+/// `path` set to `value_toml`, a TOML value as the file writes it (`150`,
+/// `"eth1"`, `[1, 2]`, `true`, `{ max_starts = 3 }`). The text is
+/// [`render`]ed (comments and layout are not kept) and checked as a file
+/// before it is returned.
 pub fn set(text: &str, path: &str, value_toml: &str) -> Result<String, ConfigError> {
-    todo!("h-map")
+    let (key, field) = parse_path(path)?;
+    let value = parse_value(path, value_toml)?;
+    edit(text, path, Op::Set { key, field, value })
 }
 
+/// `tandemd config unset KEY`: the new file's text without the field at
+/// `path` (the object goes with its last field; unsetting a field the
+/// file does not set changes nothing), checked as a file.
 pub fn unset(text: &str, path: &str) -> Result<String, ConfigError> {
-    todo!("h-map")
+    let (key, field) = parse_path(path)?;
+    edit(text, path, Op::Remove { key, field })
+}
+
+fn edit(text: &str, path: &str, op: Op) -> Result<String, ConfigError> {
+    let mut doc = document(text)?;
+    doc.apply(&[op])
+        .map_err(|e| edit_error(path, Problem::Doc(e)))?;
+    let out = render(&doc);
+    build::parse_text(&out, None)?;
+    Ok(out)
+}
+
+/// One TOML value literal.
+fn parse_value(path: &str, literal: &str) -> Result<Value, ConfigError> {
+    let bad = || edit_error(path, Problem::BadValue(literal.to_string()));
+    let table: toml::Table = toml::from_str(&format!("v = {literal}\n")).map_err(|_| bad())?;
+    if table.len() != 1 {
+        return Err(bad());
+    }
+    let value = table.get("v").ok_or_else(bad)?;
+    text::to_value(value).map_err(|p| edit_error(path, p))
 }

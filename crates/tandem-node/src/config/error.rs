@@ -430,4 +430,93 @@ pub enum Problem {
     /// What `tandem_election::Config::validate` found.
     #[error("{0}")]
     Election(tandem_election::ConfigError),
+    /// A `[sync] unit` that is not 1 to 32 characters of `a-z 0-9 _ -`.
+    #[error("{name:?} is not a unit id: {why}; a unit id is 1 to 32 characters among a-z, 0-9, '_' and '-', as \"a\" or \"fw-east\"")]
+    BadUnitId {
+        /// The id as written.
+        name: String,
+        /// Why not.
+        why: String,
+    },
+    /// A `[sync] cluster` that is empty, too long or not printable.
+    #[error("{name:?} is not a cluster id: {why}; a cluster id is 1 to 64 printable ASCII characters, the same on both units")]
+    BadClusterId {
+        /// The id as written.
+        name: String,
+        /// Why not.
+        why: String,
+    },
+    /// A `[sync] listen` or `peer` that is not `ADDR` or `ADDR:PORT`.
+    #[error("{0:?} is not ADDR or ADDR:PORT: write an IP address, optionally with a port, as \"192.0.2.1\", \"192.0.2.1:6973\" or \"[2001:db8::1]:6973\" (the port defaults to 6973)")]
+    BadSyncAddress(String),
+    /// Port 0 for sync.
+    #[error("port 0 is not a port the partner can reach: leave the port out for 6973, or give the one both units use")]
+    SyncPortZero,
+    /// `listen` and `peer` of two families.
+    #[error("{listen} and the peer {peer} are of two families: configuration sync runs over one TCP connection, give both of one family")]
+    SyncFamilies {
+        /// The listen address.
+        listen: IpAddr,
+        /// The peer's address.
+        peer: IpAddr,
+    },
+    /// A `[sync] mode` that is neither mode.
+    #[error("unknown sync mode {0:?}: use \"active-standby\" (the active unit's changes are sent) or \"bidirectional\" (either unit's)")]
+    UnknownSyncMode(String),
+    /// An `addresses` entry that is not a pair.
+    #[error("an address pair is [\"OWN\", \"PARTNER\"], two addresses, and this one has {0}")]
+    NotAPair(usize),
+    /// An address in two pairs, or in both places of one.
+    #[error("{0} is already in an address pair: each address names one unit, once")]
+    RepeatedPairAddress(IpAddr),
+    /// A `rewrite` pattern that is not `app.<kind>.*.<field>`.
+    #[error("{pattern:?} is not a rewrite pattern: {why}; write \"app.<kind>.*.<field>\", as \"app.geo.*.address\" (the * stands for any object of the kind)")]
+    BadRewrite {
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A `[unit.<id>]` that is not a unit id.
+    #[error("unit {0:?} in [unit.<id>] is not a unit id: a unit id is 1 to 32 characters among a-z, 0-9, '_' and '-', as [sync] unit is")]
+    OverlayUnitId(String),
+    /// An overlay that sets a local field.
+    #[error("{0} is already a setting of each unit (a local field, never synced): set it in the unit's own [[instance]] table, not in a [unit.<id>.instance.<name>] overlay")]
+    OverlayLocal(&'static str),
+    /// An overlay that sets `name`.
+    #[error("an overlay is named by its table, [unit.<id>.instance.<name>]: remove name")]
+    OverlayName,
+    /// An overlay naming an instance that does not exist.
+    #[error("no instance is named {0:?}: an overlay [unit.<id>.instance.<name>] changes fields of the [[instance]] of that name (or of default name \"<interface>-<vrid>-<ipv4|ipv6>\")")]
+    OverlayUnknownInstance(String),
+    /// An `[app]` float that is NaN or infinite.
+    #[error("{0} is not a finite number: configuration sync carries finite floats only")]
+    NotFinite(f64),
+    /// An `[app]` value nested deeper than a document carries.
+    #[error("lists and tables nest {0} deep here: configuration sync carries at most 16 levels")]
+    TooDeep(usize),
+    /// An `[app]` kind, id or field name a document cannot hold.
+    #[error("{name:?}: {why}")]
+    AppName {
+        /// The name.
+        name: String,
+        /// The document's rule it breaks.
+        why: &'static str,
+    },
+    /// An instance or sync group without a name, in a configuration
+    /// document (its objects are addressed by name).
+    #[error("configuration sync addresses each [[instance]] and [[sync_group]] by its name: add name = \"...\"")]
+    Unnamed,
+    /// `name` set through a field path: the name is the object's id.
+    #[error("the name is the object's id in the path (instance.<name>.<field>): to rename, add the object under its new name and unset the old one")]
+    NameIsId,
+    /// A field path that does not read.
+    #[error("{0}")]
+    Path(tandem_config_sync::doc::PathError),
+    /// What the document refused.
+    #[error("{0}")]
+    Doc(tandem_config_sync::doc::DocError),
+    /// A value literal of `config set` that is not one TOML value.
+    #[error("{0:?} is not a TOML value: write it as in the file, as 150, \"eth1\", [1, 2], true or {{ a = 1 }}")]
+    BadValue(String),
 }

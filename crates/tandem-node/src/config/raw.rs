@@ -2,6 +2,8 @@
 //! keys refused. Numbers are read wide (`i64`, `f64`) so that an
 //! out-of-range value gets our message rather than the parser's.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -16,6 +18,39 @@ pub(super) struct RawConfig {
     pub(super) health: Option<S<RawHealth>>,
     pub(super) instance: Option<Vec<S<RawInstance>>>,
     pub(super) sync_group: Option<Vec<S<RawSyncGroup>>>,
+    pub(super) sync: Option<S<RawSync>>,
+    pub(super) app: Option<RawApp>,
+    pub(super) unit: Option<BTreeMap<String, S<RawUnit>>>,
+}
+
+/// `[app]`: kinds, then ids, then each object's fields, none of which
+/// tandemd reads.
+pub(super) type RawApp = BTreeMap<String, BTreeMap<String, S<toml::Table>>>;
+
+/// `[sync]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSync {
+    pub(super) unit: Option<S<String>>,
+    pub(super) cluster: Option<S<String>>,
+    pub(super) listen: Option<S<String>>,
+    pub(super) peer: Option<S<String>>,
+    pub(super) key_file: Option<S<String>>,
+    pub(super) mode: Option<S<String>>,
+    pub(super) max_document: Option<S<i64>>,
+    pub(super) addresses: Option<S<Vec<RawPair>>>,
+    pub(super) rewrite: Option<S<Vec<S<String>>>>,
+}
+
+/// One `addresses` entry, `["OWN", "PARTNER"]`.
+pub(super) type RawPair = S<Vec<S<String>>>;
+
+/// `[unit.<id>]`: one unit's overlays.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUnit {
+    /// `[unit.<id>.instance.<name>]`, by instance name.
+    pub(super) instance: Option<BTreeMap<String, S<RawInstance>>>,
 }
 
 /// `[global]`.

@@ -406,7 +406,7 @@ fn file_errors() {
     };
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "instance: no [[instance]] table: there is no virtual router to run"),
-        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`"),
+        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`, `sync`, `app`, `unit`"),
         ("[[instance]\n".into(), "line 1, column 12: unclosed array table, expected `]`"),
         ("[global]\nstate_dir = \"var/lib\"\n".into(), "line 2, column 13: global.state_dir: \"var/lib\" is not an absolute path"),
         ("[global]\nstatedir = \"/x\"\n".into(), "line 2, column 1: unknown field `statedir`, expected one of `state_dir`, `control_socket`, `restart_guard`"),
@@ -756,6 +756,7 @@ fn docs_name_every_key() {
         format!("{}[health]\nx = 1\n", one("")),
         one("x = 1"),
         "[[sync_group]]\nx = 1\n".to_string(),
+        "[sync]\nx = 1\n".to_string(),
     ] {
         let message = err(&text);
         let (_, list) = message.split_once("expected").unwrap();

@@ -134,7 +134,7 @@ impl Node {
                     if is_secret(last_segment(&key)) {
                         MASK.to_string()
                     } else {
-                        v
+                        value_text(&v)
                     }
                 });
                 let class = self.class_of(&key).name().to_string();
@@ -152,11 +152,10 @@ impl Node {
                 None => refused(self.no_sync()),
             },
             R::SyncForce => {
-                let wall_ms = (self.unix(now) * 1000.0) as u64;
                 let Some(run) = &mut self.sync.run else {
                     return refused(self.no_sync());
                 };
-                let overwritten = diff_lines(&run.session.force(now, wall_ms));
+                let overwritten = diff_lines(&run.session.force(now));
                 self.emit_sync(
                     now,
                     SyncEvent::Forced {

@@ -277,15 +277,24 @@ fn a_change_on_the_active_is_written_on_the_backup_with_its_priority_kept_and_ac
 #[test]
 fn a_change_that_conflicts_with_the_backups_local_settings_is_rejected_and_not_written() {
     // Input: b has a local `source` (IPv4); a changes the addresses to
-    // IPv6, which b cannot run with its source.
-    // Expected: b's file is unchanged, a hears the REJECT with a path.
+    // IPv6 (with an IPv6 source of its own, local to a), which b cannot
+    // run with its source.
+    // Expected: a runs it; b's file is unchanged, a hears the REJECT with
+    // the path at fault.
     let mut p = synced_pair("source = \"192.0.2.2\"\n");
     let before = p.b.file().to_string();
     let t = p.now;
-    let v6 = unit_text("a", 200, 51, "").replace("192.0.2.100/24", "2001:db8::100/64");
+    p.a.host.primaries.clear();
+    let v6 = unit_text("a", 200, 51, "source = \"fe80::1\"\n")
+        .replace("192.0.2.100/24", "2001:db8::100/64");
     reload(&mut p.a, t, &v6);
     p.run_to(t + std::time::Duration::from_secs(3));
+    assert!(p.a.file().contains("2001:db8::100/64"));
     assert_eq!(p.b.file(), before);
+    assert_eq!(
+        p.b.node.snapshot(p.now).instances[0].address,
+        ip("192.0.2.2")
+    );
     assert!(p
         .b
         .sync_events()

@@ -1,0 +1,808 @@
+//! What the partner's frames do.
+
+use super::walk::{Purpose, Walk};
+use super::{
+    Authority, Block, Event, Output, Pending, Refusal, Session, SnapIn, Timer, MAX_HELD, MAX_WALKS,
+};
+use crate::channel::PROTO_MAJOR;
+use crate::digest::{Digest, DigestTree};
+use crate::doc::Document;
+use crate::frame::{Frame, FrameLimits, Hello, Mode, RejectCode, Role};
+
+/// Where this unit stands against the partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Direction {
+    /// Its document is the newer one: the partner follows.
+    Ahead,
+    /// The partner's is: this unit follows.
+    Behind,
+    /// Neither can say (different epochs, or a tie without an Active).
+    Undecided(String),
+}
+
+impl Session {
+    /// Bytes from TCP through the channel to frames.
+    pub(super) fn receive_bytes(&mut self, bytes: &[u8]) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let was_ready = conn.channel.is_ready();
+        let result = conn.channel.receive(bytes);
+        let out = conn.channel.take_output();
+        let ready = conn.channel.is_ready();
+        self.transmit(out);
+        let frames = match result {
+            Ok(frames) => frames,
+            Err(e) => {
+                self.error(format!("channel: {e}"));
+                self.drop_conn("channel error");
+                return;
+            }
+        };
+        if ready && !was_ready {
+            self.send_hello();
+        }
+        self.timers.set(Timer::Dead, self.now + self.cfg.dead_after);
+        let limits = FrameLimits {
+            max_document: self.cfg.max_document,
+        };
+        for plain in frames {
+            let frame = match Frame::decode(&plain, &limits) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.error(format!("frame: {e}"));
+                    self.drop_conn("bad frame");
+                    return;
+                }
+            };
+            self.on_frame(frame);
+            if self.conn.is_none() {
+                return;
+            }
+        }
+    }
+
+    fn send_hello(&mut self) {
+        let hello = Hello {
+            unit: self.cfg.unit.clone(),
+            role: self.role,
+            mode: self.cfg.mode,
+            software: self.cfg.software.clone(),
+            proto_major: PROTO_MAJOR,
+            proto_minor_min: 0,
+            proto_minor_max: 0,
+            schema: self.cfg.schema_version,
+            capabilities: 0,
+            epoch: self.authority.epoch,
+            generation: self.authority.generation,
+            root: self.tree.root(),
+            boot: self.cfg.boot,
+        };
+        self.send(&Frame::Hello(hello));
+        if let Some(conn) = self.conn.as_mut() {
+            conn.hello_sent = true;
+        }
+    }
+
+    /// One frame from the partner.
+    pub(super) fn on_frame(&mut self, frame: Frame) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let hello = matches!(frame, Frame::Hello(_));
+        if conn.peer.is_none() && !hello {
+            let name = frame.name();
+            self.error(format!("{name} before HELLO"));
+            self.drop_conn("frame before HELLO");
+            return;
+        }
+        // Changes wait while one is being applied; answers need not.
+        let holds = matches!(
+            frame,
+            Frame::Delta { .. }
+                | Frame::SnapBegin { .. }
+                | Frame::SnapChunk { .. }
+                | Frame::SnapEnd { .. }
+                | Frame::Objects { .. }
+                | Frame::Digests { .. }
+                | Frame::Nack { .. }
+        );
+        if holds && self.pending.is_some() {
+            if conn.held.len() >= MAX_HELD {
+                self.error(format!(
+                    "more than {MAX_HELD} frames arrived while a change was applied"
+                ));
+                self.drop_conn("receiver busy");
+            } else {
+                conn.held.push_back(frame);
+            }
+            return;
+        }
+        match frame {
+            Frame::Hello(h) => self.on_hello(h),
+            Frame::Ping {
+                epoch,
+                generation,
+                root,
+            } => self.on_ping(Authority { epoch, generation }, root),
+            Frame::DigestReq { section, after } => self.answer_digests(&section, &after),
+            Frame::Digests {
+                section,
+                entries,
+                more,
+            } => self.on_digests(section, entries, more),
+            Frame::Fetch { keys } => self.answer_fetch(&keys),
+            Frame::Objects { entries, last } => self.on_objects(entries, last),
+            Frame::Delta {
+                epoch,
+                base_generation,
+                base_root,
+                generation,
+                root,
+                ops,
+            } => self.on_delta(
+                Authority {
+                    epoch,
+                    generation: base_generation,
+                },
+                base_root,
+                Authority { epoch, generation },
+                root,
+                ops,
+            ),
+            Frame::SnapBegin {
+                epoch,
+                generation,
+                len,
+                root,
+            } => self.on_snap_begin(Authority { epoch, generation }, len, root),
+            Frame::SnapChunk { offset, data } => self.on_snap_chunk(offset, data),
+            Frame::SnapEnd { sha256 } => self.on_snap_end(sha256),
+            Frame::Ack {
+                epoch,
+                generation,
+                root,
+            } => self.on_ack(Authority { epoch, generation }, root),
+            Frame::Nack {
+                epoch,
+                generation,
+                root,
+            } => self.on_nack(Authority { epoch, generation }, root),
+            Frame::Reject {
+                generation,
+                code,
+                path,
+                text,
+            } => self.on_reject(generation, Refusal { code, path, text }),
+            Frame::Adopt {
+                epoch,
+                generation,
+                root,
+            } => self.note_peer(Authority { epoch, generation }, root),
+            Frame::Bye { reason } => {
+                let reason: String = reason.chars().take(200).collect();
+                self.error(format!("partner closed: {reason}"));
+                self.conn = None;
+                self.out.push_back(Output::Close {
+                    reason: format!("partner closed: {reason}"),
+                });
+                self.closed(self.now);
+            }
+        }
+    }
+
+    fn on_hello(&mut self, h: Hello) {
+        if self.peer().is_some() {
+            self.error("a second HELLO".into());
+            self.drop_conn("second HELLO");
+            return;
+        }
+        self.timers.cancel(Timer::Handshake);
+        self.timers
+            .set(Timer::Keepalive, self.now + self.cfg.keepalive);
+        self.status.peer_unit = Some(h.unit.clone());
+        self.status.peer_software = Some(h.software.clone());
+        self.out.push_back(Output::Event(Event::Peer {
+            unit: h.unit.clone(),
+            software: h.software.clone(),
+        }));
+        let reason = if h.proto_major != PROTO_MAJOR {
+            Some(format!(
+                "the partner speaks tandem-sync {}, this unit speaks {PROTO_MAJOR}",
+                h.proto_major
+            ))
+        } else if h.mode != self.cfg.mode {
+            Some(format!(
+                "the partner runs in {} mode, this unit in {}: set the same [sync] mode on both",
+                mode_name(h.mode),
+                mode_name(self.cfg.mode)
+            ))
+        } else if h.unit == self.cfg.unit {
+            Some(format!(
+                "both units have the unit id {:?}: give each its own [sync] unit",
+                h.unit
+            ))
+        } else {
+            None
+        };
+        let auth = Authority {
+            epoch: h.epoch,
+            generation: h.generation,
+        };
+        let root = h.root;
+        if let Some(conn) = self.conn.as_mut() {
+            conn.peer = Some(h);
+        }
+        self.note_peer(auth, root);
+        if let Some(reason) = reason {
+            self.error(reason.clone());
+            self.block = Some(Block::Peer(reason));
+            return;
+        }
+        self.reconcile();
+    }
+
+    /// Whether this unit runs a newer schema than the partner (it must
+    /// not push), with the sentence to say so.
+    pub(super) fn newer_than_peer(&self) -> Option<String> {
+        let peer = self.peer()?;
+        (peer.schema < self.cfg.schema_version).then(|| {
+            format!(
+                "the partner runs tandemd {} (schema {}), this unit runs tandemd {} (schema {}): \
+                 upgrade the partner; a newer unit never pushes to an older one",
+                peer.software, peer.schema, self.cfg.software, self.cfg.schema_version
+            )
+        })
+    }
+
+    /// Records the partner's authority and root.
+    pub(super) fn note_peer(&mut self, auth: Authority, root: Digest) {
+        self.status.peer = Some(auth);
+        self.status.peer_root = Some(root);
+        if root == self.tree.root() {
+            self.status.last_success = Some(self.now);
+            self.diff.clear();
+            if let Some(g) = self.awaiting {
+                if auth.epoch == self.authority.epoch && auth.generation >= g {
+                    self.awaiting = None;
+                    self.forcing = false;
+                    self.timers.cancel(Timer::AckWait);
+                }
+            }
+        }
+    }
+
+    fn on_ping(&mut self, auth: Authority, root: Digest) {
+        self.note_peer(auth, root);
+        let busy = self.pending.is_some()
+            || self.awaiting.is_some()
+            || self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.walk.is_some() || c.snap_in.is_some());
+        let equal = root == self.tree.root();
+        if equal {
+            // Same content: take the newer authority, no bytes moved.
+            if auth.epoch == self.authority.epoch && auth.generation > self.authority.generation
+                || auth.epoch != self.authority.epoch && self.authority.epoch == 0
+            {
+                self.authority = auth;
+                self.status.local = auth;
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if equal || busy {
+            if equal {
+                conn.mismatch_seen = false;
+            }
+            return;
+        }
+        if conn.mismatch_seen {
+            conn.mismatch_seen = false;
+            self.reconcile();
+        } else {
+            conn.mismatch_seen = true;
+        }
+    }
+
+    /// Where this unit stands against a partner at `peer`.
+    pub(super) fn direction(&self, peer: Authority) -> Direction {
+        let ours = self.authority;
+        if self.forcing {
+            return Direction::Ahead;
+        }
+        if ours.epoch == peer.epoch {
+            return match ours.generation.cmp(&peer.generation) {
+                std::cmp::Ordering::Greater => Direction::Ahead,
+                std::cmp::Ordering::Less => Direction::Behind,
+                std::cmp::Ordering::Equal => match self.role {
+                    Role::Active => Direction::Ahead,
+                    Role::Backup => Direction::Behind,
+                    Role::Unknown => Direction::Undecided(
+                        "both documents are at the same generation and this unit's role is not \
+                         known yet"
+                            .into(),
+                    ),
+                },
+            };
+        }
+        if peer.epoch == 0 {
+            return Direction::Ahead;
+        }
+        if ours.epoch == 0 {
+            return Direction::Behind;
+        }
+        Direction::Undecided(format!(
+            "the two configurations have different histories (epochs {:016x} and {:016x}): run \
+             `tandemd sync force` on the unit whose configuration should win",
+            ours.epoch, peer.epoch
+        ))
+    }
+
+    /// Roots differ (or may): decide who follows and start what it takes.
+    pub(super) fn reconcile(&mut self) {
+        if self.pending.is_some() {
+            return;
+        }
+        let (Some(peer), Some(root)) = (self.status.peer, self.status.peer_root) else {
+            return;
+        };
+        if root == self.tree.root() && !self.forcing {
+            self.note_peer(peer, root);
+            return;
+        }
+        if self.cfg.mode == Mode::Bidirectional {
+            self.start_walk(Purpose::Merge);
+            return;
+        }
+        match self.direction(peer) {
+            Direction::Ahead => {
+                if let Some(reason) = self.newer_than_peer() {
+                    self.block = Some(Block::Peer(reason));
+                    return;
+                }
+                if self.forcing || peer.epoch != self.authority.epoch {
+                    if self.authority.epoch == 0 {
+                        self.authority.epoch = self.new_epoch();
+                        self.status.local = self.authority;
+                    }
+                    self.push_snapshot();
+                } else if !self.replay_from(peer, root) {
+                    // Not in the ring: the partner walks our digests;
+                    // hand it the first page.
+                    self.answer_digests("", "");
+                }
+            }
+            Direction::Behind => {
+                // The partner pushes (replay, digests or snapshot); ask
+                // only if nothing comes.
+                self.timers.set(Timer::Stall, self.now + self.cfg.keepalive);
+            }
+            Direction::Undecided(reason) => {
+                self.status.last_error = Some(reason);
+                self.start_walk(Purpose::Locate);
+            }
+        }
+    }
+
+    fn on_nack(&mut self, peer: Authority, root: Digest) {
+        self.note_peer(peer, root);
+        if self.direction(peer) != Direction::Ahead {
+            self.reconcile();
+            return;
+        }
+        if let Some(reason) = self.newer_than_peer() {
+            self.block = Some(Block::Peer(reason));
+            return;
+        }
+        if peer == self.authority && root == self.tree.root() {
+            return;
+        }
+        let asks_snapshot = root == [0; 32];
+        if asks_snapshot || self.forcing || peer.epoch != self.authority.epoch {
+            if self.authority.epoch == 0 {
+                self.authority.epoch = self.new_epoch();
+                self.status.local = self.authority;
+            }
+            self.push_snapshot();
+        } else if !self.replay_from(peer, root) {
+            // Not in the ring: the partner walks our digests; hand it the
+            // first page to save a round trip.
+            self.answer_digests("", "");
+        }
+    }
+
+    fn on_delta(
+        &mut self,
+        base: Authority,
+        base_root: Digest,
+        to: Authority,
+        root: Digest,
+        ops: Vec<crate::doc::Op>,
+    ) {
+        if base == self.authority && base_root == self.tree.root() {
+            let undo = match self.stage_ops(&ops) {
+                Ok(undo) => undo,
+                Err(e) => {
+                    self.send_reject(
+                        to.generation,
+                        Refusal {
+                            code: RejectCode::Invalid,
+                            path: String::new(),
+                            text: e.to_string(),
+                        },
+                    );
+                    return;
+                }
+            };
+            if self.tree.root() != root {
+                self.unstage(undo);
+                self.error(format!(
+                    "generation {} does not make the root it names: asking for a repair",
+                    to.generation
+                ));
+                self.send_nack();
+                return;
+            }
+            self.begin_apply(undo, to, Vec::new(), Vec::new());
+        } else if to.epoch == self.authority.epoch && to.generation <= self.authority.generation {
+            // Already past it (a replay overlapping what was applied).
+        } else {
+            self.send_nack();
+        }
+    }
+
+    fn on_snap_begin(&mut self, to: Authority, len: u64, root: Digest) {
+        if to.epoch == self.authority.epoch && to.generation < self.authority.generation {
+            let text = format!(
+                "this unit has a newer configuration (generation {} > {})",
+                self.authority.generation, to.generation
+            );
+            self.send_reject(
+                to.generation,
+                Refusal {
+                    code: RejectCode::Stale,
+                    path: String::new(),
+                    text,
+                },
+            );
+            return;
+        }
+        if len > self.cfg.max_document {
+            let text = format!(
+                "a snapshot of {len} bytes is over this unit's limit of {}",
+                self.cfg.max_document
+            );
+            self.send_reject(
+                to.generation,
+                Refusal {
+                    code: RejectCode::TooLarge,
+                    path: String::new(),
+                    text,
+                },
+            );
+            return;
+        }
+        let cap = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 20);
+        if let Some(conn) = self.conn.as_mut() {
+            conn.walk = None;
+            conn.snap_in = Some(SnapIn {
+                epoch: to.epoch,
+                generation: to.generation,
+                len,
+                root,
+                buf: Vec::with_capacity(cap),
+            });
+        }
+        self.timers
+            .set(Timer::Stall, self.now + self.cfg.dead_after);
+    }
+
+    fn on_snap_chunk(&mut self, offset: u64, data: Vec<u8>) {
+        let fault = match self.conn.as_mut().and_then(|c| c.snap_in.as_mut()) {
+            None => Some("SNAP_CHUNK without SNAP_BEGIN".to_string()),
+            Some(snap) => {
+                let have = snap.buf.len() as u64;
+                if offset != have || have + data.len() as u64 > snap.len {
+                    Some(format!(
+                        "SNAP_CHUNK at offset {offset} with {} bytes does not follow {have} of {}",
+                        data.len(),
+                        snap.len
+                    ))
+                } else {
+                    snap.buf.extend_from_slice(&data);
+                    None
+                }
+            }
+        };
+        match fault {
+            Some(text) => {
+                self.error(text);
+                self.drop_conn("bad SNAP_CHUNK");
+            }
+            None => self
+                .timers
+                .set(Timer::Stall, self.now + self.cfg.dead_after),
+        }
+    }
+
+    fn on_snap_end(&mut self, sha256: Digest) {
+        let Some(snap) = self.conn.as_mut().and_then(|c| c.snap_in.take()) else {
+            self.error("SNAP_END without SNAP_BEGIN".into());
+            self.drop_conn("SNAP_END without SNAP_BEGIN");
+            return;
+        };
+        self.timers.cancel(Timer::Stall);
+        let to = Authority {
+            epoch: snap.epoch,
+            generation: snap.generation,
+        };
+        let refuse = |code, text: String| Refusal {
+            code,
+            path: String::new(),
+            text,
+        };
+        use sha2::Digest as _;
+        if snap.buf.len() as u64 != snap.len
+            || <[u8; 32]>::from(sha2::Sha256::digest(&snap.buf)) != sha256
+        {
+            let r = refuse(
+                RejectCode::Digest,
+                "the snapshot's bytes do not match its SHA-256".into(),
+            );
+            self.send_reject(to.generation, r);
+            return;
+        }
+        let limits = crate::value::DecodeLimits::default();
+        let document = match Document::decode(&snap.buf, &limits) {
+            Ok(d) => d,
+            Err(e) => {
+                let r = refuse(
+                    RejectCode::Invalid,
+                    format!("the snapshot does not decode: {e}"),
+                );
+                self.send_reject(to.generation, r);
+                return;
+            }
+        };
+        let tree = DigestTree::new(self.cfg.schema_version, &document);
+        if tree.root() != snap.root {
+            let r = refuse(
+                RejectCode::Digest,
+                "the snapshot does not make the root it names".into(),
+            );
+            self.send_reject(to.generation, r);
+            return;
+        }
+        let undo = self.stage_whole(document, tree);
+        self.begin_apply(undo, to, Vec::new(), Vec::new());
+    }
+
+    fn on_ack(&mut self, peer: Authority, root: Digest) {
+        self.note_peer(peer, root);
+        if root == self.tree.root() {
+            self.out.push_back(Output::Event(Event::Acked {
+                generation: peer.generation,
+            }));
+            self.block = match self.block.take() {
+                Some(Block::Rejected(_)) => None,
+                other => other,
+            };
+        }
+    }
+
+    fn on_reject(&mut self, generation: u64, refusal: Refusal) {
+        self.status.rejected += 1;
+        let text: String = refusal.text.chars().take(500).collect();
+        let path: String = refusal.path.chars().take(200).collect();
+        let refusal = Refusal {
+            code: refusal.code,
+            path,
+            text,
+        };
+        let reason = format!(
+            "the partner refused generation {generation}: {} {}",
+            if refusal.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}:", refusal.path)
+            },
+            refusal.text
+        );
+        self.status.last_error = Some(reason.clone());
+        self.block = Some(Block::Rejected(reason));
+        if self.awaiting == Some(generation) {
+            self.awaiting = None;
+            self.timers.cancel(Timer::AckWait);
+        }
+        self.out.push_back(Output::Event(Event::Rejected {
+            generation,
+            refusal,
+        }));
+    }
+
+    /// Starts applying the staged change: the host validates, persists,
+    /// applies.
+    pub(super) fn begin_apply(
+        &mut self,
+        undo: super::Undo,
+        authority: Authority,
+        versions: Vec<(crate::doc::ObjectKey, crate::merge::Version)>,
+        conflicts: Vec<crate::merge::Conflict>,
+    ) {
+        let id = self.next_apply;
+        self.next_apply += 1;
+        let changed = match &undo {
+            super::Undo::Objects(objects) => objects.iter().map(|(k, _)| k.clone()).collect(),
+            super::Undo::Whole(old, _) => Document::changed_keys(&old.diff(&self.doc))
+                .into_iter()
+                .collect(),
+        };
+        self.out.push_back(Output::Apply(super::Apply {
+            id,
+            document: std::sync::Arc::clone(&self.doc),
+            changed,
+            authority,
+        }));
+        self.pending = Some(Pending {
+            id,
+            undo,
+            authority,
+            versions,
+            conflicts,
+        });
+    }
+
+    /// Applies ops to the document in place (all or none), digests
+    /// updated; returns what puts it back.
+    pub(super) fn stage_ops(
+        &mut self,
+        ops: &[crate::doc::Op],
+    ) -> Result<super::Undo, crate::doc::DocError> {
+        let keys = Document::changed_keys(ops);
+        let before: Vec<_> = keys
+            .iter()
+            .map(|k| (k.clone(), self.doc.object(k).cloned()))
+            .collect();
+        std::sync::Arc::make_mut(&mut self.doc).apply(ops)?;
+        self.tree.update(&self.doc, keys.iter());
+        Ok(super::Undo::Objects(before))
+    }
+
+    /// Puts objects (`None`: removes them) into the document in place.
+    pub(super) fn stage_objects(
+        &mut self,
+        objects: Vec<(crate::doc::ObjectKey, Option<crate::doc::Object>)>,
+    ) -> super::Undo {
+        let doc = std::sync::Arc::make_mut(&mut self.doc);
+        let mut before = Vec::with_capacity(objects.len());
+        for (k, o) in objects {
+            before.push((k.clone(), doc.object(&k).cloned()));
+            doc.put_object(k, o);
+        }
+        self.tree.update(&self.doc, before.iter().map(|(k, _)| k));
+        super::Undo::Objects(before)
+    }
+
+    /// Replaces the whole document.
+    pub(super) fn stage_whole(&mut self, document: Document, tree: DigestTree) -> super::Undo {
+        let old = std::mem::replace(&mut self.doc, std::sync::Arc::new(document));
+        let old_tree = std::mem::replace(&mut self.tree, tree);
+        super::Undo::Whole(old, Box::new(old_tree))
+    }
+
+    /// Puts back what a staged change replaced.
+    pub(super) fn unstage(&mut self, undo: super::Undo) {
+        match undo {
+            super::Undo::Objects(objects) => {
+                let doc = std::sync::Arc::make_mut(&mut self.doc);
+                let keys: Vec<_> = objects.iter().map(|(k, _)| k.clone()).collect();
+                for (k, o) in objects {
+                    doc.put_object(k, o);
+                }
+                self.tree.update(&self.doc, keys.iter());
+            }
+            super::Undo::Whole(doc, tree) => {
+                self.doc = doc;
+                self.tree = *tree;
+            }
+        }
+    }
+
+    /// The host applied (or refused) the pending change.
+    pub(super) fn finish_apply(&mut self, id: u64, result: Result<(), Refusal>) {
+        let Some(p) = self.pending.take_if(|p| p.id == id) else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                self.authority = p.authority;
+                self.status.local = p.authority;
+                self.status.local_root = self.tree.root();
+                self.status.applied += 1;
+                self.ring.clear();
+                self.ring_bytes = 0;
+                for (key, v) in p.versions {
+                    self.versions.insert(key, v);
+                }
+                for c in p.conflicts {
+                    self.status.conflicts += 1;
+                    if !self.conflicts.contains(&c.key) {
+                        self.conflicts.push(c.key.clone());
+                    }
+                    self.out.push_back(Output::Event(Event::Conflict(c)));
+                }
+                if matches!(self.block, Some(Block::Rejected(_))) {
+                    self.block = None;
+                }
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.walk = None;
+                }
+                self.timers.cancel(Timer::Stall);
+                self.send_ack();
+                if self.status.peer_root == Some(self.tree.root()) {
+                    self.status.last_success = Some(self.now);
+                    self.diff.clear();
+                }
+            }
+            Err(refusal) => {
+                self.unstage(p.undo);
+                self.status.local_root = self.tree.root();
+                let reason = format!(
+                    "refused the partner's generation {}: {} {}",
+                    p.authority.generation, refusal.path, refusal.text
+                );
+                self.status.last_error = Some(reason.clone());
+                self.block = Some(Block::Rejected(reason));
+                self.send_reject(p.authority.generation, refusal);
+            }
+        }
+        // What waited while the change was applied.
+        let held: Vec<Frame> = self
+            .conn
+            .as_mut()
+            .map(|c| c.held.drain(..).collect())
+            .unwrap_or_default();
+        for f in held {
+            if self.pending.is_some() {
+                if let Some(c) = self.conn.as_mut() {
+                    c.held.push_back(f);
+                }
+                continue;
+            }
+            self.on_frame(f);
+        }
+        let _ = MAX_WALKS;
+    }
+
+    /// Starts a digest walk (replacing one under way).
+    pub(super) fn start_walk(&mut self, purpose: Purpose) {
+        let attempt = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.walk.as_ref())
+            .map_or(0, |w| w.attempt);
+        let target = (
+            self.status.peer.unwrap_or_default(),
+            self.status.peer_root.unwrap_or_default(),
+        );
+        if let Some(conn) = self.conn.as_mut() {
+            conn.walk = Some(Walk::new(purpose, target, attempt));
+        }
+        self.send(&Frame::DigestReq {
+            section: String::new(),
+            after: String::new(),
+        });
+        self.timers
+            .set(Timer::Stall, self.now + self.cfg.dead_after);
+    }
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::ActiveStandby => "active-standby",
+        Mode::Bidirectional => "bidirectional",
+    }
+}

@@ -1,0 +1,330 @@
+//! The configuration file's text as a [`Document`], and a document as
+//! the file's text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::ops::Range;
+
+use serde::Deserialize;
+use tandem_config_sync::doc::{Document, ObjectKey};
+use tandem_config_sync::value::Value;
+use toml::Spanned;
+
+use crate::config::build::{app_kind, unit_id_error, value_problem, Src};
+use crate::config::error::{At, ConfigError, Problem};
+
+/// The file as a document reads it: each section a table of any fields
+/// (the fields are checked by the file's own parse, not here).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocFile {
+    global: Option<Spanned<toml::Table>>,
+    health: Option<Spanned<toml::Table>>,
+    sync: Option<Spanned<toml::Table>>,
+    instance: Option<Vec<Spanned<toml::Table>>>,
+    sync_group: Option<Vec<Spanned<toml::Table>>>,
+    unit: Option<BTreeMap<String, Spanned<DocUnit>>>,
+    app: Option<BTreeMap<String, BTreeMap<String, Spanned<toml::Table>>>>,
+}
+
+/// `[unit.<id>]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocUnit {
+    instance: Option<BTreeMap<String, Spanned<toml::Table>>>,
+}
+
+/// The first line of a rendered file.
+pub(super) const HEADER: &str =
+    "# written by tandemd config sync; local settings are this unit's own (docs/config-sync.md)";
+
+/// Sections rendered with a single object and no id, in this order.
+const SINGLE: [&str; 3] = ["global", "health", "sync"];
+
+/// Sections rendered as arrays of tables, the id as `name`.
+const NAMED: [&str; 2] = ["instance", "sync_group"];
+
+/// Reads the file's text (see [`super::document`]).
+pub(super) fn read(text: &str) -> Result<Document, ConfigError> {
+    let src = Src::new(text, None, false);
+    let file: DocFile = toml::from_str(text).map_err(|e| ConfigError::Toml {
+        location: e.span().and_then(|s| src.loc(s)),
+        message: e.message().trim_end().to_string(),
+    })?;
+    let mut doc = Document::new();
+    let mut add = |key: ObjectKey, table: &Spanned<toml::Table>, base: &str, skip: Option<&str>| {
+        for (field, value) in table.get_ref() {
+            if Some(field.as_str()) == skip {
+                continue;
+            }
+            let err = |problem| invalid(&src, table.span(), format!("{base}.{field}"), problem);
+            let value = to_value(value).map_err(err)?;
+            doc.set(key.clone(), field.clone(), value)
+                .map_err(|e| err(Problem::Doc(e)))?;
+        }
+        Ok::<(), ConfigError>(())
+    };
+    for (section, table) in [
+        ("global", &file.global),
+        ("health", &file.health),
+        ("sync", &file.sync),
+    ] {
+        if let Some(t) = table {
+            add(ObjectKey::new(section, ""), t, section, None)?;
+        }
+    }
+    for (section, list) in [
+        ("instance", file.instance.unwrap_or_default()),
+        ("sync_group", file.sync_group.unwrap_or_default()),
+    ] {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, t) in list.iter().enumerate() {
+            let Some(toml::Value::String(name)) = t.get_ref().get("name") else {
+                let at = format!("{section}[{i}].name");
+                return Err(invalid(&src, t.span(), at, Problem::Unnamed));
+            };
+            let base = format!("{section} {name:?}");
+            if let Some(first) = seen.insert(name.clone(), i) {
+                let problem = Problem::DuplicateName {
+                    name: name.clone(),
+                    first: format!("{section}[{first}]"),
+                };
+                return Err(invalid(&src, t.span(), format!("{base}.name"), problem));
+            }
+            add(
+                ObjectKey::new(section, name.clone()),
+                t,
+                &base,
+                Some("name"),
+            )?;
+        }
+    }
+    for (unit, overlays) in file.unit.unwrap_or_default() {
+        if unit_id_error(&unit).is_some() {
+            let problem = Problem::OverlayUnitId(unit.clone());
+            return Err(invalid(
+                &src,
+                overlays.span(),
+                format!("unit.{unit}"),
+                problem,
+            ));
+        }
+        let section = format!("unit.{unit}.instance");
+        for (name, t) in overlays.into_inner().instance.unwrap_or_default() {
+            let base = format!("unit.{unit}.instance {name:?}");
+            add(ObjectKey::new(section.clone(), name), &t, &base, None)?;
+        }
+    }
+    for (kind, objects) in file.app.unwrap_or_default() {
+        if let Err(why) = app_kind(&kind) {
+            let span = objects.values().next().map_or(0..0, |o| o.span());
+            let problem = Problem::AppName {
+                name: kind.clone(),
+                why,
+            };
+            return Err(invalid(&src, span, format!("app.{kind}"), problem));
+        }
+        let section = format!("app.{kind}");
+        for (id, t) in objects {
+            let base = format!("app.{kind}.{id:?}");
+            add(ObjectKey::new(section.clone(), id), &t, &base, None)?;
+        }
+    }
+    Ok(doc)
+}
+
+fn invalid(src: &Src<'_>, span: Range<usize>, field: String, problem: Problem) -> ConfigError {
+    ConfigError::Invalid {
+        at: At {
+            location: src.loc(span),
+            field,
+        },
+        problem: Box::new(problem),
+    }
+}
+
+/// A TOML value as a document's: a datetime becomes its TOML text.
+pub(super) fn to_value(v: &toml::Value) -> Result<Value, Problem> {
+    if let Some(p) = value_problem(v, 0) {
+        return Err(p);
+    }
+    Ok(convert(v))
+}
+
+fn convert(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::Str(s.clone()),
+        toml::Value::Integer(i) => Value::Int(*i),
+        toml::Value::Float(f) => Value::Float(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::Str(d.to_string()),
+        toml::Value::Array(a) => Value::List(a.iter().map(convert).collect()),
+        toml::Value::Table(t) => {
+            Value::Table(t.iter().map(|(k, v)| (k.clone(), convert(v))).collect())
+        }
+    }
+}
+
+/// The document as the file's text (see [`super::render`]).
+pub(super) fn write(doc: &Document) -> String {
+    let mut out = String::new();
+    out.push_str(HEADER);
+    out.push('\n');
+    let objects = doc.objects();
+    let rank = |key: &ObjectKey| -> u8 {
+        let s = key.section.as_str();
+        if let Some(i) = SINGLE.iter().position(|x| *x == s) {
+            return i as u8;
+        }
+        if let Some(i) = NAMED.iter().position(|x| *x == s) {
+            return 3 + i as u8;
+        }
+        if s.starts_with("unit.") {
+            5
+        } else if s.starts_with("app.") {
+            6
+        } else {
+            7
+        }
+    };
+    let mut keys: Vec<&ObjectKey> = objects.keys().collect();
+    // Stable: within a rank, the document's own (key) order.
+    keys.sort_by_key(|k| rank(k));
+    for key in keys {
+        let Some(fields) = objects.get(key) else {
+            continue;
+        };
+        out.push('\n');
+        let r = rank(key);
+        if (3..5).contains(&r) {
+            let _ = writeln!(out, "[[{}]]", key.section);
+            out.push_str("name = ");
+            write_str(&mut out, &key.id);
+            out.push('\n');
+        } else {
+            out.push('[');
+            out.push_str(&section_header(&key.section));
+            if !key.id.is_empty() || r > 2 {
+                out.push('.');
+                write_str(&mut out, &key.id);
+            }
+            out.push_str("]\n");
+        }
+        for (field, value) in fields {
+            write_key(&mut out, field);
+            out.push_str(" = ");
+            write_value(&mut out, value);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A section's dotted name as a TOML header: each segment a key.
+fn section_header(section: &str) -> String {
+    let mut out = String::new();
+    for (i, segment) in section.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        write_key(&mut out, segment);
+    }
+    out
+}
+
+/// A key, bare when TOML allows it, else a quoted string.
+fn write_key(out: &mut String, key: &str) {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        out.push_str(key);
+    } else {
+        write_str(out, key);
+    }
+}
+
+/// A TOML basic string: quote, backslash and control characters escaped.
+fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A value as a TOML value: lists as arrays, tables inline; a float
+/// always with a point or an exponent, so it reads back as a float.
+/// Bytes, which a file never holds, are written as a list of integers.
+fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => write_float(out, *f),
+        Value::Str(s) => write_str(out, s),
+        Value::Bytes(b) => {
+            out.push('[');
+            for (i, byte) in b.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "{byte}");
+            }
+            out.push(']');
+        }
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Table(t) => {
+            if t.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            out.push_str("{ ");
+            for (i, (k, item)) in t.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_key(out, k);
+                out.push_str(" = ");
+                write_value(out, item);
+            }
+            out.push_str(" }");
+        }
+    }
+}
+
+fn write_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("nan");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "inf" } else { "-inf" });
+    } else {
+        let text = format!("{f:?}");
+        let point = text.contains(['.', 'e', 'E']);
+        out.push_str(&text);
+        if !point {
+            out.push_str(".0");
+        }
+    }
+}
