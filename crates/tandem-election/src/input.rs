@@ -89,4 +89,12 @@ pub enum Command {
     Maintenance(bool),
     /// Clear the restart guard's pacified state.
     ClearRestartGuard,
+    /// Hold preemption (`true`) or release it (`false`). While held, a
+    /// Backup does not preempt a live Active router of lower priority (it
+    /// stays Backup and follows it), but still takes over when the Active
+    /// router goes silent or resigns. tandemd holds it while configuration
+    /// sync says this unit's configuration is not in sync with the
+    /// partner's: the election never preempts into a unit that is not in
+    /// sync, and a dead Active router is still replaced.
+    HoldPreemption(bool),
 }

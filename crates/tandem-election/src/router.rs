@@ -82,6 +82,8 @@ pub struct VirtualRouter {
     preempting: Option<IpAddr>,
     /// Fault imposed by the sync group (another member is in Fault).
     group_fault: bool,
+    /// `Command::HoldPreemption`: do not preempt a live Active router.
+    preemption_held: bool,
     /// When this router last became Active.
     active_since: Instant,
     /// Sync group: Active because another member won its election; until
@@ -142,6 +144,7 @@ impl VirtualRouter {
             resigned_pending: false,
             preempting: None,
             group_fault: false,
+            preemption_held: false,
             active_since: now,
             group_hold: None,
         };
@@ -283,6 +286,15 @@ impl VirtualRouter {
                 }
             }
             Command::ClearRestartGuard => self.clear_pacified(now),
+            Command::HoldPreemption(on) => {
+                self.preemption_held = on;
+                if on && self.state == State::Backup && self.preempting.take().is_some() {
+                    // Adverts of the lower-priority Active router were
+                    // being discarded so that the down timer runs out:
+                    // follow it again, and time it from now.
+                    self.arm_active_down(now);
+                }
+            }
         }
     }
 

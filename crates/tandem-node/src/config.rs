@@ -330,6 +330,11 @@ pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
     build::parse_text(&text, Some(path))
 }
 
+/// [`parse`] of the text of the file at `path` (errors name it).
+pub(crate) fn parse_at(text: &str, path: &Path) -> Result<DaemonConfig, ConfigError> {
+    build::parse_text(text, Some(path))
+}
+
 /// The text of the configuration file at `path` (see [`load`]).
 pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
     let bytes =

@@ -224,6 +224,38 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "status" => (Request::Control(ControlRequest::Status), &[]),
         "clear-pacified" => (Request::Control(ControlRequest::ClearPacified), &[]),
         "events" => (Request::Events, &[]),
+        "sync-status" => (Request::Control(ControlRequest::SyncStatus), &[]),
+        "sync-diff" => (Request::Control(ControlRequest::SyncDiff), &[]),
+        "sync-force" => (Request::Control(ControlRequest::SyncForce), &[]),
+        "config-apply" => {
+            let path = string_field(&obj, cmd, "path", "the configuration file to apply")?;
+            if !path.starts_with('/') {
+                return Err(format!("{cmd}: \"path\" must be absolute; got {path:?}"));
+            }
+            (
+                Request::Control(ControlRequest::ConfigApply { path: path.into() }),
+                &["path"],
+            )
+        }
+        "config-get" => {
+            let key = string_field(&obj, cmd, "key", "a path such as instance.web.vrid")?;
+            (Request::Control(ControlRequest::ConfigGet { key }), &["key"])
+        }
+        "config-set" => {
+            let key = string_field(&obj, cmd, "key", "a path such as instance.web.vrid")?;
+            let value = string_field(&obj, cmd, "value", "the new value as TOML")?;
+            let local = match obj.get("local") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    return Err(format!("{cmd}: \"local\" must be true or false; got {other}"))
+                }
+            };
+            (
+                Request::Control(ControlRequest::ConfigSet { key, value, local }),
+                &["key", "value", "local"],
+            )
+        }
         "failover" => {
             let target = match obj.get("target") {
                 None | Some(Value::Null) => None,
@@ -253,7 +285,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         },
         other => {
             return Err(format!(
-                "unknown command {other:?}: expected status, failover, maintenance, clear-pacified or events"
+                "unknown command {other:?}: expected status, failover, maintenance, clear-pacified, events, config-apply, config-get, config-set, sync-status, sync-diff or sync-force"
             ))
         }
     };
@@ -264,6 +296,26 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         return Err(format!("{cmd}: unknown field {extra:?}"));
     }
     Ok(request)
+}
+
+/// A request's non-empty string field.
+fn string_field(
+    obj: &serde_json::Map<String, Value>,
+    cmd: &str,
+    name: &str,
+    what: &str,
+) -> Result<String, String> {
+    match obj.get(name) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 65_536 => Ok(s.clone()),
+        Some(Value::String(s)) if s.is_empty() => {
+            Err(format!("{cmd}: \"{name}\" is empty; expected {what}"))
+        }
+        Some(Value::String(_)) => Err(format!("{cmd}: \"{name}\" is longer than 65,536 bytes")),
+        Some(other) => Err(format!(
+            "{cmd}: \"{name}\" must be a string ({what}); got {other}"
+        )),
+        None => Err(format!("{cmd}: missing \"{name}\" ({what})")),
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -284,6 +336,14 @@ pub fn request_json(req: &ControlRequest) -> Value {
         ControlRequest::Failover { target } => json!({"cmd": "failover", "target": target}),
         ControlRequest::Maintenance { on } => json!({"cmd": "maintenance", "on": on}),
         ControlRequest::ClearPacified => json!({"cmd": "clear-pacified"}),
+        ControlRequest::ConfigApply { path } => json!({"cmd": "config-apply", "path": path}),
+        ControlRequest::ConfigGet { key } => json!({"cmd": "config-get", "key": key}),
+        ControlRequest::ConfigSet { key, value, local } => {
+            json!({"cmd": "config-set", "key": key, "value": value, "local": local})
+        }
+        ControlRequest::SyncStatus => json!({"cmd": "sync-status"}),
+        ControlRequest::SyncDiff => json!({"cmd": "sync-diff"}),
+        ControlRequest::SyncForce => json!({"cmd": "sync-force"}),
     }
 }
 
@@ -310,6 +370,28 @@ pub fn reply_json(reply: &ControlReply) -> Value {
             "ok": true, "message": reply.to_string(),
             "stopped": stopped, "started": started, "unchanged": unchanged,
         }),
+        ControlReply::ConfigApplied {
+            stopped,
+            started,
+            unchanged,
+            sync,
+        } => json!({
+            "ok": true, "message": reply.to_string(),
+            "stopped": stopped, "started": started, "unchanged": unchanged, "sync": sync,
+        }),
+        ControlReply::ConfigValue { key, value, class } => json!({
+            "ok": true, "message": reply.to_string(), "key": key, "value": value, "class": class,
+        }),
+        ControlReply::SyncStatus(s) => match serde_json::to_value(s) {
+            Ok(sync) => json!({"ok": true, "message": reply.to_string(), "sync": sync}),
+            Err(e) => error_json(&format!("cannot encode the sync status: {e}")),
+        },
+        ControlReply::SyncDiff { entries } => {
+            json!({"ok": true, "message": reply.to_string(), "diff": entries})
+        }
+        ControlReply::SyncForced { overwritten } => {
+            json!({"ok": true, "message": reply.to_string(), "overwritten": overwritten})
+        }
         ControlReply::Refused(r) => {
             json!({"ok": false, "error": r.to_string(), "refusal": r.name()})
         }

@@ -150,6 +150,58 @@ pub fn read_limited(path: &Path, max_bytes: u64) -> Result<Vec<u8>, FileError> {
     Ok(bytes)
 }
 
+/// Writes `bytes` to `path` atomically: a fresh temporary in the same
+/// directory (never following a link), fsync, rename over `path`, fsync
+/// the directory. `private`: mode 0600, and the directory is made if
+/// missing (state files); otherwise the file keeps the mode it has (0600
+/// for a new one). On failure `path` is unchanged and the temporary gone.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
+    if private {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mode = if private {
+        0o600
+    } else {
+        std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777)
+    };
+    let tmp = dir.join(format!(
+        ".{}.tandemd-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    // A temporary a crash left behind (the same process id) goes first;
+    // removing a symbolic link removes the link only.
+    let _ = std::fs::remove_file(&tmp);
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        // The umask does not narrow the mode the file had.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    File::open(dir).and_then(|d| d.sync_all())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +212,32 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn write_atomic_replaces_keeping_the_mode_or_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("atomic");
+        let p = dir.join("tandemd.toml");
+        std::fs::write(&p, b"old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"new text", false).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new text");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o640);
+        let state = dir.join("state").join("sync-state");
+        write_atomic(&state, b"s", true).unwrap();
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        // Nothing is left behind but the two files.
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        // A path in a missing directory fails and changes nothing.
+        assert!(write_atomic(&dir.join("no/such/f"), b"x", false).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

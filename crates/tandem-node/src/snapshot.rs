@@ -48,6 +48,12 @@ pub struct NodeCounters {
     pub event_lines_dropped: u64,
     /// Subscribers disconnected because they fell too far behind.
     pub subscribers_dropped: u64,
+    /// Configuration-sync connections closed at once because one was
+    /// already open.
+    pub sync_connections_refused: u64,
+    /// Configuration-sync connections closed because their write queue
+    /// was full (the partner did not read).
+    pub sync_write_queue_full: u64,
 }
 
 /// Counters of one instance.
@@ -184,6 +190,64 @@ pub struct NodeSnapshot {
     /// The node's counters (every counter the node keeps is here).
     #[serde(default)]
     pub counters: NodeCounters,
+    /// Configuration sync with the partner (`None`: no `[sync]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncStatus>,
+}
+
+/// Configuration sync as `sync status`, `status --json`, the metrics and
+/// the health port show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncStatus {
+    /// `in-sync`, `pending`, `syncing`, `diverged`, `conflict`, `blocked`,
+    /// `disconnected`; or `off` when sync could not start (`last_error`
+    /// says why).
+    pub state: String,
+    /// The state's detail: the pending generation, the differing
+    /// sections, the reason sync is blocked.
+    pub detail: Option<String>,
+    /// `active-standby` or `bidirectional`.
+    pub mode: String,
+    /// This unit's id.
+    pub unit: String,
+    /// The role sync was told: `active`, `backup`, `unknown`.
+    pub role: String,
+    /// Whether the election may preempt into this unit (in sync, or no
+    /// partner to be in sync with); while false, preemption is held.
+    pub ready: bool,
+    /// Whether a TCP connection to the partner is open.
+    pub connected: bool,
+    /// This unit's authority: epoch.
+    pub local_epoch: u64,
+    /// Generation.
+    pub local_generation: u64,
+    /// Root digest of its shared form, hex.
+    pub local_root: String,
+    /// The partner's unit id, once heard.
+    pub peer_unit: Option<String>,
+    /// Its tandemd version.
+    pub peer_software: Option<String>,
+    /// Its epoch, as last heard.
+    pub peer_epoch: Option<u64>,
+    /// Its generation.
+    pub peer_generation: Option<u64>,
+    /// Its root, hex.
+    pub peer_root: Option<String>,
+    /// Seconds since the roots last matched.
+    pub last_success_age_s: Option<f64>,
+    /// The last error, in words.
+    pub last_error: Option<String>,
+    /// Bytes written to the partner.
+    pub bytes_sent: u64,
+    /// Bytes read from the partner.
+    pub bytes_received: u64,
+    /// Changes from the partner applied here.
+    pub applied: u64,
+    /// Changes the partner refused, and changes refused here.
+    pub rejected: u64,
+    /// Concurrent edits resolved (bidirectional mode).
+    pub conflicts: u64,
 }
 
 impl NodeSnapshot {
@@ -202,6 +266,7 @@ impl NodeSnapshot {
             maintenance: false,
             light: Light::Stopped,
             counters: NodeCounters::default(),
+            sync: None,
         }
     }
 

@@ -77,6 +77,7 @@ impl VirtualRouter {
     pub(super) fn preempt_now(&self, now: Instant) -> bool {
         (self.config.preempt || self.is_owner())
             && !self.yielded
+            && !self.preemption_held
             && now.saturating_since(self.started_at) >= self.config.preempt_delay
     }
 

@@ -429,6 +429,7 @@ pub(crate) mod tests {
             maintenance: false,
             light: Light::Active,
             counters: Default::default(),
+            sync: None,
         }
     }
 

@@ -202,7 +202,7 @@ fn malformed_requests_get_specific_errors_and_the_connection_survives() {
     assert!(errors[3].contains("\"cmd\" is a number"));
     assert_eq!(
         errors[4],
-        "unknown command \"reboot\": expected status, failover, maintenance, clear-pacified or events"
+        "unknown command \"reboot\": expected status, failover, maintenance, clear-pacified, events, config-apply, config-get, config-set, sync-status, sync-diff or sync-force"
     );
     assert_eq!(errors[5], "maintenance: missing \"on\" (true or false)");
     assert_eq!(

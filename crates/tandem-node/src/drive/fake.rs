@@ -2,15 +2,18 @@
 //! scripted with their arrival time, the clock jumps to the next input or
 //! deadline, and every output is recorded with the time it was carried
 //! out. Set-up always succeeds (unless told to fail) with made-up sockets
-//! and interface indices.
+//! and interface indices. Files are a map of path to text: written at once
+//! (unless told to fail), read from there (`config apply`). The sync
+//! connection's outputs are only recorded: a test moves their bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 
 use tandem_time::Instant;
 
 use super::{step, DriveError, Host};
-use crate::node::{Input, InstanceHost, Node, Output, SetUpDone, SetUpError};
+use crate::node::{ConfigFile, Input, InstanceHost, Node, Output, SetUpDone, SetUpError};
 
 /// See the [module documentation](self).
 #[derive(Debug, Default)]
@@ -27,6 +30,12 @@ pub struct FakeHost {
     pub links_down: Vec<String>,
     /// Fail every set-up with this reason.
     pub fail_setup: Option<String>,
+    /// The files, by path: what `WriteFile` wrote, what `ReadConfig` reads.
+    pub files: BTreeMap<PathBuf, String>,
+    /// Fail every file write with this reason.
+    pub fail_writes: Option<String>,
+    /// The running configuration file (`config apply` writes there).
+    pub config_path: Option<PathBuf>,
     sockets: Vec<String>,
     idle: bool,
 }
@@ -81,6 +90,33 @@ impl FakeHost {
             }
         }
         Ok(())
+    }
+
+    /// The configuration at `from` in [`FakeHost::files`], for the running
+    /// file `target`, with its sync key and state texts from there too, as
+    /// a real host reads them.
+    pub fn config_file(&self, target: &Path, from: &Path) -> Result<ConfigFile, String> {
+        let text = self
+            .files
+            .get(from)
+            .cloned()
+            .ok_or_else(|| format!("cannot read {}: no such file", from.display()))?;
+        let config = crate::config::parse(&text).map_err(|e| e.to_string())?;
+        let sync_key = config.global.sync.as_ref().map(|s| {
+            self.files
+                .get(&s.key_file)
+                .cloned()
+                .ok_or_else(|| "cannot read it: no such file".to_string())
+        });
+        let state = crate::node::sync::state_path(&config.global);
+        Ok(ConfigFile {
+            path: target.to_path_buf(),
+            sync_state: Ok(self.files.get(&state).cloned()),
+            text,
+            config,
+            write: target != from,
+            sync_key,
+        })
     }
 
     fn set_up(&mut self, plan: &crate::node::Plan) -> Result<SetUpDone, SetUpError> {
@@ -155,6 +191,35 @@ impl Host for FakeHost {
                 plan: plan.clone(),
                 result,
             });
+        }
+        match &output {
+            Output::WriteFile {
+                path, text, token, ..
+            } => {
+                let result = match &self.fail_writes {
+                    Some(e) => Err(e.clone()),
+                    None => {
+                        self.files.insert(path.clone(), text.clone());
+                        Ok(())
+                    }
+                };
+                self.pending.push_back(Input::Written {
+                    at: self.now,
+                    token: *token,
+                    result,
+                });
+            }
+            Output::ReadConfig { path, reply } => {
+                let target = self.config_path.clone().unwrap_or_else(|| path.clone());
+                let file = self.config_file(&target, path).map(Box::new);
+                self.pending.push_back(Input::ConfigureFile {
+                    at: self.now,
+                    file,
+                    reply: Some(*reply),
+                    wait_partner: true,
+                });
+            }
+            _ => {}
         }
         self.outputs.push((self.now, output));
         Ok(go_on)

@@ -149,9 +149,23 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
     // The first configuration is set up here, before the loop's thread
     // starts, so that a configuration that does not fit fails `start`.
     let (ready_tx, ready) = bounded(1);
-    let first = HostEvent::Configure {
-        config: Box::new(config),
-        reply: Some(ready_tx),
+    // Started from a file: the Node gets its text too (configuration sync
+    // reads and writes it).
+    let first = match &options.config_path {
+        Some(path) => {
+            let file = super::files::config_file(path, path, Some(config)).map(Box::new);
+            if let Err(e) = &file {
+                return Err(DriveError::SetUp(e.clone()));
+            }
+            HostEvent::ConfigureFile {
+                file,
+                reply: Some(ready_tx),
+            }
+        }
+        None => HostEvent::Configure {
+            config: Box::new(config),
+            reply: Some(ready_tx),
+        },
     };
     let _ = host.events_tx.try_send(first);
     let mut inputs: Vec<Input> = Vec::new();

@@ -12,10 +12,11 @@ use crossbeam_channel::{bounded, select, Receiver, Sender};
 use tandem_time::Instant;
 
 use super::fanout::Subscribers;
+use super::sync_tcp::{SyncTcp, Taken};
 use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
 use super::{DriveError, Host};
 use crate::control::api::ControlReply;
-use crate::node::{Event, EventKind, Input, Level, Output, ReplyTo};
+use crate::node::{Event, Input, Level, Output, ReplyTo};
 use crate::snapshot::NodeSnapshot;
 use crate::sys::netlink::Netlink;
 use crate::sys::packet::PacketSocket;
@@ -58,6 +59,8 @@ pub struct LinuxHost {
     log_drops: Option<tracing_appender::non_blocking::ErrorCounter>,
     /// Host warnings (failed sends, ...) last logged, to rate-limit them.
     warned: HashMap<String, (Instant, u64)>,
+    /// The configuration-sync connection.
+    sync_tcp: SyncTcp,
 }
 
 impl LinuxHost {
@@ -93,6 +96,7 @@ impl LinuxHost {
             config_path,
             log_drops,
             warned: HashMap::new(),
+            sync_tcp: SyncTcp::new(),
         })
     }
 
@@ -143,29 +147,28 @@ impl LinuxHost {
                 let reply = reply.map(|r| self.reply_token(r));
                 inputs.push(Input::Configure { at, config, reply });
             }
+            HostEvent::ConfigureFile { file, reply } => {
+                let reply = reply.map(|r| self.reply_token(r));
+                inputs.push(Input::ConfigureFile {
+                    at,
+                    file,
+                    reply,
+                    wait_partner: false,
+                });
+            }
             HostEvent::Subscribe(tx) => self.subscribers.add(tx),
             HostEvent::Reload => {
                 let Some(path) = self.config_path.clone() else {
                     tracing::info!("SIGHUP: started from flags, nothing to reload");
                     return;
                 };
-                match crate::config::load(&path) {
-                    Ok(config) => inputs.push(Input::Configure {
-                        at,
-                        config: Box::new(config),
-                        reply: None,
-                    }),
-                    Err(e) => {
-                        let error = e.to_string();
-                        let at_unix = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0.0, |d| d.as_secs_f64());
-                        self.event(Event {
-                            at_unix,
-                            kind: EventKind::ReloadFailed { error },
-                        });
-                    }
-                }
+                let file = super::files::config_file(&path, &path, None).map(Box::new);
+                inputs.push(Input::ConfigureFile {
+                    at,
+                    file,
+                    reply: None,
+                    wait_partner: false,
+                });
             }
         }
     }
@@ -228,6 +231,9 @@ impl LinuxHost {
             .map_or(0, |c| c.dropped_lines() as u64);
         snap.counters.event_lines_dropped = self.subscribers.lines_dropped;
         snap.counters.subscribers_dropped = self.subscribers.dropped;
+        let sync = &self.sync_tcp.counters;
+        snap.counters.sync_connections_refused = sync.refused.load(Ordering::Relaxed);
+        snap.counters.sync_write_queue_full = sync.queue_full.load(Ordering::Relaxed);
         match self.snapshot.write() {
             Ok(mut w) => *w = snap,
             Err(e) => *e.into_inner() = snap,
@@ -251,6 +257,7 @@ impl Host for LinuxHost {
         // Requests and link events first: a packet flood must not delay them.
         select! {
             recv(self.events) -> ev => if let Ok(ev) = ev { self.host_event(ev, inputs) },
+            recv(self.sync_tcp.rx) -> ev => if let Ok(ev) = ev { self.sync_event(ev, inputs) },
             recv(self.packets) -> p => if let Ok(p) = p { inputs.push(packet_input(p)) },
             default(timeout) => {},
         }
@@ -259,6 +266,12 @@ impl Host for LinuxHost {
                 break;
             };
             self.host_event(ev, inputs);
+        }
+        for _ in 0..BATCH {
+            let Ok(ev) = self.sync_tcp.rx.try_recv() else {
+                break;
+            };
+            self.sync_event(ev, inputs);
         }
         inputs.extend(self.packets.try_iter().take(BATCH).map(packet_input));
     }
@@ -339,8 +352,44 @@ impl Host for LinuxHost {
                 let at = self.clock.now();
                 self.pending.push_back(Input::SetUp { at, plan, result });
             }
+            Output::WriteFile {
+                path,
+                text,
+                private,
+                token,
+            } => {
+                let result = crate::file::write_atomic(&path, text.as_bytes(), private)
+                    .map_err(|e| e.to_string());
+                let at = self.clock.now();
+                self.pending.push_back(Input::Written { at, token, result });
+            }
+            Output::ReadConfig { path, reply } => {
+                let target = self.config_path.clone().unwrap_or_else(|| path.clone());
+                let file = super::files::config_file(&target, &path, None).map(Box::new);
+                let at = self.clock.now();
+                self.pending.push_back(Input::ConfigureFile {
+                    at,
+                    file,
+                    reply: Some(reply),
+                    wait_partner: true,
+                });
+            }
+            Output::SyncListen { listen } => self.sync_tcp.listen(listen),
+            Output::SyncDial { peer } => self.sync_tcp.dial(peer),
+            Output::SyncTransmit { bytes } => {
+                if let Some(reason) = self.sync_tcp.transmit(bytes) {
+                    let at = self.clock.now();
+                    self.pending.push_back(Input::SyncClosed { at, reason });
+                }
+            }
+            Output::SyncClose { reason } => {
+                tracing::debug!("sync: closing the connection: {reason}");
+                self.sync_tcp.close();
+            }
+            Output::SyncStop => self.sync_tcp.stop(),
             Output::Stopped => {
                 self.stop.store(true, Ordering::SeqCst);
+                self.sync_tcp.stop();
                 // The hooks of the last transitions run (the runner waits
                 // for its workers when dropped), then what they said is logged.
                 drop(self.hooks.take());
@@ -355,6 +404,18 @@ impl Host for LinuxHost {
 impl Drop for LinuxHost {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl LinuxHost {
+    fn sync_event(&mut self, ev: super::sync_tcp::TcpEvent, inputs: &mut Vec<Input>) {
+        let at = self.clock.now();
+        match self.sync_tcp.take(ev) {
+            Some(Taken::Connected(side)) => inputs.push(Input::SyncConnected { at, side }),
+            Some(Taken::Bytes(bytes)) => inputs.push(Input::SyncReceived { at, bytes }),
+            Some(Taken::Closed(reason)) => inputs.push(Input::SyncClosed { at, reason }),
+            None => {}
+        }
     }
 }
 

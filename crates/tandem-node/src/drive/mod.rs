@@ -45,10 +45,12 @@
 
 pub mod fake;
 mod fanout;
+mod files;
 mod handle;
 pub mod linux;
 mod setup;
 pub mod sim;
+mod sync_tcp;
 pub mod tandemd;
 mod threads;
 

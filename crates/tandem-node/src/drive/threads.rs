@@ -53,6 +53,11 @@ pub(super) enum HostEvent {
         config: Box<DaemonConfig>,
         reply: Option<Sender<ControlReply>>,
     },
+    /// The first configuration of a node started from its file.
+    ConfigureFile {
+        file: Result<Box<crate::node::ConfigFile>, String>,
+        reply: Option<Sender<ControlReply>>,
+    },
     Track {
         name: String,
         state: TrackState,

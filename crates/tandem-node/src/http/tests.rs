@@ -60,6 +60,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
         maintenance: false,
         light,
         counters: Default::default(),
+        sync: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the host hands the Node, each stamped with its arrival time.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use tandem_election::Instant;
 
@@ -109,6 +110,90 @@ pub enum Input {
         /// Arrival.
         at: Instant,
     },
+    /// A configuration read from its file, with the file's text: the first
+    /// configuration of `tandemd run --config`, SIGHUP, and `config apply`
+    /// (after [`Output::ReadConfig`](super::Output::ReadConfig)). It takes
+    /// the path of [`Input::Configure`]; the text is what configuration
+    /// sync reads the shared document from and writes the partner's
+    /// changes into. `Err` is why the host could not read or parse it:
+    /// nothing changes (a `reload_failed` event, and the reply refused).
+    ConfigureFile {
+        /// Arrival.
+        at: Instant,
+        /// The file, or why it could not be read.
+        file: Result<Box<ConfigFile>, String>,
+        /// Who asked, if anyone waits for the answer.
+        reply: Option<ReplyTo>,
+        /// `config apply`: with `[sync]`, the answer waits for the
+        /// partner's ACK or REJECT (at most [`super::sync::PARTNER_WAIT`]).
+        wait_partner: bool,
+    },
+    /// The host's answer to [`Output::WriteFile`](super::Output::WriteFile).
+    Written {
+        /// Arrival.
+        at: Instant,
+        /// The write's token.
+        token: WriteToken,
+        /// `Err`: why the file could not be written (it is unchanged).
+        result: Result<(), String>,
+    },
+    /// The configuration-sync TCP connection is open (one at a time: the
+    /// host closes any other at once).
+    SyncConnected {
+        /// Arrival.
+        at: Instant,
+        /// Which end this unit is.
+        side: SyncSide,
+    },
+    /// Bytes read from the configuration-sync connection.
+    SyncReceived {
+        /// Arrival.
+        at: Instant,
+        /// At most 64 KiB.
+        bytes: Vec<u8>,
+    },
+    /// The configuration-sync connection closed (the partner, a timeout,
+    /// an error, a full write queue).
+    SyncClosed {
+        /// Arrival.
+        at: Instant,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Which end of the configuration-sync TCP connection a unit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncSide {
+    /// It connected out.
+    Initiator,
+    /// It accepted.
+    Responder,
+}
+
+/// Names one [`Output::WriteFile`](super::Output::WriteFile), for its
+/// [`Input::Written`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WriteToken(pub u64);
+
+/// A configuration file as the host read it (see [`Input::ConfigureFile`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigFile {
+    /// The running configuration file: where changes (the partner's,
+    /// `config set`'s, `config apply`'s) are written.
+    pub path: PathBuf,
+    /// The configuration's text.
+    pub text: String,
+    /// The text, parsed and checked.
+    pub config: DaemonConfig,
+    /// The text is not in `path` yet (`config apply` of another file): the
+    /// Node writes it there before it applies it.
+    pub write: bool,
+    /// With `[sync]`: the key file's text, or why it could not be read.
+    pub sync_key: Option<Result<String, String>>,
+    /// The sync state file's text (`None`: there is none yet), or why it
+    /// could not be read. See [`super::sync::state_path`].
+    pub sync_state: Result<Option<String>, String>,
 }
 
 /// What the host set up for a plan.
@@ -130,6 +215,11 @@ impl Input {
             | Input::Control { at, .. }
             | Input::Configure { at, .. }
             | Input::SetUp { at, .. }
+            | Input::ConfigureFile { at, .. }
+            | Input::Written { at, .. }
+            | Input::SyncConnected { at, .. }
+            | Input::SyncReceived { at, .. }
+            | Input::SyncClosed { at, .. }
             | Input::Shutdown { at } => *at,
         }
     }

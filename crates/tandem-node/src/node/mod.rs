@@ -33,6 +33,7 @@ mod input;
 mod output;
 mod plan;
 mod reload;
+pub mod sync;
 
 use election::{advert_kind, protocol_kind};
 pub use election::{prefix_of, protocol_name, virtual_mac};
@@ -47,7 +48,9 @@ use std::time::Duration;
 
 use tandem_election::{codec, Advert, Command, Instant, Received, SyncGroup, VirtualRouter};
 
-pub use input::{Input, ReplyTo, SetUpDone, SocketId, TrackState};
+pub use input::{
+    ConfigFile, Input, ReplyTo, SetUpDone, SocketId, SyncSide, TrackState, WriteToken,
+};
 pub use output::{Event, EventKind, Level, Output};
 pub use plan::{units_of, Plan, SetUpError, Unit};
 pub use tandem_election::State;
@@ -141,6 +144,8 @@ pub struct Node {
     /// Counters changed since the last publish.
     counters_changed: bool,
     published: Option<Instant>,
+    /// Configuration sync and the configuration file's changes.
+    sync: sync::SyncAdapter,
 }
 
 impl Node {
@@ -167,6 +172,7 @@ impl Node {
             state_changed: true,
             counters_changed: false,
             published: None,
+            sync: Default::default(),
         }
     }
 
@@ -192,11 +198,12 @@ impl Node {
                 self.command_all(now, cmd);
             }
             Input::Control { request, reply, .. } => {
-                let answer = self.control(now, request);
-                self.outputs.push_back(Output::Reply {
-                    to: reply,
-                    reply: answer,
-                });
+                if let Some(answer) = self.control(now, request, reply) {
+                    self.outputs.push_back(Output::Reply {
+                        to: reply,
+                        reply: answer,
+                    });
+                }
             }
             Input::Configure { config, reply, .. } => {
                 if self.stopping {
@@ -211,7 +218,18 @@ impl Node {
             }
             Input::SetUp { plan, result, .. } => self.apply(now, *plan, result),
             Input::Shutdown { .. } => self.shutdown(now),
+            Input::ConfigureFile {
+                file,
+                reply,
+                wait_partner,
+                ..
+            } => self.on_config_file(now, file, reply, wait_partner),
+            Input::Written { token, result, .. } => self.on_written(now, token, result),
+            Input::SyncConnected { side, .. } => self.on_sync_connected(now, side),
+            Input::SyncReceived { bytes, .. } => self.on_sync_received(now, &bytes),
+            Input::SyncClosed { reason, .. } => self.on_sync_closed(now, &reason),
         }
+        self.sync_settle(now);
     }
 
     /// Runs the timers due at `now`: elections, announcement bursts, rate
@@ -237,6 +255,7 @@ impl Node {
                 },
             );
         }
+        self.sync_handle_timeout(now);
         if self.state_changed || (self.counters_changed && self.publish_due(now)) {
             self.publish(now);
         }
@@ -257,6 +276,7 @@ impl Node {
             self.groups.iter().filter_map(SyncGroup::poll_timeout).min(),
             self.bursts.poll_timeout(),
             self.limiter.poll_timeout(),
+            self.sync_poll_timeout(),
             publish,
         ]
         .into_iter()
@@ -312,6 +332,7 @@ impl Node {
             generation: self.generation,
             initial: !self.configured,
             reply: None,
+            tag: None,
         }
     }
 
@@ -487,11 +508,16 @@ impl Node {
 
     // ----- control --------------------------------------------------------
 
-    fn control(&mut self, now: Instant, request: ControlRequest) -> ControlReply {
+    fn control(
+        &mut self,
+        now: Instant,
+        request: ControlRequest,
+        reply: ReplyTo,
+    ) -> Option<ControlReply> {
         if self.stopping {
-            return ControlReply::Refused(Refusal::Stopping);
+            return Some(ControlReply::Refused(Refusal::Stopping));
         }
-        match request {
+        Some(match request {
             ControlRequest::Status => {
                 let snap = self.snapshot(now);
                 self.publish_snapshot(now, snap.clone());
@@ -506,7 +532,7 @@ impl Node {
                 };
                 let units = match plan::failover_units(&self.units, target.as_deref(), active) {
                     Ok(u) => u,
-                    Err(why) => return ControlReply::Refused(why),
+                    Err(why) => return Some(ControlReply::Refused(why)),
                 };
                 let mut instances = Vec::new();
                 for g in units {
@@ -526,7 +552,8 @@ impl Node {
                 self.command_all(now, Command::ClearRestartGuard);
                 ControlReply::PacifiedCleared
             }
-        }
+            other => return self.sync_control(now, other, reply),
+        })
     }
 
     fn command_all(&mut self, now: Instant, cmd: Command) {

@@ -1,14 +1,16 @@
 //! What the Node asks of the host, in order, and the events it reports.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tandem_election::{Diagnostic, Reason, State};
 
-use super::input::{ReplyTo, SocketId};
+use super::input::{ReplyTo, SocketId, WriteToken};
 use super::plan::Plan;
 use super::report;
+use super::sync::SyncEvent;
 use crate::config::NotifyConfig;
 use crate::control::api::ControlReply;
 use crate::hooks::HookEvent;
@@ -84,6 +86,58 @@ pub enum Output {
     SetUp(Box<Plan>),
     /// Every instance has stopped: the loop ends.
     Stopped,
+    /// Write a file atomically: a temporary in the same directory, fsync,
+    /// rename over `path`, fsync the directory; then answer with
+    /// [`Input::Written`](super::Input::Written) and `token`. A failure
+    /// leaves `path` as it was.
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Its new text.
+        text: String,
+        /// Mode 0600 and the directory made if missing (the sync state
+        /// file); otherwise the file keeps its mode (the configuration).
+        private: bool,
+        /// For the answer.
+        token: WriteToken,
+    },
+    /// Read the configuration file at `path` (size-limited, a regular
+    /// file; with `[sync]`, its key file and the sync state file too) and
+    /// hand it back with [`Input::ConfigureFile`](super::Input::ConfigureFile)
+    /// (`reply`, `wait_partner: true`); `config apply`.
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Who asked.
+        reply: ReplyTo,
+    },
+    /// Configuration sync: listen on `listen` for the partner (replacing
+    /// any earlier listener). One connection at a time: one accepted while
+    /// another is open is closed at once.
+    SyncListen {
+        /// Address and port.
+        listen: SocketAddr,
+    },
+    /// Configuration sync: dial the partner while no connection is open
+    /// (backoff from 100 ms doubling to 5 s, forever), or stop dialing
+    /// (`None`) and only accept.
+    SyncDial {
+        /// The partner's address and port.
+        peer: Option<SocketAddr>,
+    },
+    /// Configuration sync: write these bytes to the connection, in order.
+    SyncTransmit {
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Configuration sync: close the connection (no
+    /// [`Input::SyncClosed`](super::Input::SyncClosed) follows for it).
+    SyncClose {
+        /// Why, for the log.
+        reason: String,
+    },
+    /// Configuration sync stops: no listener, no dialing, no connection.
+    SyncStop,
 }
 
 /// How much an event matters, for the log.
@@ -203,6 +257,8 @@ pub enum EventKind {
     },
     /// Every instance stopped.
     Stopped,
+    /// Configuration sync (its own stable names: `sync_state`, ...).
+    Sync(SyncEvent),
 }
 
 impl EventKind {
@@ -218,6 +274,7 @@ impl EventKind {
             EventKind::Reloaded { .. } => "reloaded",
             EventKind::ReloadFailed { .. } => "reload_failed",
             EventKind::Stopped => "stopped",
+            EventKind::Sync(e) => e.name(),
         }
     }
 
@@ -229,6 +286,7 @@ impl EventKind {
             EventKind::Dropped { .. } | EventKind::UnknownVrid { .. } => Level::Warn,
             EventKind::Suppressed { .. } => Level::Warn,
             EventKind::ReloadFailed { .. } => Level::Error,
+            EventKind::Sync(e) => e.level(),
             _ => Level::Info,
         }
     }
@@ -292,6 +350,7 @@ impl Event {
             } => json!({"stopped": stopped, "started": started, "unchanged": unchanged}),
             EventKind::ReloadFailed { error } => json!({ "message": error }),
             EventKind::Stopped => json!({}),
+            EventKind::Sync(e) => e.to_json(),
         };
         if let Value::Object(m) = &mut v {
             m.insert("at_unix".into(), json!(self.at_unix));
@@ -380,6 +439,7 @@ impl fmt::Display for EventKind {
             } => crate::control::api::reloaded(f, stopped, started, *unchanged),
             EventKind::ReloadFailed { error } => write!(f, "configuration unchanged: {error}"),
             EventKind::Stopped => f.write_str("stopped"),
+            EventKind::Sync(e) => e.fmt(f),
         }
     }
 }

@@ -67,6 +67,9 @@ pub struct Plan {
     pub(super) start: Vec<usize>,
     /// The Node's generation the plan was made against.
     pub(super) generation: u64,
+    /// A change of the configuration file (sync's change steps) this plan
+    /// carries out: told when the apply is done.
+    pub(super) tag: Option<u64>,
     /// The first configuration: the host also removes what a crash left.
     pub initial: bool,
     /// Who waits for the outcome.

@@ -23,6 +23,7 @@ impl Node {
         result: Result<SetUpDone, SetUpError>,
     ) {
         let reply = plan.reply;
+        let tag = plan.tag;
         let fail = |node: &mut Node, error: String, hosts: &[InstanceHost]| {
             // What the host made for the plan goes again.
             for h in hosts {
@@ -38,7 +39,10 @@ impl Node {
                 },
             );
             if let Some(to) = reply {
-                node.refuse(to, Refusal::Reconfigure(error));
+                node.refuse(to, Refusal::Reconfigure(error.clone()));
+            }
+            if let Some(tag) = tag {
+                node.sync_plan_done(now, tag, Err(error));
             }
         };
         let done = match result {
@@ -160,7 +164,10 @@ impl Node {
             self.drain(g);
         }
         self.state_changed = true;
+        // New routers take the preemption hold sync wants.
+        self.sync.held = None;
         let unchanged = plan.keep.iter().filter(|k| **k).count();
+        let done = tag.map(|t| (t, (stopped.clone(), started.clone(), unchanged)));
         let (kind, answer) = if plan.initial {
             let answer = ControlReply::Reconfigured {
                 stopped: Vec::new(),
@@ -186,6 +193,9 @@ impl Node {
         self.emit(now, kind);
         if let Some(to) = reply {
             self.outputs.push_back(Output::Reply { to, reply: answer });
+        }
+        if let Some((tag, reloaded)) = done {
+            self.sync_plan_done(now, tag, Ok(reloaded));
         }
         self.publish(now);
     }

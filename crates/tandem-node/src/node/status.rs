@@ -101,6 +101,7 @@ impl Node {
             maintenance: self.maintenance,
             light,
             counters: self.counters.clone(),
+            sync: self.sync_status(now),
         }
     }
 

@@ -1,0 +1,539 @@
+//! Changes of the configuration file, one at a time: a local one (SIGHUP,
+//! `config apply`, `config set`) and one from the partner take the same
+//! steps: write the file if its text is new there, apply it with the
+//! reload plan, then (local) commit it to the session or (partner) write
+//! the state file and acknowledge it. A failure at any step leaves the
+//! running configuration and the file as they were.
+
+use std::path::PathBuf;
+
+use tandem_config_sync::digest::{hex, DigestTree};
+use tandem_config_sync::doc::ObjectKey;
+use tandem_config_sync::frame::RejectCode;
+use tandem_config_sync::session::{Apply, Authority, CommitError, Refusal};
+use tandem_election::Instant;
+
+use super::{reconfigured, state_path, CurrentFile, SyncEvent, SyncState, Wait};
+use crate::config::document::{self, AdoptCode};
+use crate::config::{DaemonConfig, SyncConfig};
+use crate::control::api::{Refusal as ControlRefusal, SyncOutcome};
+use crate::node::input::{ConfigFile, ReplyTo, WriteToken};
+use crate::node::output::{EventKind, Output};
+use crate::node::Node;
+
+/// What waits its turn.
+#[derive(Debug)]
+pub(in crate::node) enum Work {
+    /// A configuration file from this unit.
+    Local {
+        file: Box<ConfigFile>,
+        reply: Option<ReplyTo>,
+        wait: bool,
+    },
+    /// A change from the partner.
+    Partner(Apply),
+}
+
+/// A change under way.
+#[derive(Debug)]
+pub(in crate::node) struct Change {
+    path: PathBuf,
+    text: String,
+    /// The file's text before, if this change writes it: put back when the
+    /// apply fails.
+    restore: Option<String>,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Local {
+        reply: Option<ReplyTo>,
+        wait: bool,
+        settings: Option<Box<SyncConfig>>,
+        state_path: PathBuf,
+        sync_key: Option<Result<String, String>>,
+        sync_state: Result<Option<String>, String>,
+    },
+    Partner {
+        id: u64,
+        authority: Authority,
+        root: String,
+        changed: Vec<ObjectKey>,
+    },
+}
+
+/// The step a change is at.
+#[derive(Debug)]
+pub(in crate::node) enum Step {
+    /// The new text is being written; the plan follows.
+    Writing {
+        token: WriteToken,
+        change: Change,
+        config: Box<DaemonConfig>,
+    },
+    /// The plan is with the host.
+    Planned { tag: u64, change: Change },
+    /// A partner change is applied; its state file is being written, the
+    /// ACK follows.
+    State {
+        token: WriteToken,
+        id: u64,
+        generation: u64,
+        changed: Vec<String>,
+    },
+}
+
+fn refusal_of(code: AdoptCode) -> RejectCode {
+    match code {
+        AdoptCode::Invalid => RejectCode::Invalid,
+        AdoptCode::LocalConflict => RejectCode::LocalConflict,
+        AdoptCode::TooLarge => RejectCode::TooLarge,
+    }
+}
+
+impl Node {
+    /// [`Input::ConfigureFile`](crate::node::Input::ConfigureFile).
+    pub(in crate::node) fn on_config_file(
+        &mut self,
+        now: Instant,
+        file: Result<Box<ConfigFile>, String>,
+        reply: Option<ReplyTo>,
+        wait: bool,
+    ) {
+        if self.stopping {
+            if let Some(to) = reply {
+                self.refuse(to, ControlRefusal::Stopping);
+            }
+            return;
+        }
+        match file {
+            Err(error) => {
+                self.emit(
+                    now,
+                    EventKind::ReloadFailed {
+                        error: error.clone(),
+                    },
+                );
+                if let Some(to) = reply {
+                    self.refuse(to, ControlRefusal::Reconfigure(error));
+                }
+            }
+            Ok(file) => {
+                self.sync.queue.push_back(Work::Local { file, reply, wait });
+                self.sync_next(now);
+            }
+        }
+    }
+
+    /// Starts the next change if none is under way.
+    pub(in crate::node) fn sync_next(&mut self, now: Instant) {
+        while self.sync.step.is_none() {
+            let Some(work) = self.sync.queue.pop_front() else {
+                return;
+            };
+            match work {
+                Work::Local { file, reply, wait } => self.start_local(*file, reply, wait),
+                Work::Partner(apply) => self.start_partner(now, apply),
+            }
+        }
+    }
+
+    fn start_local(&mut self, file: ConfigFile, reply: Option<ReplyTo>, wait: bool) {
+        let restore = self
+            .sync
+            .file
+            .as_ref()
+            .filter(|f| f.path == file.path)
+            .map(|f| f.text.clone());
+        let change = Change {
+            path: file.path,
+            text: file.text,
+            restore: None,
+            kind: Kind::Local {
+                reply,
+                wait,
+                settings: file.config.global.sync.clone().map(Box::new),
+                state_path: state_path(&file.config.global),
+                sync_key: file.sync_key,
+                sync_state: file.sync_state,
+            },
+        };
+        if file.write {
+            self.write_then_plan(Change { restore, ..change }, Box::new(file.config));
+        } else {
+            self.start_plan(change, file.config);
+        }
+    }
+
+    fn start_partner(&mut self, now: Instant, apply: Apply) {
+        let Some(run) = &self.sync.run else {
+            return;
+        };
+        let refuse = |node: &mut Node, code: RejectCode, path: String, text: String| {
+            node.partner_refused(now, apply.id, Refusal { code, path, text });
+        };
+        let Some(current) = self.sync.file.clone() else {
+            let text = "this unit has no configuration file to write".to_string();
+            return refuse(self, RejectCode::Storage, String::new(), text);
+        };
+        let adopted = match document::adopt(&current.text, &apply.document, Some(&run.settings)) {
+            Ok(a) => a,
+            Err(e) => return refuse(self, refusal_of(e.code), e.path, e.text),
+        };
+        let root = hex(&DigestTree::new(run.schema_version, &apply.document).root());
+        let change = Change {
+            path: current.path,
+            text: adopted.text,
+            restore: Some(current.text),
+            kind: Kind::Partner {
+                id: apply.id,
+                authority: apply.authority,
+                root,
+                changed: apply.changed,
+            },
+        };
+        self.write_then_plan(change, Box::new(adopted.config));
+    }
+
+    fn write_then_plan(&mut self, change: Change, config: Box<DaemonConfig>) {
+        let token = self.sync.token();
+        self.outputs.push_back(Output::WriteFile {
+            path: change.path.clone(),
+            text: change.text.clone(),
+            private: false,
+            token,
+        });
+        self.sync.step = Some(Step::Writing {
+            token,
+            change,
+            config,
+        });
+    }
+
+    fn start_plan(&mut self, change: Change, config: DaemonConfig) {
+        self.sync.next_tag += 1;
+        let tag = self.sync.next_tag;
+        let mut plan = self.plan(config);
+        plan.tag = Some(tag);
+        self.outputs.push_back(Output::SetUp(Box::new(plan)));
+        self.sync.step = Some(Step::Planned { tag, change });
+    }
+
+    /// Refuses the partner's change `id`: nothing changed here.
+    fn partner_refused(&mut self, now: Instant, id: u64, refusal: Refusal) {
+        let ev = SyncEvent::Refused {
+            code: super::reject_code_name(refusal.code),
+            path: refusal.path.clone(),
+            text: refusal.text.clone(),
+        };
+        if let Some(run) = &mut self.sync.run {
+            run.session.applied(now, id, Err(refusal));
+        }
+        self.emit_sync(now, ev);
+        self.state_changed = true;
+        self.sync_drain(now);
+    }
+
+    /// [`Input::Written`](crate::node::Input::Written).
+    pub(in crate::node) fn on_written(
+        &mut self,
+        now: Instant,
+        token: WriteToken,
+        result: Result<(), String>,
+    ) {
+        match self.sync.step.take() {
+            Some(Step::Writing {
+                token: t,
+                change,
+                config,
+            }) if t == token => match result {
+                Ok(()) => self.start_plan(change, *config),
+                Err(e) => {
+                    let error = format!("cannot write {}: {e}", change.path.display());
+                    self.change_failed(now, change, error, RejectCode::Storage, false, true);
+                }
+            },
+            Some(Step::State {
+                token: t,
+                id,
+                generation,
+                changed,
+            }) if t == token => {
+                match result {
+                    Ok(()) => {
+                        if let Some(run) = &mut self.sync.run {
+                            run.session.applied(now, id, Ok(()));
+                        }
+                        self.emit_sync(
+                            now,
+                            SyncEvent::Applied {
+                                generation,
+                                changed,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let text = format!(
+                            "the configuration is applied here, but the sync state file could not be written: {e}"
+                        );
+                        let refusal = Refusal {
+                            code: RejectCode::Storage,
+                            path: String::new(),
+                            text,
+                        };
+                        self.partner_refused(now, id, refusal);
+                    }
+                }
+                self.state_changed = true;
+                self.sync_drain(now);
+            }
+            other => {
+                self.sync.step = other;
+                if let Some(path) = self.sync.background.remove(&token) {
+                    if let Err(e) = result {
+                        let text = format!("cannot write {}: {e}", path.display());
+                        self.emit_sync(now, SyncEvent::Error { text });
+                    }
+                }
+            }
+        }
+    }
+
+    /// A change failed before or during its apply: the file is put back if
+    /// it was written, the asker or the partner told.
+    fn change_failed(
+        &mut self,
+        now: Instant,
+        change: Change,
+        error: String,
+        code: RejectCode,
+        written: bool,
+        report: bool,
+    ) {
+        if let (true, Some(old)) = (written, change.restore) {
+            let token = self.sync.token();
+            self.sync.background.insert(token, change.path.clone());
+            self.outputs.push_back(Output::WriteFile {
+                path: change.path,
+                text: old,
+                private: false,
+                token,
+            });
+        }
+        match change.kind {
+            Kind::Local { reply, .. } => {
+                if report {
+                    self.emit(
+                        now,
+                        EventKind::ReloadFailed {
+                            error: error.clone(),
+                        },
+                    );
+                }
+                if let Some(to) = reply {
+                    self.refuse(to, ControlRefusal::Reconfigure(error));
+                }
+                self.sync_drain(now);
+            }
+            Kind::Partner { id, .. } => {
+                let refusal = Refusal {
+                    code,
+                    path: String::new(),
+                    text: error,
+                };
+                self.partner_refused(now, id, refusal);
+            }
+        }
+    }
+
+    /// The apply of a tagged plan is done (called by the apply itself).
+    pub(in crate::node) fn sync_plan_done(
+        &mut self,
+        now: Instant,
+        tag: u64,
+        result: Result<(Vec<String>, Vec<String>, usize), String>,
+    ) {
+        let change = match self.sync.step.take() {
+            Some(Step::Planned { tag: t, change }) if t == tag => change,
+            other => {
+                self.sync.step = other;
+                return;
+            }
+        };
+        let reloaded = match result {
+            Ok(r) => r,
+            Err(e) => {
+                // The apply reported its failure (`reload_failed`).
+                let written = change.restore.is_some();
+                return self.change_failed(
+                    now,
+                    change,
+                    e,
+                    RejectCode::LocalConflict,
+                    written,
+                    false,
+                );
+            }
+        };
+        self.sync.file = Some(CurrentFile {
+            path: change.path,
+            text: change.text,
+        });
+        match change.kind {
+            Kind::Local {
+                reply,
+                wait,
+                settings,
+                state_path,
+                sync_key,
+                sync_state,
+            } => {
+                let outcome =
+                    self.after_local(now, settings.map(|s| *s), state_path, sync_key, sync_state);
+                self.answer_local(now, reply, wait, reloaded, outcome);
+                self.sync_drain(now);
+            }
+            Kind::Partner {
+                id,
+                authority,
+                root,
+                changed,
+            } => {
+                let peer = self.sync.run.as_ref().and_then(|r| r.peer_unit.clone());
+                let text = SyncState {
+                    authority,
+                    root: Some(root),
+                    peer,
+                }
+                .to_text();
+                let Some(path) = self.sync.run.as_ref().map(|r| r.state_path.clone()) else {
+                    return;
+                };
+                let token = self.sync.token();
+                self.outputs.push_back(Output::WriteFile {
+                    path,
+                    text,
+                    private: true,
+                    token,
+                });
+                self.sync.step = Some(Step::State {
+                    token,
+                    id,
+                    generation: authority.generation,
+                    changed: changed.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
+    }
+
+    /// A local change is applied: start, restart or stop sync as its
+    /// `[sync]` says, or commit its shared form.
+    fn after_local(
+        &mut self,
+        now: Instant,
+        settings: Option<SyncConfig>,
+        state_path: PathBuf,
+        sync_key: Option<Result<String, String>>,
+        sync_state: Result<Option<String>, String>,
+    ) -> SyncOutcome {
+        let Some(settings) = settings else {
+            if self.sync.run.is_some() || self.sync.off.is_some() {
+                self.sync_stop(now, Some("[sync] was removed from the configuration"));
+            }
+            return SyncOutcome::NotConfigured;
+        };
+        let restart = match &self.sync.run {
+            None => true,
+            Some(r) => {
+                r.settings != settings
+                    || matches!(&sync_key, Some(Ok(k)) if *k != r.key_text)
+                    || r.state_path != state_path
+            }
+        };
+        if restart {
+            self.sync_start(now, settings, sync_key, sync_state, state_path);
+            return SyncOutcome::NotSynced {
+                reason: "sync (re)started with these settings: the partner compares its configuration when it connects".into(),
+            };
+        }
+        let Some(text) = self.sync.file.as_ref().map(|f| f.text.clone()) else {
+            return SyncOutcome::NotConfigured;
+        };
+        let shared = match document::shared(&text, Some(&settings)) {
+            Ok(d) => d,
+            Err(e) => {
+                let reason = format!("the shared configuration: {e}");
+                self.emit_sync(
+                    now,
+                    SyncEvent::NotSynced {
+                        reason: reason.clone(),
+                    },
+                );
+                return SyncOutcome::NotSynced { reason };
+            }
+        };
+        let Some(run) = &mut self.sync.run else {
+            return SyncOutcome::NotConfigured;
+        };
+        if shared == *run.session.document() {
+            return SyncOutcome::Unchanged;
+        }
+        match run.session.commit(now, shared) {
+            Ok(authority) => {
+                let generation = authority.generation;
+                self.emit_sync(now, SyncEvent::Committed { generation });
+                self.sync_persist();
+                self.state_changed = true;
+                SyncOutcome::Pending { generation }
+            }
+            Err(e) => {
+                let reason = match e {
+                    CommitError::NotActive => {
+                        "this unit is the Backup of an active-standby pair: the Active's configuration will replace it".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                self.emit_sync(
+                    now,
+                    SyncEvent::NotSynced {
+                        reason: reason.clone(),
+                    },
+                );
+                SyncOutcome::NotSynced { reason }
+            }
+        }
+    }
+
+    fn answer_local(
+        &mut self,
+        now: Instant,
+        reply: Option<ReplyTo>,
+        wait: bool,
+        reloaded: (Vec<String>, Vec<String>, usize),
+        outcome: SyncOutcome,
+    ) {
+        let Some(to) = reply else {
+            return;
+        };
+        if !wait {
+            self.outputs.push_back(Output::Reply {
+                to,
+                reply: reconfigured(reloaded),
+            });
+            return;
+        }
+        let w = Wait {
+            reply: to,
+            generation: 0,
+            deadline: now + super::PARTNER_WAIT,
+            reloaded,
+        };
+        match outcome {
+            SyncOutcome::Pending { generation } => {
+                self.sync.waits.push(Wait { generation, ..w });
+            }
+            other => self.reply_applied(w, other),
+        }
+    }
+}

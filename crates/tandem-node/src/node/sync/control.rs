@@ -1,0 +1,248 @@
+//! The control requests of the configuration and of sync: `config apply`,
+//! `config get`, `config set`, `sync status`, `sync diff`, `sync force`.
+
+use std::collections::BTreeSet;
+
+use tandem_config_sync::doc::{Object, ObjectKey};
+use tandem_config_sync::frame::Role;
+use tandem_config_sync::schema::Class;
+use tandem_config_sync::session::DiffEntry;
+use tandem_config_sync::value::Value;
+use tandem_election::Instant;
+
+use super::change::Work;
+use super::SyncEvent;
+use crate::config::document;
+use crate::control::api::{ControlReply, DiffLine, Refusal};
+use crate::node::input::{ConfigFile, ReplyTo};
+use crate::node::output::Output;
+use crate::node::Node;
+
+/// The text shown instead of a secret's value.
+pub const MASK: &str = "\"***\"";
+
+/// Whether a field holds a secret: its name is, or has a `_`-separated
+/// part that is, `password`, `key`, `secret` or `auth` (`ah_password`,
+/// `key_file`, `auth_type`).
+pub fn is_secret(field: &str) -> bool {
+    let lower = field.to_ascii_lowercase();
+    lower
+        .split(['_', '-', '.'])
+        .any(|part| matches!(part, "password" | "key" | "secret" | "auth"))
+}
+
+/// A value as TOML, secrets inside tables masked.
+pub(super) fn value_text(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Str(s) => quoted(s),
+        Value::Bytes(b) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            quoted(&hex)
+        }
+        Value::List(l) => format!(
+            "[{}]",
+            l.iter().map(value_text).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Table(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret(k) {
+                        MASK.to_string()
+                    } else {
+                        value_text(v)
+                    };
+                    format!("{} = {v}", quoted(k))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A string as a TOML basic string (JSON's escapes are TOML's).
+fn quoted(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// The differing fields of the differing objects, secrets masked.
+pub(super) fn diff_lines(entries: &[DiffEntry]) -> Vec<DiffLine> {
+    let mut lines = Vec::new();
+    let empty = Object::new();
+    for e in entries {
+        let local = e.local.as_ref().unwrap_or(&empty);
+        let peer = e.peer.as_ref().unwrap_or(&empty);
+        let fields: BTreeSet<&String> = local.keys().chain(peer.keys()).collect();
+        for field in fields {
+            let (l, p) = (local.get(field), peer.get(field));
+            if l == p {
+                continue;
+            }
+            let show = |v: Option<&Value>| {
+                v.map(|v| {
+                    if is_secret(field) {
+                        MASK.to_string()
+                    } else {
+                        value_text(v)
+                    }
+                })
+            };
+            lines.push(DiffLine {
+                object: e.key.to_string(),
+                field: field.clone(),
+                local: show(l),
+                peer: show(p),
+            });
+        }
+    }
+    lines
+}
+
+/// The last segment of a dotted path (quotes not considered: a secret's
+/// name has none).
+fn last_segment(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+impl Node {
+    /// The configuration and sync requests; `None`: the answer comes later.
+    pub(in crate::node) fn sync_control(
+        &mut self,
+        now: Instant,
+        request: crate::control::api::ControlRequest,
+        reply: ReplyTo,
+    ) -> Option<ControlReply> {
+        use crate::control::api::ControlRequest as R;
+        let refused = |r: Refusal| Some(ControlReply::Refused(r));
+        match request {
+            R::ConfigApply { path } => {
+                self.outputs.push_back(Output::ReadConfig { path, reply });
+                None
+            }
+            R::ConfigGet { key } => {
+                let Some(file) = &self.sync.file else {
+                    return refused(Refusal::NoConfigFile);
+                };
+                let value = match document::get(&file.text, &key) {
+                    Ok(v) => v,
+                    Err(e) => return refused(Refusal::BadKey(e.to_string())),
+                };
+                let value = value.map(|v| {
+                    if is_secret(last_segment(&key)) {
+                        MASK.to_string()
+                    } else {
+                        document::literal(&v)
+                    }
+                });
+                let class = self.class_of(&key).name().to_string();
+                Some(ControlReply::ConfigValue { key, value, class })
+            }
+            R::ConfigSet { key, value, local } => self.config_set(key, value, local, reply),
+            R::SyncStatus => match self.sync_status(now) {
+                Some(s) => Some(ControlReply::SyncStatus(Box::new(s))),
+                None => refused(Refusal::NoSync("this unit has no [sync]".into())),
+            },
+            R::SyncDiff => match &self.sync.run {
+                Some(run) => Some(ControlReply::SyncDiff {
+                    entries: diff_lines(&run.session.diff()),
+                }),
+                None => refused(self.no_sync()),
+            },
+            R::SyncForce => {
+                let Some(run) = &mut self.sync.run else {
+                    return refused(self.no_sync());
+                };
+                let overwritten = diff_lines(&run.session.force(now));
+                self.emit_sync(
+                    now,
+                    SyncEvent::Forced {
+                        overwritten: overwritten.len(),
+                    },
+                );
+                self.sync_persist();
+                self.state_changed = true;
+                self.sync_drain(now);
+                Some(ControlReply::SyncForced { overwritten })
+            }
+            other => refused(Refusal::NoSync(format!(
+                "{} is not a sync request",
+                other.name()
+            ))),
+        }
+    }
+
+    fn no_sync(&self) -> Refusal {
+        match &self.sync.off {
+            Some((_, why)) => Refusal::NoSync(why.clone()),
+            None => Refusal::NoSync("this unit has no [sync]".into()),
+        }
+    }
+
+    /// The class of a path under this unit's `[sync]` (local without it).
+    fn class_of(&self, key: &str) -> Class {
+        let settings = self.sync.run.as_ref().map(|r| &r.settings);
+        let Some(settings) = settings else {
+            return Class::Local;
+        };
+        match ObjectKey::parse_path(key) {
+            Ok((object, field)) => document::schema_for(Some(settings)).class(&object, &field),
+            Err(_) => Class::Shared,
+        }
+    }
+
+    fn config_set(
+        &mut self,
+        key: String,
+        value: String,
+        local: bool,
+        reply: ReplyTo,
+    ) -> Option<ControlReply> {
+        let refused = |r: Refusal| Some(ControlReply::Refused(r));
+        let Some(file) = self.sync.file.clone() else {
+            return refused(Refusal::NoConfigFile);
+        };
+        if let Some(run) = &self.sync.run {
+            let backup = run.role != Role::Active;
+            let standby = !run.settings.bidirectional;
+            if standby && backup && !local {
+                return refused(Refusal::NotActive);
+            }
+            if local {
+                if let Err(e) = ObjectKey::parse_path(&key) {
+                    return refused(Refusal::BadKey(e.to_string()));
+                }
+                let class = self.class_of(&key);
+                if class != Class::Local {
+                    return refused(Refusal::NotLocal(key, class.name()));
+                }
+            }
+        }
+        let text = match document::set(&file.text, &key, &value) {
+            Ok(t) => t,
+            Err(e) => return refused(Refusal::BadKey(e.to_string())),
+        };
+        let config = match crate::config::parse(&text) {
+            Ok(c) => c,
+            Err(e) => return refused(Refusal::Reconfigure(e.to_string())),
+        };
+        let sync_key = self.sync.run.as_ref().map(|r| Ok(r.key_text.clone()));
+        let file = ConfigFile {
+            path: file.path,
+            text,
+            config,
+            write: true,
+            sync_key,
+            sync_state: Ok(None),
+        };
+        self.sync.queue.push_back(Work::Local {
+            file: Box::new(file),
+            reply: Some(reply),
+            wait: true,
+        });
+        self.sync_next(self.now);
+        None
+    }
+}
