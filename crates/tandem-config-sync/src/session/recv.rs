@@ -719,6 +719,12 @@ impl Session {
         match result {
             Ok(()) => {
                 self.authority = p.authority;
+                // The partner made this change: it is where we are now
+                // (bidirectional merges excepted: the partner may not be).
+                if self.cfg.mode == Mode::ActiveStandby && self.status.peer.is_some() {
+                    self.status.peer = Some(p.authority);
+                    self.status.peer_root = Some(self.tree.root());
+                }
                 self.status.local = p.authority;
                 self.status.local_root = self.tree.root();
                 self.status.applied += 1;
