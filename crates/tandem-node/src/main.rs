@@ -66,7 +66,7 @@ enum Command {
     /// the reader goes away.
     Events(tandem_node::control::cli::SocketArg),
     /// Read or change the running configuration: apply a file, get, set
-    /// or unset one value. With [sync], a change on the Active goes to
+    /// or unset one value. With `[sync]`, a change on the Active goes to
     /// the partner too. See docs/control.md.
     Config {
         #[command(subcommand)]

@@ -23,7 +23,7 @@ use crate::snapshot::SyncStatus;
 pub enum ConfigCommand {
     /// Apply a configuration file: validate it as check-config does, write
     /// it over the daemon's configuration file atomically, reload, and
-    /// with [sync] on the Active send it to the partner.
+    /// with `[sync]` on the Active send it to the partner.
     ///
     /// Prints one line: `applied: generation N, partner applied (in X ms)`,
     /// `applied here: generation N; partner pending`, `refused by the
@@ -82,7 +82,7 @@ pub struct ConfigSetArgs {
     /// The new value, a TOML literal (`150`, `"eth1"`, `[1, 2]`).
     #[arg(allow_hyphen_values = true)]
     pub value: String,
-    /// A local setting of this unit (priority, source, paths, [sync]):
+    /// A local setting of this unit (priority, source, paths, `[sync]`):
     /// allowed on the Backup, never sent to the partner.
     #[arg(long)]
     pub local: bool,
