@@ -23,7 +23,7 @@
 
 pub mod api;
 pub mod cli;
-mod render;
+pub(crate) mod render;
 mod server;
 mod unique;
 
