@@ -23,7 +23,7 @@
 
 pub mod api;
 pub mod cli;
-mod render;
+pub(crate) mod render;
 mod server;
 mod unique;
 
@@ -39,6 +39,10 @@ use serde_json::{json, Map, Value};
 use crate::snapshot::NodeSnapshot;
 
 pub use render::render_status;
+pub use render::sync::{
+    diff_json, epoch_hex, render_applied, render_diff, render_forced, render_sync_status,
+    sync_status_json,
+};
 use unique::JsonError;
 
 /// Where the control socket lives in the initial network namespace unless
@@ -184,6 +188,9 @@ pub enum ControlError {
     Refused {
         /// The daemon's reason.
         message: String,
+        /// The refusal's stable name (`"refusal"`: `not_active`,
+        /// `reconfigure`, ...), when the daemon sent one.
+        refusal: Option<String>,
     },
 }
 
@@ -225,6 +232,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "clear-pacified" => (Request::Control(ControlRequest::ClearPacified), &[]),
         "events" => (Request::Events, &[]),
         "sync-status" => (Request::Control(ControlRequest::SyncStatus), &[]),
+        "sync-clear" => (Request::Control(ControlRequest::SyncClear), &[]),
         "sync-diff" => (Request::Control(ControlRequest::SyncDiff), &[]),
         "sync-force" => (Request::Control(ControlRequest::SyncForce), &[]),
         "config-apply" => {
@@ -244,16 +252,18 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         "config-set" => {
             let key = string_field(&obj, cmd, "key", "a path such as instance.web.vrid")?;
             let value = string_field(&obj, cmd, "value", "the new value as TOML")?;
-            let local = match obj.get("local") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(other) => {
-                    return Err(format!("{cmd}: \"local\" must be true or false; got {other}"))
-                }
-            };
+            let local = local_field(&obj, cmd)?;
             (
                 Request::Control(ControlRequest::ConfigSet { key, value, local }),
                 &["key", "value", "local"],
+            )
+        }
+        "config-unset" => {
+            let key = string_field(&obj, cmd, "key", "a path such as instance.web.vrid")?;
+            let local = local_field(&obj, cmd)?;
+            (
+                Request::Control(ControlRequest::ConfigUnset { key, local }),
+                &["key", "local"],
             )
         }
         "failover" => {
@@ -285,7 +295,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         },
         other => {
             return Err(format!(
-                "unknown command {other:?}: expected status, failover, maintenance, clear-pacified, events, config-apply, config-get, config-set, sync-status, sync-diff or sync-force"
+                "unknown command {other:?}: expected status, failover, maintenance, clear-pacified, events, config-apply, config-get, config-set, config-unset, sync-status, sync-clear, sync-diff or sync-force"
             ))
         }
     };
@@ -296,6 +306,17 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         return Err(format!("{cmd}: unknown field {extra:?}"));
     }
     Ok(request)
+}
+
+/// A request's optional `"local"` flag (absent or null: false).
+fn local_field(obj: &serde_json::Map<String, Value>, cmd: &str) -> Result<bool, String> {
+    match obj.get("local") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!(
+            "{cmd}: \"local\" must be true or false; got {other}"
+        )),
+    }
 }
 
 /// A request's non-empty string field.
@@ -341,7 +362,11 @@ pub fn request_json(req: &ControlRequest) -> Value {
         ControlRequest::ConfigSet { key, value, local } => {
             json!({"cmd": "config-set", "key": key, "value": value, "local": local})
         }
+        ControlRequest::ConfigUnset { key, local } => {
+            json!({"cmd": "config-unset", "key": key, "local": local})
+        }
         ControlRequest::SyncStatus => json!({"cmd": "sync-status"}),
+        ControlRequest::SyncClear => json!({"cmd": "sync-clear"}),
         ControlRequest::SyncDiff => json!({"cmd": "sync-diff"}),
         ControlRequest::SyncForce => json!({"cmd": "sync-force"}),
     }
@@ -389,9 +414,14 @@ pub fn reply_json(reply: &ControlReply) -> Value {
         ControlReply::SyncDiff { entries } => {
             json!({"ok": true, "message": reply.to_string(), "diff": entries})
         }
-        ControlReply::SyncForced { overwritten } => {
-            json!({"ok": true, "message": reply.to_string(), "overwritten": overwritten})
-        }
+        ControlReply::SyncForced {
+            epoch,
+            generation,
+            overwritten,
+        } => json!({
+            "ok": true, "message": reply.to_string(), "epoch": format!("{epoch:016x}"),
+            "generation": generation, "overwritten": overwritten,
+        }),
         ControlReply::Refused(r) => {
             json!({"ok": false, "error": r.to_string(), "refusal": r.name()})
         }
@@ -465,6 +495,10 @@ fn read_reply(path: &Path, reader: &mut impl BufRead) -> Result<Map<String, Valu
                 .and_then(Value::as_str)
                 .unwrap_or("refused, without a reason")
                 .to_string(),
+            refusal: obj
+                .get("refusal")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         }),
         _ => Err(ControlError::BadReply {
             what: "no \"ok\"".into(),

@@ -9,7 +9,8 @@
 //!   Cloud load balancers send traffic to the node that answers 200. The
 //!   body is exactly the configured one; the `X-Tandem-State` header says
 //!   why (`active`, `standby`, `partner-unreachable`, `pacified`,
-//!   `maintenance`, `fault`, `stopped`, `unknown-instance`).
+//!   `maintenance`, `fault`, `stopped`, `unknown-instance`); with
+//!   `[sync]`, `X-Tandem-Sync` carries configuration sync's state.
 //! - `live_path` (`/live`): 200 `alive` whenever the daemon runs.
 //! - `metrics_path` (`/metrics`): the Prometheus text exposition format
 //!   0.0.4 ([`metrics_text`]).
@@ -20,6 +21,7 @@
 //! [`NodeSnapshot`]. docs/health.md documents the port.
 
 mod server;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,6 +31,7 @@ use crate::config::HealthConfig;
 use crate::snapshot::{InstanceStatus, Light, NodeSnapshot};
 
 pub use server::{HttpError, HttpGuard, BUSY_BODY, MAX_CONNECTIONS, MAX_HEAD_BYTES, READ_TIMEOUT};
+pub use sync::{SYNC_HEADER, SYNC_STATES};
 
 /// The content type of the health and liveness bodies.
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
@@ -190,6 +193,9 @@ fn health(cfg: &HealthConfig, snap: &NodeSnapshot) -> Response {
     }
     r.headers
         .push((INSTANCES_HEADER, header_value(&list, MAX_INSTANCES_HEADER)));
+    if let Some(sync) = &snap.sync {
+        r.headers.push((SYNC_HEADER, header_value(&sync.state, 64)));
+    }
     r
 }
 
@@ -282,7 +288,9 @@ fn instance_labels(i: &InstanceStatus) -> String {
 /// `tandem_errors_total` (label `kind`, one series per kind seen) and
 /// `tandem_last_transition_timestamp_seconds` (instances that changed
 /// state). Per node: `tandem_node_light` (one series per light),
-/// `tandem_up`, `tandem_uptime_seconds`, `tandem_build_info`.
+/// `tandem_up`, `tandem_uptime_seconds`, `tandem_build_info`. With
+/// `[sync]`: the `tandem_sync_*` families (`tandem_sync_state` with one
+/// series per [`SYNC_STATES`] name, the generation, bytes and counts).
 pub fn metrics_text(snap: &NodeSnapshot) -> String {
     let mut out = String::with_capacity(1024 + 1024 * snap.instances.len());
     let labelled: Vec<(String, &InstanceStatus)> = snap
@@ -416,6 +424,9 @@ pub fn metrics_text(snap: &NodeSnapshot) -> String {
         }
     }
     node_counters(&mut out, &snap.counters);
+    if let Some(sync) = &snap.sync {
+        sync::sync_metrics(&mut out, sync, &snap.counters);
+    }
     out
 }
 

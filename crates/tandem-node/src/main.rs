@@ -65,6 +65,19 @@ enum Command {
     /// order the daemon saw them, until tandemd stops (exit status 1) or
     /// the reader goes away.
     Events(tandem_node::control::cli::SocketArg),
+    /// Read or change the running configuration: apply a file, get, set
+    /// or unset one value. With `[sync]`, a change on the Active goes to
+    /// the partner too. See docs/control.md.
+    Config {
+        #[command(subcommand)]
+        command: control_cli::ConfigCommand,
+    },
+    /// Configuration sync between the two units of a pair: keygen,
+    /// status, diff, force. See docs/control.md and docs/config-sync.md.
+    Sync {
+        #[command(subcommand)]
+        command: control_cli::SyncCommand,
+    },
     /// Check a configuration file and explain every error, with its place
     /// (duplicate VRID on an interface, password on VRRPv3, ...). On the
     /// node it also checks the host: each interface exists, a priority-255
@@ -138,6 +151,10 @@ fn main() -> ExitCode {
             control_cli::run(&control_cli::ClientCommand::ClearPacified(a))
         }
         Command::Events(a) => control_cli::run(&control_cli::ClientCommand::Events(a)),
+        Command::Config { command } => {
+            control_cli::run(&control_cli::ClientCommand::Config(command))
+        }
+        Command::Sync { command } => control_cli::run(&control_cli::ClientCommand::Sync(command)),
         Command::CheckConfig {
             file,
             json,

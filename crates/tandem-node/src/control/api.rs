@@ -56,8 +56,19 @@ pub enum ControlRequest {
         /// A local setting of this unit (`--local`).
         local: bool,
     },
+    /// Remove one value from the running configuration file, then apply
+    /// it as `config set` does (the same refusals on the Backup).
+    ConfigUnset {
+        /// The path.
+        key: String,
+        /// A local setting of this unit (`--local`).
+        local: bool,
+    },
     /// Configuration sync's status.
     SyncStatus,
+    /// `sync status --clear`: forget the conflicts reported so far, then
+    /// the status.
+    SyncClear,
     /// The objects whose shared values differ between the two units.
     SyncDiff,
     /// `sync force`: this unit's configuration wins: a new epoch, sent to
@@ -76,7 +87,9 @@ impl ControlRequest {
             ControlRequest::ConfigApply { .. } => "config-apply",
             ControlRequest::ConfigGet { .. } => "config-get",
             ControlRequest::ConfigSet { .. } => "config-set",
+            ControlRequest::ConfigUnset { .. } => "config-unset",
             ControlRequest::SyncStatus => "sync-status",
+            ControlRequest::SyncClear => "sync-clear",
             ControlRequest::SyncDiff => "sync-diff",
             ControlRequest::SyncForce => "sync-force",
         }
@@ -140,6 +153,10 @@ pub enum ControlReply {
     },
     /// `sync force`: this unit's configuration wins.
     SyncForced {
+        /// The new epoch of this unit's authority.
+        epoch: u64,
+        /// Its generation.
+        generation: u64,
         /// The partner's values it overwrites (as far as the last
         /// comparison knows them).
         overwritten: Vec<DiffLine>,
@@ -269,9 +286,13 @@ impl fmt::Display for ControlReply {
             ControlReply::SyncDiff { entries } => {
                 write!(f, "{} fields differ", entries.len())
             }
-            ControlReply::SyncForced { overwritten } => write!(
+            ControlReply::SyncForced {
+                epoch,
+                generation,
+                overwritten,
+            } => write!(
                 f,
-                "this unit's configuration wins: a new epoch; {} of the partner's fields overwritten",
+                "this unit's configuration wins: epoch {epoch:016x} generation {generation}; {} of the partner's fields overwritten",
                 overwritten.len()
             ),
             ControlReply::Refused(r) => r.fmt(f),

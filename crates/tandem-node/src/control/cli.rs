@@ -1,6 +1,16 @@
 //! The client subcommands: `tandemd status`, `failover`, `maintenance`,
-//! `clear-pacified` and `events`. main.rs parses them with these argument
+//! `clear-pacified`, `events`, `config apply|get|set|unset` and `sync
+//! keygen|status|diff|force`. main.rs parses them with these argument
 //! types and calls [`run`].
+
+mod keygen;
+mod sync;
+
+pub use keygen::{keygen, KeygenError};
+pub use sync::{
+    ConfigApplyArgs, ConfigCommand, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, KeygenArgs,
+    SyncCommand, SyncDiffArgs, SyncForceArgs, SyncStatusArgs,
+};
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -91,6 +101,10 @@ pub enum ClientCommand {
     ClearPacified(SocketArg),
     /// `tandemd events`.
     Events(SocketArg),
+    /// `tandemd config ...`.
+    Config(ConfigCommand),
+    /// `tandemd sync ...` (`sync keygen` needs no daemon).
+    Sync(SyncCommand),
 }
 
 impl ClientCommand {
@@ -101,16 +115,20 @@ impl ClientCommand {
             ClientCommand::Maintenance(_) => "maintenance",
             ClientCommand::ClearPacified(_) => "clear-pacified",
             ClientCommand::Events(_) => "events",
+            ClientCommand::Config(c) => c.name(),
+            ClientCommand::Sync(c) => c.name(),
         }
     }
 }
 
 /// Runs a client subcommand: prints its result on standard output, or
-/// `tandemd NAME: why` on standard error with exit status 1.
+/// `tandemd NAME: why` on standard error with exit status 1. `config
+/// apply|set|unset` exit with 2 when refused (nothing changed) and 3 when
+/// the partner refused the change (docs/control.md).
 pub fn run(cmd: &ClientCommand) -> ExitCode {
     let mut out = io::stdout().lock();
     match execute(cmd, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             drop(out);
@@ -129,9 +147,20 @@ pub(crate) enum Failure {
     Output(#[source] io::Error),
     #[error("tandemd closed the event stream (it stopped or is restarting)")]
     Closed,
+    #[error(transparent)]
+    Keygen(#[from] KeygenError),
+    #[error("{} is not set", super::render::escape(.0))]
+    NotSet(String),
+    #[error("{}: {source}", path.display())]
+    Path {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
-pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<(), Failure> {
+/// Runs `cmd`, printing on `out`; the exit status when it did not fail.
+pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<u8, Failure> {
     let message = |path: &Path, request: serde_json::Value| -> Result<String, Failure> {
         let reply = call(path, &request)?;
         Ok(reply["message"].as_str().unwrap_or("done").to_string())
@@ -141,7 +170,8 @@ pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<(), Fa
             if a.json {
                 // The daemon's JSON as it is, so fields this tool does not
                 // know yet still reach the program reading it.
-                let reply = call(&a.socket.path(), &json!({"cmd": "status"}))?;
+                let mut reply = call(&a.socket.path(), &json!({"cmd": "status"}))?;
+                sync::status_json_sync(&mut reply["status"]);
                 let pretty = serde_json::to_string_pretty(&reply["status"])
                     .map_err(|e| Failure::Output(e.into()))?;
                 format!("{pretty}\n")
@@ -182,8 +212,11 @@ pub(crate) fn execute(cmd: &ClientCommand, out: &mut dyn Write) -> Result<(), Fa
                 None => Err(Failure::Closed),
             };
         }
+        ClientCommand::Config(c) => return sync::config(c, out),
+        ClientCommand::Sync(c) => return sync::sync(c, out),
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(Failure::Output)
+        .map_err(Failure::Output)?;
+    Ok(0)
 }

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use crate::snapshot::{InstanceStatus, NodeSnapshot};
 
+pub(crate) mod sync;
+
 /// Whether `c` must not reach a terminal as it is: a control character
 /// (C0, DEL, C1: line breaks, escape sequences) or a character that
 /// reorders or hides text (bidirectional overrides and isolates,
@@ -110,6 +112,9 @@ fn page(s: &NodeSnapshot) -> String {
     }
     for (group, members) in &s.groups {
         let _ = writeln!(out, "sync group {group}: {}", members.join(", "));
+    }
+    if let Some(sync) = &s.sync {
+        let _ = writeln!(out, "{}", esc(&sync::status_line(sync)));
     }
     node_counters(&mut out, &s.counters);
     if s.instances.is_empty() {

@@ -15,10 +15,10 @@ use std::time::Instant;
 use super::*;
 
 /// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub(crate) fn new() -> TempDir {
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "tandemd-ctl-{}-{}",
@@ -29,7 +29,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    fn sock(&self) -> PathBuf {
+    pub(crate) fn sock(&self) -> PathBuf {
         self.0.join("run").join("tandemd.sock")
     }
 }
@@ -42,13 +42,13 @@ impl Drop for TempDir {
 
 /// A server whose main loop records requests and answers from `answer`;
 /// event subscribers' senders are kept in the returned list.
-struct Fake {
-    requests: Arc<Mutex<Vec<ControlRequest>>>,
+pub(crate) struct Fake {
+    pub(crate) requests: Arc<Mutex<Vec<ControlRequest>>>,
     subscribers: Arc<Mutex<Vec<Sender<String>>>>,
     guard: ServerGuard,
 }
 
-fn fake(path: &Path, answer: fn(&ControlRequest) -> ControlReply) -> Fake {
+pub(crate) fn fake(path: &Path, answer: fn(&ControlRequest) -> ControlReply) -> Fake {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let subscribers = Arc::new(Mutex::new(Vec::new()));
     let (r, s) = (requests.clone(), subscribers.clone());
@@ -202,7 +202,7 @@ fn malformed_requests_get_specific_errors_and_the_connection_survives() {
     assert!(errors[3].contains("\"cmd\" is a number"));
     assert_eq!(
         errors[4],
-        "unknown command \"reboot\": expected status, failover, maintenance, clear-pacified, events, config-apply, config-get, config-set, sync-status, sync-diff or sync-force"
+        "unknown command \"reboot\": expected status, failover, maintenance, clear-pacified, events, config-apply, config-get, config-set, config-unset, sync-status, sync-clear, sync-diff or sync-force"
     );
     assert_eq!(errors[5], "maintenance: missing \"on\" (true or false)");
     assert_eq!(
@@ -605,7 +605,9 @@ mod cli_commands {
 
     pub(super) fn run(cmd: &ClientCommand) -> (String, Result<(), String>) {
         let mut out = Vec::new();
-        let result = execute(cmd, &mut out).map_err(|e| e.to_string());
+        let result = execute(cmd, &mut out)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         (String::from_utf8(out).unwrap(), result)
     }
 

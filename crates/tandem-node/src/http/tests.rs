@@ -64,7 +64,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
     }
 }
 
-fn one(state: &str, light: Light) -> NodeSnapshot {
+pub(super) fn one(state: &str, light: Light) -> NodeSnapshot {
     snapshot(vec![instance("vi1", state, light)])
 }
 
@@ -266,15 +266,15 @@ fn values_use_the_text_format_spelling() {
 
 /// One sample line: `name{labels} value`, split up.
 #[derive(Debug)]
-struct Sample {
-    name: String,
-    labels: Vec<(String, String)>,
-    value: f64,
+pub(super) struct Sample {
+    pub(super) name: String,
+    pub(super) labels: Vec<(String, String)>,
+    pub(super) value: f64,
 }
 
 /// Parses the text format line by line, as a scraper would, and checks
 /// that every sample's family has HELP and TYPE lines before it.
-fn parse_exposition(text: &str) -> Vec<Sample> {
+pub(super) fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut typed: BTreeMap<String, String> = BTreeMap::new();
     let mut helped = Vec::new();
     let mut samples = Vec::new();
@@ -361,7 +361,11 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
     samples
 }
 
-fn find<'a>(samples: &'a [Sample], name: &str, want: &[(&str, &str)]) -> Vec<&'a Sample> {
+pub(super) fn find<'a>(
+    samples: &'a [Sample],
+    name: &str,
+    want: &[(&str, &str)],
+) -> Vec<&'a Sample> {
     samples
         .iter()
         .filter(|s| {

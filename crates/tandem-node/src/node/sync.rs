@@ -452,6 +452,9 @@ impl Node {
                     object: c.key.to_string(),
                     winner: c.winner,
                     loser: c.loser,
+                    lost: c
+                        .lost
+                        .map(|o| control::value_text(&tandem_config_sync::value::Value::Table(o))),
                 };
                 self.emit_sync(now, ev);
             }

@@ -140,7 +140,19 @@ impl Node {
                 let class = self.class_of(&key).name().to_string();
                 Some(ControlReply::ConfigValue { key, value, class })
             }
-            R::ConfigSet { key, value, local } => self.config_set(key, value, local, reply),
+            R::ConfigSet { key, value, local } => self.config_set(key, Some(value), local, reply),
+            R::ConfigUnset { key, local } => self.config_set(key, None, local, reply),
+            R::SyncClear => match &mut self.sync.run {
+                Some(run) => {
+                    run.session.clear_conflicts();
+                    self.state_changed = true;
+                    match self.sync_status(now) {
+                        Some(s) => Some(ControlReply::SyncStatus(Box::new(s))),
+                        None => refused(self.no_sync()),
+                    }
+                }
+                None => refused(self.no_sync()),
+            },
             R::SyncStatus => match self.sync_status(now) {
                 Some(s) => Some(ControlReply::SyncStatus(Box::new(s))),
                 None => refused(Refusal::NoSync("this unit has no [sync]".into())),
@@ -165,7 +177,13 @@ impl Node {
                 self.sync_persist();
                 self.state_changed = true;
                 self.sync_drain(now);
-                Some(ControlReply::SyncForced { overwritten })
+                let local = self.sync.run.as_ref().map(|r| r.session.status().local);
+                let local = local.unwrap_or_default();
+                Some(ControlReply::SyncForced {
+                    epoch: local.epoch,
+                    generation: local.generation,
+                    overwritten,
+                })
             }
             other => refused(Refusal::NoSync(format!(
                 "{} is not a sync request",
@@ -193,10 +211,11 @@ impl Node {
         }
     }
 
+    /// `config set` (`value`) and `config unset` (`None`).
     fn config_set(
         &mut self,
         key: String,
-        value: String,
+        value: Option<String>,
         local: bool,
         reply: ReplyTo,
     ) -> Option<ControlReply> {
@@ -220,7 +239,11 @@ impl Node {
                 }
             }
         }
-        let text = match document::set(&file.text, &key, &value) {
+        let edited = match &value {
+            Some(value) => document::set(&file.text, &key, value),
+            None => document::unset(&file.text, &key),
+        };
+        let text = match edited {
             Ok(t) => t,
             Err(e) => return refused(Refusal::BadKey(e.to_string())),
         };
