@@ -429,7 +429,7 @@ pub(crate) fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send
         f()
     })
     .join()
-    .expect("the thread in the namespace panicked")
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Connects to `to`, writes `bytes` (in pieces of `chunk` bytes, so a
