@@ -426,7 +426,7 @@ fn kill_during_apply_leaves_old_or_new() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis((seed >> 33) % 400);
+        let delay = Duration::from_millis((seed >> 33) % 1200);
         let sock = p.socket(0);
         let path = next.clone();
         let apply =
