@@ -19,6 +19,9 @@
 #      the ACK, the reply; plus starting the tandemd client (a few ms).
 #    - set-10k: the same inside a 10,000-service document (one object
 #      changed).
+#    - ack-small, ack-10k: the figure the reply itself prints ("partner
+#      applied (in X ms)"): from a's commit until b's ACK, without the
+#      client and a's own apply.
 #    - snapshot-10k: b stopped, its state file removed (epoch 0) and its
 #      app tree emptied; the time from starting b until both units say
 #      in-sync with equal roots: b's start, the handshake, HELLOs, the
@@ -52,6 +55,7 @@ REPAIRS=${REPAIRS:-5}
 SNAPSHOTS=${SNAPSHOTS:-3}
 SERVICES=${SERVICES:-10000}
 RUN=${RUN:-$(mktemp -d /tmp/tandem-bench-sync.XXXXXX)}
+mkdir -p "$RUN"
 LAB_NS=(lab-sw lab-a lab-b lab-obs)
 
 die() { echo "bench-sync: $*" >&2; exit 1; }
@@ -177,22 +181,33 @@ wait_sync() { # wait_sync TIMEOUT_S
   done
 }
 
+wait_active() { # wait_active UNIT TIMEOUT_S: its instance is the Active
+  local end=$(($(date +%s) + $2))
+  until ctl "$1" status --json 2>/dev/null | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["instances"][0]["state"] != "Active")'; do
+    [ "$(date +%s)" -lt "$end" ] || die "unit $1 not Active within $2 s"
+    sleep 0.05
+  done
+}
+
 # set_runs LABEL SERVICE: N runs of config set on a, wall times to $RUN/LABEL.ms
 set_runs() {
   local label=$1 svc=$2 i t0 t1 out
   : >"$RUN/$label.ms"
   for ((i = 0; i < N; i++)); do
     t0=$(date +%s%N)
-    out=$(ctl a config set "app.vs.$svc.port" "$((2000 + i))")
+    out=$(ctl a config set "app.vs.$svc.port" "$((2000 + i))" 2>&1) || die "$label run $i: $out"
     t1=$(date +%s%N)
     case $out in *"partner applied"*) ;; *) die "$label run $i: $out" ;; esac
     echo "$(((t1 - t0) / 1000))" >>"$RUN/$label.ms"
+    # the reply's own figure: from the commit on a until b's ACK
+    sed -n 's/.*partner applied (in \([0-9.]*\) ms).*/\1/p' <<<"$out" >>"$RUN/$label.ack"
   done
 }
 
 write_conf a 0 "$(conf a)"
 write_conf b 0 "$(conf b)"
 start a
+wait_active a 30
 start b
 wait_sync 30
 echo "== set-small: $N runs" >&2
@@ -275,6 +290,8 @@ rows = [
     (f"set-10k (ms)", vals("set-10k.ms", 1e-3), f"the same, one object of {services} services"),
     (f"snapshot-10k (ms)", vals("snapshot-10k.ms"), f"standby start (epoch 0, empty app tree) until in-sync: {services} services"),
     ("repair (ms)", vals("repair.ms"), "SIGHUP of a hand-edited standby until repaired and in-sync (detection is 2 PINGs)"),
+    ("ack-small (ms)", vals("set-small.ack"), "the reply's own figure: a's commit until b's ACK (1 service)"),
+    ("ack-10k (ms)", vals("set-10k.ack"), f"the same, one object of {services} services"),
     ("bytes-change (bytes)", vals("bytes-change.n"), "sent + received by the Active for one one-object change, Noise framing included"),
 ]
 for name, x, what in rows:
