@@ -11,6 +11,8 @@
 //!   operations a change is made of;
 //! - [`digest`]: object, section and root digests over the canonical
 //!   encoding, kept up to date incrementally;
+//! - [`app`]: the embedding appliance's typed settings in the `app`
+//!   tree;
 //! - [`schema`]: the class of every path (shared, local, per unit), the
 //!   shared form, and the address rewrite rules;
 //! - [`merge`]: bidirectional mode's version vectors, hybrid logical
@@ -27,6 +29,7 @@
 //! Nothing here reads a clock, a socket or a file.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod channel;
 pub mod digest;
 pub mod doc;

@@ -602,13 +602,13 @@ impl Session {
             path,
             text,
         };
+        let at = if refusal.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", refusal.path)
+        };
         let reason = format!(
-            "the partner refused generation {generation}: {} {}",
-            if refusal.path.is_empty() {
-                String::new()
-            } else {
-                format!("{}:", refusal.path)
-            },
+            "the partner refused generation {generation}: {at}{}",
             refusal.text
         );
         self.status.last_error = Some(reason.clone());
@@ -719,6 +719,12 @@ impl Session {
         match result {
             Ok(()) => {
                 self.authority = p.authority;
+                // The partner made this change: it is where we are now
+                // (bidirectional merges excepted: the partner may not be).
+                if self.cfg.mode == Mode::ActiveStandby && self.status.peer.is_some() {
+                    self.status.peer = Some(p.authority);
+                    self.status.peer_root = Some(self.tree.root());
+                }
                 self.status.local = p.authority;
                 self.status.local_root = self.tree.root();
                 self.status.applied += 1;
@@ -750,9 +756,14 @@ impl Session {
             Err(refusal) => {
                 self.unstage(p.undo);
                 self.status.local_root = self.tree.root();
+                let at = if refusal.path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", refusal.path)
+                };
                 let reason = format!(
-                    "refused the partner's generation {}: {} {}",
-                    p.authority.generation, refusal.path, refusal.text
+                    "refused the partner's generation {}: {at}{}",
+                    p.authority.generation, refusal.text
                 );
                 self.status.last_error = Some(reason.clone());
                 self.block = Some(Block::Rejected(reason));

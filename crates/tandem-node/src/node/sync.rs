@@ -20,7 +20,10 @@
 //!   if its shared form differs from the session's document it is
 //!   committed; on the Backup of an active-standby pair sync refuses the
 //!   commit and the change stays local (`sync_not_synced`).
-//! - One change at a time: others wait in order.
+//! - One change at a time: others wait in order. A configuration without
+//!   its text ([`Input::Configure`](super::Input::Configure): flags, an
+//!   embedder's typed reconfigure) is applied as before and leaves sync
+//!   as it is.
 //! - The role (Active when any instance is Active) goes to the session on
 //!   every change; while the session is not ready, every instance holds
 //!   preemption ([`Command::HoldPreemption`]).

@@ -14,7 +14,7 @@ use tandem_config_sync::session::{Apply, Authority, CommitError, Refusal};
 use tandem_election::Instant;
 
 use super::{reconfigured, state_path, CurrentFile, SyncEvent, SyncState, Wait};
-use crate::config::document::{self, AdoptCode};
+use crate::config::document;
 use crate::config::{DaemonConfig, SyncConfig};
 use crate::control::api::{Refusal as ControlRefusal, SyncOutcome};
 use crate::node::input::{ConfigFile, ReplyTo, WriteToken};
@@ -82,14 +82,6 @@ pub(in crate::node) enum Step {
         generation: u64,
         changed: Vec<String>,
     },
-}
-
-fn refusal_of(code: AdoptCode) -> RejectCode {
-    match code {
-        AdoptCode::Invalid => RejectCode::Invalid,
-        AdoptCode::LocalConflict => RejectCode::LocalConflict,
-        AdoptCode::TooLarge => RejectCode::TooLarge,
-    }
 }
 
 impl Node {
@@ -179,7 +171,7 @@ impl Node {
         };
         let adopted = match document::adopt(&current.text, &apply.document, Some(&run.settings)) {
             Ok(a) => a,
-            Err(e) => return refuse(self, refusal_of(e.code), e.path, e.text),
+            Err(e) => return refuse(self, e.code.reject_code(), e.path, e.text),
         };
         let root = hex(&DigestTree::new(run.schema_version, &apply.document).root());
         let change = Change {
@@ -479,7 +471,7 @@ impl Node {
         if shared == *run.session.document() {
             return SyncOutcome::Unchanged;
         }
-        match run.session.commit(now, shared) {
+        match run.session.commit(now, shared.clone()) {
             Ok(authority) => {
                 let generation = authority.generation;
                 self.emit_sync(now, SyncEvent::Committed { generation });
@@ -488,6 +480,10 @@ impl Node {
                 SyncOutcome::Pending { generation }
             }
             Err(e) => {
+                if e == CommitError::NotActive {
+                    // The Active's document replaces it at the next repair.
+                    run.session.set_document(now, shared);
+                }
                 let reason = match e {
                     CommitError::NotActive => {
                         "this unit is the Backup of an active-standby pair: the Active's configuration will replace it".to_string()

@@ -134,7 +134,7 @@ impl Node {
                     if is_secret(last_segment(&key)) {
                         MASK.to_string()
                     } else {
-                        document::literal(&v)
+                        value_text(&v)
                     }
                 });
                 let class = self.class_of(&key).name().to_string();

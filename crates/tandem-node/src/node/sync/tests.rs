@@ -110,6 +110,8 @@ struct Pair {
     b: Unit,
     now: Instant,
     connected: bool,
+    /// The sync connection is cut and not reopened.
+    cut: bool,
 }
 
 impl Pair {
@@ -119,6 +121,7 @@ impl Pair {
             b: Unit::new(b, "192.0.2.2"),
             now: Instant::ZERO,
             connected: false,
+            cut: false,
         }
     }
 
@@ -138,7 +141,7 @@ impl Pair {
             if closed && self.connected {
                 self.connected = false;
             }
-            if !self.connected && (self.a.dialing || self.b.dialing) {
+            if !self.connected && !self.cut && (self.a.dialing || self.b.dialing) {
                 let (dialer, other) = if self.a.dialing {
                     (&mut self.a, &mut self.b)
                 } else {
@@ -155,6 +158,26 @@ impl Pair {
                 self.connected = true;
             }
         }
+    }
+}
+
+impl Pair {
+    /// Cuts the sync connection (both hosts see it close) until `heal`.
+    fn cut(&mut self) {
+        self.cut = true;
+        if self.connected {
+            self.connected = false;
+            for u in [&mut self.a, &mut self.b] {
+                u.host.push(Input::SyncClosed {
+                    at: self.now,
+                    reason: "cut".into(),
+                });
+            }
+        }
+    }
+
+    fn heal(&mut self) {
+        self.cut = false;
     }
 }
 
@@ -277,15 +300,24 @@ fn a_change_on_the_active_is_written_on_the_backup_with_its_priority_kept_and_ac
 #[test]
 fn a_change_that_conflicts_with_the_backups_local_settings_is_rejected_and_not_written() {
     // Input: b has a local `source` (IPv4); a changes the addresses to
-    // IPv6, which b cannot run with its source.
-    // Expected: b's file is unchanged, a hears the REJECT with a path.
+    // IPv6 (with an IPv6 source of its own, local to a), which b cannot
+    // run with its source.
+    // Expected: a runs it; b's file is unchanged, a hears the REJECT with
+    // the path at fault.
     let mut p = synced_pair("source = \"192.0.2.2\"\n");
     let before = p.b.file().to_string();
     let t = p.now;
-    let v6 = unit_text("a", 200, 51, "").replace("192.0.2.100/24", "2001:db8::100/64");
+    p.a.host.primaries.clear();
+    let v6 = unit_text("a", 200, 51, "source = \"fe80::1\"\n")
+        .replace("192.0.2.100/24", "2001:db8::100/64");
     reload(&mut p.a, t, &v6);
     p.run_to(t + std::time::Duration::from_secs(3));
+    assert!(p.a.file().contains("2001:db8::100/64"));
     assert_eq!(p.b.file(), before);
+    assert_eq!(
+        p.b.node.snapshot(p.now).instances[0].address,
+        ip("192.0.2.2")
+    );
     assert!(p
         .b
         .sync_events()
@@ -370,6 +402,99 @@ fn sync_status_shows_the_pair() {
     assert_eq!(s.local_root, s.peer_root.clone().unwrap());
     // The lower unit id dials; b only accepts.
     assert!(p.a.dialing && !p.b.dialing);
+}
+
+#[test]
+fn config_apply_on_the_active_answers_with_the_partners_ack() {
+    // Input: a and b in sync; `config apply /tmp/new.toml` on a with VRID 52.
+    // Expected: a's running file holds it; the answer names the partner's
+    // ACK of the generation; b runs VRID 52.
+    let mut p = synced_pair("");
+    let t = p.now;
+    p.a.host
+        .files
+        .insert("/tmp/new.toml".into(), unit_text("a", 200, 52, ""));
+    p.a.host.push(Input::Control {
+        at: t,
+        request: ControlRequest::ConfigApply {
+            path: "/tmp/new.toml".into(),
+        },
+        reply: 3,
+    });
+    p.run_to(t + std::time::Duration::from_secs(3));
+    assert!(p.a.file().contains("vrid = 52"));
+    let answer = p.a.replies().into_iter().find_map(|r| match r {
+        ControlReply::ConfigApplied { sync, .. } => Some(sync),
+        _ => None,
+    });
+    assert!(
+        matches!(answer, Some(SyncOutcome::Acked { generation }) if generation > 0),
+        "{answer:?}"
+    );
+    assert_eq!(p.b.node.snapshot(p.now).instances[0].vrid, 52);
+}
+
+#[test]
+fn config_apply_on_the_active_without_the_partner_answers_pending_after_2_s() {
+    let mut p = synced_pair("");
+    p.cut();
+    p.run_to(p.now + std::time::Duration::from_millis(100));
+    let t = p.now;
+    p.a.host
+        .files
+        .insert("/tmp/new.toml".into(), unit_text("a", 200, 52, ""));
+    p.a.host.push(Input::Control {
+        at: t,
+        request: ControlRequest::ConfigApply {
+            path: "/tmp/new.toml".into(),
+        },
+        reply: 3,
+    });
+    p.run_to(t + std::time::Duration::from_millis(1900));
+    assert!(p.a.replies().is_empty(), "answered before 2 s");
+    p.run_to(t + std::time::Duration::from_millis(2100));
+    let answer = p.a.replies().into_iter().find_map(|r| match r {
+        ControlReply::ConfigApplied { sync, .. } => Some(sync),
+        _ => None,
+    });
+    assert!(
+        matches!(answer, Some(SyncOutcome::Pending { .. })),
+        "{answer:?}"
+    );
+    assert_eq!(p.b.node.snapshot(p.now).instances[0].vrid, 51);
+}
+
+#[test]
+fn a_backup_out_of_sync_does_not_preempt_until_it_is_in_sync_again() {
+    // Input: a (200) Active, b (100) Backup, in sync; the sync connection
+    // is cut; b's own priority goes to 250 (config set --local); 10 s;
+    // then the connection heals.
+    // Expected: while cut, b stays Backup (preemption held: it is not in
+    // sync); once in sync again it preempts a.
+    let mut p = synced_pair("");
+    p.cut();
+    p.run_to(p.now + std::time::Duration::from_millis(100));
+    let t = p.now;
+    p.b.host.push(Input::Control {
+        at: t,
+        request: ControlRequest::ConfigSet {
+            key: "instance.web.priority".into(),
+            value: "250".into(),
+            local: true,
+        },
+        reply: 4,
+    });
+    p.run_to(t + std::time::Duration::from_secs(10));
+    assert!(p.b.file().contains("priority = 250"));
+    assert_eq!(p.b.node.snapshot(p.now).instances[0].priority, 250);
+    assert_eq!(p.b.node.states()["web"], State::Backup);
+    assert_eq!(p.a.node.states()["web"], State::Active);
+    p.heal();
+    let t = p.now;
+    p.run_to(t + std::time::Duration::from_secs(8));
+    assert_eq!(p.b.node.snapshot(p.now).sync.unwrap().state, "in-sync");
+    assert_eq!(p.b.node.states()["web"], State::Active);
+    assert_eq!(p.a.node.states()["web"], State::Backup);
 }
 
 // ----- without [sync] (no session) -------------------------------------------
