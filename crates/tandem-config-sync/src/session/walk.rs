@@ -257,8 +257,7 @@ impl Session {
                 let nothing = objects.is_empty();
                 let undo = self.stage_objects(objects);
                 if self.tree.root() == root && nothing {
-                    self.authority = target;
-                    self.status.local = target;
+                    self.adopt(target);
                 } else if self.tree.root() == root {
                     self.begin_apply(undo, target, Vec::new(), Vec::new());
                 } else {
