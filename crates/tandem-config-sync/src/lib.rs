@@ -27,6 +27,43 @@
 //!   examples, benchmarks).
 //!
 //! Nothing here reads a clock, a socket or a file.
+//!
+//! Two units whose files differ only in a local setting have one root
+//! digest; a change to a shared one is located to its object:
+//!
+//! ```
+//! use tandem_config_sync::digest::DigestTree;
+//! use tandem_config_sync::doc::{Document, ObjectKey};
+//! use tandem_config_sync::schema::{Addresses, Class, Rule, Schema};
+//! use tandem_config_sync::value::Value;
+//!
+//! let schema = Schema {
+//!     version: 1,
+//!     rules: vec![Rule {
+//!         section: "instance".into(),
+//!         field: "priority".into(),
+//!         class: Class::Local,
+//!         why: "the unit's own priority",
+//!     }],
+//!     rewrites: vec![],
+//! };
+//! let web = ObjectKey::new("instance", "web");
+//! let unit = |priority: i64| {
+//!     let mut d = Document::new();
+//!     d.set(web.clone(), "vrid", Value::Int(51)).unwrap();
+//!     d.set(web.clone(), "priority", Value::Int(priority)).unwrap();
+//!     schema.shared_form(&d, &Addresses::default())
+//! };
+//! let (a, b) = (unit(200), unit(100));
+//! assert_eq!(DigestTree::new(1, &a).root(), DigestTree::new(1, &b).root());
+//!
+//! let mut changed = b.clone();
+//! changed.set(web.clone(), "vrid", Value::Int(52)).unwrap();
+//! assert_eq!(a.diff(&changed).len(), 1);
+//! assert_ne!(DigestTree::new(1, &a).object(&web), DigestTree::new(1, &changed).object(&web));
+//! ```
+//!
+//! [`sim`] shows two sessions keeping such a document in sync.
 #![forbid(unsafe_code)]
 
 pub mod app;

@@ -43,8 +43,11 @@ impl Session {
             self.send_hello();
         }
         self.timers.set(Timer::Dead, self.now + self.cfg.dead_after);
+        // A SNAP_BEGIN over `max_document` gets a REJECT saying so
+        // (on_snap_begin, before anything is allocated), not a dropped
+        // connection.
         let limits = FrameLimits {
-            max_document: self.cfg.max_document,
+            max_document: u64::MAX,
         };
         for plain in frames {
             let frame = match Frame::decode(&plain, &limits) {
@@ -255,6 +258,18 @@ impl Session {
         })
     }
 
+    /// Takes the partner's authority over an equal document (no bytes of
+    /// configuration move) and tells it so with ADOPT.
+    pub(super) fn adopt(&mut self, auth: Authority) {
+        self.authority = auth;
+        self.status.local = auth;
+        self.send(&Frame::Adopt {
+            epoch: auth.epoch,
+            generation: auth.generation,
+            root: self.tree.root(),
+        });
+    }
+
     /// Records the partner's authority and root.
     pub(super) fn note_peer(&mut self, auth: Authority, root: Digest) {
         self.status.peer = Some(auth);
@@ -286,8 +301,7 @@ impl Session {
             if auth.epoch == self.authority.epoch && auth.generation > self.authority.generation
                 || auth.epoch != self.authority.epoch && self.authority.epoch == 0
             {
-                self.authority = auth;
-                self.status.local = auth;
+                self.adopt(auth);
             }
         }
         let Some(conn) = self.conn.as_mut() else {
@@ -414,6 +428,30 @@ impl Session {
         }
     }
 
+    /// A change pushed by a partner with a newer schema (which must not
+    /// push to an older unit): refused with code Version.
+    fn refuse_newer(&mut self, generation: u64) -> bool {
+        let Some(peer) = self.peer() else {
+            return false;
+        };
+        if peer.schema <= self.cfg.schema_version {
+            return false;
+        }
+        let text = format!(
+            "this unit runs schema {}, the partner schema {}: a newer unit never pushes to an older one; upgrade this unit",
+            self.cfg.schema_version, peer.schema
+        );
+        self.send_reject(
+            generation,
+            Refusal {
+                code: RejectCode::Version,
+                path: String::new(),
+                text,
+            },
+        );
+        true
+    }
+
     fn on_delta(
         &mut self,
         base: Authority,
@@ -422,6 +460,9 @@ impl Session {
         root: Digest,
         ops: Vec<crate::doc::Op>,
     ) {
+        if self.refuse_newer(to.generation) {
+            return;
+        }
         if base == self.authority && base_root == self.tree.root() {
             let undo = match self.stage_ops(&ops) {
                 Ok(undo) => undo,
@@ -455,6 +496,9 @@ impl Session {
     }
 
     fn on_snap_begin(&mut self, to: Authority, len: u64, root: Digest) {
+        if self.refuse_newer(to.generation) {
+            return;
+        }
         if to.epoch == self.authority.epoch && to.generation < self.authority.generation {
             let text = format!(
                 "this unit has a newer configuration (generation {} > {})",
@@ -602,13 +646,13 @@ impl Session {
             path,
             text,
         };
+        let at = if refusal.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", refusal.path)
+        };
         let reason = format!(
-            "the partner refused generation {generation}: {} {}",
-            if refusal.path.is_empty() {
-                String::new()
-            } else {
-                format!("{}:", refusal.path)
-            },
+            "the partner refused generation {generation}: {at}{}",
             refusal.text
         );
         self.status.last_error = Some(reason.clone());
@@ -756,9 +800,14 @@ impl Session {
             Err(refusal) => {
                 self.unstage(p.undo);
                 self.status.local_root = self.tree.root();
+                let at = if refusal.path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", refusal.path)
+                };
                 let reason = format!(
-                    "refused the partner's generation {}: {} {}",
-                    p.authority.generation, refusal.path, refusal.text
+                    "refused the partner's generation {}: {at}{}",
+                    p.authority.generation, refusal.text
                 );
                 self.status.last_error = Some(reason.clone());
                 self.block = Some(Block::Rejected(reason));

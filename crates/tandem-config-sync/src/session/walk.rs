@@ -173,6 +173,12 @@ impl Session {
             });
             return;
         }
+        if walk.purpose == Purpose::Merge {
+            // The partner may hold a tombstone (a newer removal) for what
+            // only this unit has: its version decides.
+            let absent = std::mem::take(&mut walk.absent);
+            walk.fetch.extend(absent);
+        }
         let keys: Vec<ObjectKey> = walk.fetch.iter().cloned().collect();
         let mut batches: Vec<Vec<ObjectKey>> = Vec::new();
         let mut size = 64;
@@ -257,8 +263,7 @@ impl Session {
                 let nothing = objects.is_empty();
                 let undo = self.stage_objects(objects);
                 if self.tree.root() == root && nothing {
-                    self.authority = target;
-                    self.status.local = target;
+                    self.adopt(target);
                 } else if self.tree.root() == root {
                     self.begin_apply(undo, target, Vec::new(), Vec::new());
                 } else {

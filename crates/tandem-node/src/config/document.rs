@@ -497,14 +497,6 @@ pub fn get(text: &str, path: &str) -> Result<Option<Value>, ConfigError> {
     Ok(document(text)?.get(&key, &field).cloned())
 }
 
-/// A value as its TOML literal, as the file writes it (`150`, `"eth1"`,
-/// `[1, 2]`, `{ max_starts = 3 }`): what `tandemd config get` prints.
-pub fn literal(value: &Value) -> String {
-    let mut out = String::new();
-    text::write_value(&mut out, value);
-    out
-}
-
 /// `tandemd config set KEY VALUE`: the new file's text with the field at
 /// `path` set to `value_toml`, a TOML value as the file writes it (`150`,
 /// `"eth1"`, `[1, 2]`, `true`, `{ max_starts = 3 }`). The text is

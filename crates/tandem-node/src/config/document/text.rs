@@ -267,7 +267,7 @@ fn write_str(out: &mut String, s: &str) {
 /// A value as a TOML value: lists as arrays, tables inline; a float
 /// always with a point or an exponent, so it reads back as a float.
 /// Bytes, which a file never holds, are written as a list of integers.
-pub(super) fn write_value(out: &mut String, v: &Value) {
+fn write_value(out: &mut String, v: &Value) {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => {
