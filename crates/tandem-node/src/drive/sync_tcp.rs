@@ -387,19 +387,23 @@ fn establish(
         return false;
     };
     let (wtx, wrx) = bounded::<Vec<u8>>(WRITE_QUEUE);
-    let (rtx, rshared) = (tx.clone(), shared.clone());
-    let r = std::thread::Builder::new()
-        .name("tandemd-sync-rx".into())
-        .spawn(move || read_loop(reader, id, &rtx, &rshared));
     let wtx2 = tx.clone();
     let w = std::thread::Builder::new()
         .name("tandemd-sync-tx".into())
         .spawn(move || write_loop(writer, id, &wrx, &wtx2));
-    if r.is_err() || w.is_err() {
+    if w.is_err() {
         shared.clear(id);
         let _ = stream.shutdown(Shutdown::Both);
         return false;
     }
+    let Ok(closer) = stream.try_clone() else {
+        shared.clear(id);
+        let _ = stream.shutdown(Shutdown::Both);
+        return false;
+    };
+    // The loop hears of the connection before any of its bytes: the
+    // reader starts only after Connected is queued, so a message the
+    // partner sent at once is never dropped as belonging to no connection.
     let ev = TcpEvent::Connected {
         id,
         side,
@@ -409,6 +413,17 @@ fn establish(
     if tx.send_timeout(ev, Duration::from_secs(5)).is_err() {
         shared.clear(id);
         return false;
+    }
+    let (rtx, rshared) = (tx.clone(), shared.clone());
+    let r = std::thread::Builder::new()
+        .name("tandemd-sync-rx".into())
+        .spawn(move || read_loop(reader, id, &rtx, &rshared));
+    if r.is_err() {
+        let _ = tx.send(TcpEvent::Closed {
+            id,
+            reason: "cannot start the connection's reader thread".into(),
+        });
+        let _ = closer.shutdown(Shutdown::Both);
     }
     true
 }
