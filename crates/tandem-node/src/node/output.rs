@@ -257,7 +257,7 @@ pub enum EventKind {
     },
     /// Every instance stopped.
     Stopped,
-    /// Configuration sync (its own stable names: `sync-state`, ...).
+    /// Configuration sync (its own stable names: `sync_state`, ...).
     Sync(SyncEvent),
 }
 

@@ -12,7 +12,7 @@ use crate::node::Level;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SyncEvent {
-    /// `sync-state`: the pair's sync state changed (`in-sync`, `pending`,
+    /// `sync_state`: the pair's sync state changed (`in-sync`, `pending`,
     /// `syncing`, `diverged`, `conflict`, `blocked`, `disconnected`, and
     /// `off` when sync stopped or could not start).
     State {
@@ -23,31 +23,31 @@ pub enum SyncEvent {
         /// The pending generation, the differing sections, why blocked.
         detail: Option<String>,
     },
-    /// `sync-peer`: the partner said who it is.
+    /// `sync_peer`: the partner said who it is.
     Peer {
         /// Its unit id.
         unit: String,
         /// Its tandemd version.
         software: String,
     },
-    /// `sync-committed`: a local change of the shared configuration, sent
+    /// `sync_committed`: a local change of the shared configuration, sent
     /// to the partner as this generation.
     Committed {
         /// The generation.
         generation: u64,
     },
-    /// `sync-not-synced`: a local change applied here but not sent.
+    /// `sync_not_synced`: a local change applied here but not sent.
     NotSynced {
         /// Why.
         reason: String,
     },
-    /// `sync-acked`: the partner applied this unit's configuration up to
+    /// `sync_acked`: the partner applied this unit's configuration up to
     /// this generation.
     Acked {
         /// The generation.
         generation: u64,
     },
-    /// `sync-rejected`: the partner refused this unit's change.
+    /// `sync_rejected`: the partner refused this unit's change.
     Rejected {
         /// The generation.
         generation: u64,
@@ -58,14 +58,14 @@ pub enum SyncEvent {
         /// The partner's words.
         text: String,
     },
-    /// `sync-applied`: a change from the partner was written and applied.
+    /// `sync_applied`: a change from the partner was written and applied.
     Applied {
         /// The generation this unit is at now.
         generation: u64,
         /// The objects that changed.
         changed: Vec<String>,
     },
-    /// `sync-refused`: a change from the partner was refused here;
+    /// `sync_refused`: a change from the partner was refused here;
     /// nothing changed.
     Refused {
         /// The code sent back.
@@ -75,12 +75,12 @@ pub enum SyncEvent {
         /// Why.
         text: String,
     },
-    /// `sync-diverged`: the two configurations differ in these objects.
+    /// `sync_diverged`: the two configurations differ in these objects.
     Diverged {
         /// The objects.
         objects: Vec<String>,
     },
-    /// `sync-conflict`: concurrent edits of one object (bidirectional
+    /// `sync_conflict`: concurrent edits of one object (bidirectional
     /// mode); the merge kept the winner's.
     Conflict {
         /// The object.
@@ -93,12 +93,12 @@ pub enum SyncEvent {
         /// (`None`: the losing edit removed the object).
         lost: Option<String>,
     },
-    /// `sync-forced`: `sync force`: this unit's configuration wins.
+    /// `sync_forced`: `sync force`: this unit's configuration wins.
     Forced {
         /// The partner's fields it overwrites.
         overwritten: usize,
     },
-    /// `sync-error`: the connection, the key, the state file or the
+    /// `sync_error`: the connection, the key, the state file or the
     /// partner failed.
     Error {
         /// In words.
@@ -110,18 +110,18 @@ impl SyncEvent {
     /// The stable name.
     pub const fn name(&self) -> &'static str {
         match self {
-            SyncEvent::State { .. } => "sync-state",
-            SyncEvent::Peer { .. } => "sync-peer",
-            SyncEvent::Committed { .. } => "sync-committed",
-            SyncEvent::NotSynced { .. } => "sync-not-synced",
-            SyncEvent::Acked { .. } => "sync-acked",
-            SyncEvent::Rejected { .. } => "sync-rejected",
-            SyncEvent::Applied { .. } => "sync-applied",
-            SyncEvent::Refused { .. } => "sync-refused",
-            SyncEvent::Diverged { .. } => "sync-diverged",
-            SyncEvent::Conflict { .. } => "sync-conflict",
-            SyncEvent::Forced { .. } => "sync-forced",
-            SyncEvent::Error { .. } => "sync-error",
+            SyncEvent::State { .. } => "sync_state",
+            SyncEvent::Peer { .. } => "sync_peer",
+            SyncEvent::Committed { .. } => "sync_committed",
+            SyncEvent::NotSynced { .. } => "sync_not_synced",
+            SyncEvent::Acked { .. } => "sync_acked",
+            SyncEvent::Rejected { .. } => "sync_rejected",
+            SyncEvent::Applied { .. } => "sync_applied",
+            SyncEvent::Refused { .. } => "sync_refused",
+            SyncEvent::Diverged { .. } => "sync_diverged",
+            SyncEvent::Conflict { .. } => "sync_conflict",
+            SyncEvent::Forced { .. } => "sync_forced",
+            SyncEvent::Error { .. } => "sync_error",
         }
     }
 
@@ -144,10 +144,10 @@ impl SyncEvent {
     }
 
     /// The event's fields as JSON (without `event` and `at_unix`), as
-    /// docs/control.md lists them: `sync-state` {state, from, reason?},
-    /// `sync-applied` {generation, objects}, `sync-rejected` {generation,
-    /// code, path, text}, `sync-conflict` {object, winner, loser, lost},
-    /// `sync-error` {text}, ...
+    /// docs/control.md lists them: `sync_state` {state, from, reason?},
+    /// `sync_applied` {generation, objects}, `sync_rejected` {generation,
+    /// code, path, text}, `sync_conflict` {object, winner, loser, lost},
+    /// `sync_error` {text}, ...
     pub fn to_json(&self) -> Value {
         match self {
             SyncEvent::State { from, to, detail } => {
@@ -275,7 +275,7 @@ mod tests {
             to: "blocked".into(),
             detail: Some("the partner runs schema 2".into()),
         });
-        assert_eq!(v["event"], "sync-state");
+        assert_eq!(v["event"], "sync_state");
         assert_eq!(v["state"], "blocked");
         assert_eq!(v["from"], "in-sync");
         assert_eq!(v["reason"], "the partner runs schema 2");
@@ -296,7 +296,7 @@ mod tests {
                 v["generation"].clone(),
                 v["objects"].clone()
             ),
-            (json!("sync-applied"), json!(7), json!(["instance.web"]))
+            (json!("sync_applied"), json!(7), json!(["instance.web"]))
         );
         let v = line(SyncEvent::Rejected {
             generation: 8,
@@ -304,7 +304,7 @@ mod tests {
             path: "instance.web.addresses".into(),
             text: "IPv6 with an IPv4 source".into(),
         });
-        assert_eq!(v["event"], "sync-rejected");
+        assert_eq!(v["event"], "sync_rejected");
         for (k, want) in [
             ("generation", json!(8)),
             ("code", json!("local-conflict")),
@@ -319,7 +319,7 @@ mod tests {
             loser: "b".into(),
             lost: Some("{ \"port\" = 8080 }".into()),
         });
-        assert_eq!(v["event"], "sync-conflict");
+        assert_eq!(v["event"], "sync_conflict");
         assert_eq!(v["object"], "app.vs.web1");
         assert_eq!(
             (v["winner"].clone(), v["loser"].clone()),
@@ -329,12 +329,12 @@ mod tests {
         let v = line(SyncEvent::Error {
             text: "connect 192.0.2.2:6973: refused".into(),
         });
-        assert_eq!(v["event"], "sync-error");
+        assert_eq!(v["event"], "sync_error");
         assert_eq!(v["text"], "connect 192.0.2.2:6973: refused");
     }
 
     #[test]
-    fn every_sync_event_name_is_kebab_case_and_distinct() {
+    fn every_sync_event_name_is_snake_case_and_distinct() {
         let all = [
             SyncEvent::State {
                 from: String::new(),
@@ -380,7 +380,8 @@ mod tests {
         let names: std::collections::BTreeSet<&str> = all.iter().map(SyncEvent::name).collect();
         assert_eq!(names.len(), all.len());
         for n in names {
-            assert!(n.starts_with("sync-") && !n.contains('_'), "{n}");
+            // Snake case, as every other event of tandemd.
+            assert!(n.starts_with("sync_") && !n.contains('-'), "{n}");
         }
     }
 }
