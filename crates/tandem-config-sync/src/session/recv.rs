@@ -620,6 +620,13 @@ impl Session {
             self.send_reject(to.generation, r);
             return;
         }
+        if tree.root() == self.tree.root() {
+            // The same document (a snapshot sent twice, or to a unit that
+            // already had it): take its authority, nothing to apply.
+            self.adopt(to);
+            self.send_ack();
+            return;
+        }
         let undo = self.stage_whole(document, tree);
         self.begin_apply(undo, to, Vec::new(), Vec::new());
     }
