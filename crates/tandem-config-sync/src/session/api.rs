@@ -115,11 +115,24 @@ impl Session {
     /// ([`CommitError::NotActive`]): use [`Session::set_document`] for a
     /// change the partner's document will replace.
     pub fn commit(&mut self, now: Instant, document: Document) -> Result<Authority, CommitError> {
+        self.commit_as(now, document, self.role)
+    }
+
+    /// [`Session::commit`] of an edit made while this unit had the role
+    /// `role` (a change that restarts a virtual router on the Active is
+    /// committed as the Active's, although the router is not Active again
+    /// yet when the change is ready).
+    pub fn commit_as(
+        &mut self,
+        now: Instant,
+        document: Document,
+        role: Role,
+    ) -> Result<Authority, CommitError> {
         self.now = now;
         if self.pending.is_some() {
             return Err(CommitError::Busy);
         }
-        if self.cfg.mode == Mode::ActiveStandby && self.role == Role::Backup {
+        if self.cfg.mode == Mode::ActiveStandby && role == Role::Backup {
             return Err(CommitError::NotActive);
         }
         let ops = self.doc.diff(&document);

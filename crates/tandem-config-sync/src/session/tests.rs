@@ -957,3 +957,16 @@ mod bidirectional_props {
         }
     }
 }
+
+#[test]
+fn an_edit_made_on_the_active_commits_although_the_role_changed_since() {
+    let doc = vs(2);
+    let mut p = in_sync_pair(doc.clone());
+    // The edit restarted the Active's router: it is not Active yet.
+    p.a.s.set_role(p.now, Role::Backup);
+    let new = with(&doc, "vs00001", "port", Value::Int(9));
+    assert_eq!(p.a.s.commit(p.now, new.clone()), Err(CommitError::NotActive));
+    p.a.s.commit_as(p.now, new.clone(), Role::Active).unwrap();
+    p.pump();
+    assert_eq!(p.b.s.document(), &new);
+}
