@@ -283,6 +283,13 @@ impl Session {
         self.authority
     }
 
+    /// The root digest of the document as it is now, a change staged for
+    /// [`Output::Apply`] included (so the host can record the root it is
+    /// applying without digesting the whole document again).
+    pub fn root(&self) -> crate::digest::Digest {
+        self.tree.root()
+    }
+
     /// Whether the election may preempt into this unit: the partner is
     /// connected and the roots match.
     pub fn ready(&self) -> bool {

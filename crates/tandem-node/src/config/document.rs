@@ -322,8 +322,58 @@ fn addresses(sync: Option<&SyncConfig>) -> Addresses {
 /// (local fields dropped, the addresses of `[sync] addresses` and the
 /// rewrite rules symbolised).
 pub fn shared(text: &str, sync: Option<&SyncConfig>) -> Result<Document, ConfigError> {
-    let doc = document(text)?;
-    Ok(schema_for(sync).shared_form(&doc, &addresses(sync)))
+    Ok(shared_doc(&document(text)?, sync))
+}
+
+/// [`shared`] of the file's document.
+pub fn shared_doc(doc: &Document, sync: Option<&SyncConfig>) -> Document {
+    schema_for(sync).shared_form(doc, &addresses(sync))
+}
+
+/// Whether every one of `keys` is an object of `[app]` (`app.<kind>`): a
+/// change of only these leaves tandemd's own settings, the
+/// [`DaemonConfig`], as they were.
+pub fn app_only<'a>(keys: impl IntoIterator<Item = &'a ObjectKey>) -> bool {
+    keys.into_iter().all(|k| k.section.starts_with("app."))
+}
+
+/// Checks the `[app]` objects `keys` of `doc` (a file's document) as the
+/// file's parse checks `[app]`: they are rendered on their own, read back
+/// (the values must read back as they are: `Err` with the path of the
+/// first that does not) and given the checks of `[app]`. The errors have
+/// no line (the objects' text is not the file's).
+fn check_app_objects(doc: &Document, keys: &[ObjectKey]) -> Result<(), AppCheck> {
+    let (some, text) = text::objects(doc, keys);
+    let back = text::read_unlocated(&text).map_err(AppCheck::Config)?;
+    if let Some(op) = back.diff(&some).first() {
+        return Err(AppCheck::NoForm(op_path(op)));
+    }
+    build::check_app_text(&text).map_err(AppCheck::Config)
+}
+
+/// Why changed `[app]` objects fail [`check_app_objects`].
+enum AppCheck {
+    /// A check of the file.
+    Config(ConfigError),
+    /// The value at this path has no form in the file.
+    NoForm(String),
+}
+
+/// The field path (or the object's, for a removed object) an op names.
+fn op_path(op: &Op) -> String {
+    let key = op.key();
+    match op {
+        Op::Set { field, .. } | Op::Remove { field, .. } => key.path(field),
+        Op::RemoveObject { .. } => key.to_string(),
+    }
+}
+
+fn no_form(path: String) -> AdoptError {
+    AdoptError {
+        code: AdoptCode::Invalid,
+        text: format!("{path}: this value has no form in tandemd's configuration file"),
+        path,
+    }
 }
 
 /// A configuration this unit adopted from the partner's shared document.
@@ -333,6 +383,22 @@ pub struct Adopted {
     pub text: String,
     /// That text, parsed and checked as a file.
     pub config: DaemonConfig,
+}
+
+/// The partner's shared document adopted into this unit's file's
+/// document ([`adopt_doc`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptedDoc {
+    /// The new file's document.
+    pub doc: Document,
+    /// The new file's text ([`render`] of `doc`).
+    pub text: String,
+    /// The objects of the file that change, in key order.
+    pub changed: Vec<ObjectKey>,
+    /// `text` parsed and checked as a file; `None` when only `[app]`
+    /// objects change ([`app_only`]): tandemd's settings are those of the
+    /// file adopted into, and only the changed objects were checked.
+    pub config: Option<DaemonConfig>,
 }
 
 /// Why a shared document cannot be adopted, as a REJECT says it.
@@ -382,7 +448,8 @@ pub struct AdoptError {
 }
 
 impl AdoptError {
-    fn config(e: &ConfigError) -> AdoptError {
+    /// The refusal of a configuration that fails the file's checks.
+    pub fn config(e: &ConfigError) -> AdoptError {
         let path = match e {
             ConfigError::Invalid { at, .. } => at.field.clone(),
             _ => String::new(),
@@ -411,9 +478,44 @@ pub fn adopt(
     shared: &Document,
     sync: Option<&SyncConfig>,
 ) -> Result<Adopted, AdoptError> {
+    let own = document(own_text).map_err(|e| AdoptError::config(&e))?;
+    let adopted = adopt_doc(&own, shared, sync)?;
+    let config = match adopted.config {
+        Some(c) => c,
+        // The file adopted into was text, not a checked file: all of it
+        // is checked.
+        None => build::parse_text(&adopted.text, None).map_err(|e| AdoptError::config(&e))?,
+    };
+    Ok(Adopted {
+        text: adopted.text,
+        config,
+    })
+}
+
+/// [`adopt`] into `own`, the document of this unit's current file, which
+/// passed the file's checks (its configuration is the one running).
+///
+/// When every object that changes is an `[app]` object ([`app_only`]),
+/// only those are checked (as the file's parse checks `[app]`, their
+/// values read back as they are) and tandemd's settings are `own`'s
+/// ([`AdoptedDoc::config`] is `None`): a change costs its objects, not the
+/// file. Any other change is checked as a whole file, as [`adopt`] does.
+/// The refusals are [`adopt`]'s.
+pub fn adopt_doc(
+    own: &Document,
+    shared: &Document,
+    sync: Option<&SyncConfig>,
+) -> Result<AdoptedDoc, AdoptError> {
     let schema = schema_for(sync);
+    let mut classes: Option<(&str, tandem_config_sync::schema::SectionClasses<'_>)> = None;
     for (key, fields) in shared.objects() {
-        if let Some(field) = fields.keys().find(|f| schema.class(key, f) == Class::Local) {
+        if classes.as_ref().is_none_or(|(s, _)| *s != key.section) {
+            classes = Some((&key.section, schema.section(&key.section)));
+        }
+        let Some((_, of_section)) = &classes else {
+            continue;
+        };
+        if let Some(field) = fields.keys().find(|f| of_section.class(f) == Class::Local) {
             return Err(AdoptError {
                 code: AdoptCode::LocalConflict,
                 path: key.path(field),
@@ -424,8 +526,7 @@ pub fn adopt(
             });
         }
     }
-    let own = document(own_text).map_err(|e| AdoptError::config(&e))?;
-    let mut doc = schema.adopt(shared, &own, &addresses(sync));
+    let mut doc = schema.adopt(shared, own, &addresses(sync));
     // An object the partner removed goes, with this unit's local fields
     // of it (an instance's priority without its instance is no instance).
     let orphans: Vec<ObjectKey> = doc
@@ -437,6 +538,9 @@ pub fn adopt(
     for key in orphans {
         doc.put_object(key, None);
     }
+    let changed: Vec<ObjectKey> = Document::changed_keys(&own.diff(&doc))
+        .into_iter()
+        .collect();
     let text = render(&doc);
     let limit = sync
         .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
@@ -451,21 +555,29 @@ pub fn adopt(
             ),
         });
     }
+    if app_only(&changed) {
+        return match check_app_objects(&doc, &changed) {
+            Ok(()) => Ok(AdoptedDoc {
+                doc,
+                text,
+                changed,
+                config: None,
+            }),
+            Err(AppCheck::Config(e)) => Err(AdoptError::config(&e)),
+            Err(AppCheck::NoForm(path)) => Err(no_form(path)),
+        };
+    }
     let back = document(&text).map_err(|e| AdoptError::config(&e))?;
     if let Some(op) = back.diff(&doc).first() {
-        let key = op.key();
-        let path = match op {
-            Op::Set { field, .. } | Op::Remove { field, .. } => key.path(field),
-            Op::RemoveObject { .. } => key.to_string(),
-        };
-        return Err(AdoptError {
-            code: AdoptCode::Invalid,
-            text: format!("{path}: this value has no form in tandemd's configuration file"),
-            path,
-        });
+        return Err(no_form(op_path(op)));
     }
     let config = build::parse_text(&text, None).map_err(|e| AdoptError::config(&e))?;
-    Ok(Adopted { text, config })
+    Ok(AdoptedDoc {
+        doc,
+        text,
+        changed,
+        config: Some(config),
+    })
 }
 
 /// An error of a `config get/set/unset` path or value.
@@ -493,8 +605,13 @@ fn parse_path(path: &str) -> Result<(ObjectKey, String), ConfigError> {
 /// `app.vs.web1.port`, `global.restart_guard`) in the file's text, `None`
 /// if the file does not set it.
 pub fn get(text: &str, path: &str) -> Result<Option<Value>, ConfigError> {
+    get_doc(&document(text)?, path)
+}
+
+/// [`get`] in the file's document.
+pub fn get_doc(doc: &Document, path: &str) -> Result<Option<Value>, ConfigError> {
     let (key, field) = parse_path(path)?;
-    Ok(document(text)?.get(&key, &field).cloned())
+    Ok(doc.get(&key, &field).cloned())
 }
 
 /// `tandemd config set KEY VALUE`: the new file's text with the field at
@@ -503,26 +620,74 @@ pub fn get(text: &str, path: &str) -> Result<Option<Value>, ConfigError> {
 /// [`render`]ed (comments and layout are not kept) and checked as a file
 /// before it is returned.
 pub fn set(text: &str, path: &str, value_toml: &str) -> Result<String, ConfigError> {
-    let (key, field) = parse_path(path)?;
-    let value = parse_value(path, value_toml)?;
-    edit(text, path, Op::Set { key, field, value })
+    checked_text(set_doc(&document(text)?, path, value_toml)?)
 }
 
 /// `tandemd config unset KEY`: the new file's text without the field at
 /// `path` (the object goes with its last field; unsetting a field the
 /// file does not set changes nothing), checked as a file.
 pub fn unset(text: &str, path: &str) -> Result<String, ConfigError> {
-    let (key, field) = parse_path(path)?;
-    edit(text, path, Op::Remove { key, field })
+    checked_text(unset_doc(&document(text)?, path)?)
 }
 
-fn edit(text: &str, path: &str, op: Op) -> Result<String, ConfigError> {
-    let mut doc = document(text)?;
-    doc.apply(&[op])
+/// The text of an edit of a document that came from text, not from a
+/// checked file: all of it is checked.
+fn checked_text(edited: Edited) -> Result<String, ConfigError> {
+    if edited.config.is_none() {
+        build::parse_text(&edited.text, None)?;
+    }
+    Ok(edited.text)
+}
+
+/// A file's document after a `config set` or `config unset`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edited {
+    /// The new document.
+    pub doc: Document,
+    /// Its text ([`render`]).
+    pub text: String,
+    /// `text` parsed and checked as a file; `None` when the edit is of an
+    /// `[app]` object ([`app_only`]): tandemd's settings are those of the
+    /// document edited, and only the edited object was checked.
+    pub config: Option<DaemonConfig>,
+}
+
+/// [`set`] in `doc`, the document of a file that passed the file's
+/// checks: an edit of an `[app]` object checks that object as the file's
+/// parse checks `[app]` (and keeps tandemd's settings), any other is
+/// checked as a whole file.
+pub fn set_doc(doc: &Document, path: &str, value_toml: &str) -> Result<Edited, ConfigError> {
+    let (key, field) = parse_path(path)?;
+    let value = parse_value(path, value_toml)?;
+    edit(doc, path, Op::Set { key, field, value })
+}
+
+/// [`unset`] in `doc`, checked as [`set_doc`] checks.
+pub fn unset_doc(doc: &Document, path: &str) -> Result<Edited, ConfigError> {
+    let (key, field) = parse_path(path)?;
+    edit(doc, path, Op::Remove { key, field })
+}
+
+fn edit(doc: &Document, path: &str, op: Op) -> Result<Edited, ConfigError> {
+    let key = op.key().clone();
+    let mut new = doc.clone();
+    new.apply(&[op])
         .map_err(|e| edit_error(path, Problem::Doc(e)))?;
-    let out = render(&doc);
-    build::parse_text(&out, None)?;
-    Ok(out)
+    let text = render(&new);
+    let config = if app_only([&key]) {
+        match check_app_objects(&new, &[key]) {
+            Ok(()) => None,
+            Err(AppCheck::Config(e)) => return Err(e),
+            Err(AppCheck::NoForm(at)) => return Err(edit_error(&at, Problem::NoForm)),
+        }
+    } else {
+        Some(build::parse_text(&text, None)?)
+    };
+    Ok(Edited {
+        doc: new,
+        text,
+        config,
+    })
 }
 
 /// One TOML value literal.

@@ -46,7 +46,27 @@ const NAMED: [&str; 2] = ["instance", "sync_group"];
 
 /// Reads the file's text (see [`super::document`]).
 pub(super) fn read(text: &str) -> Result<Document, ConfigError> {
-    let src = Src::new(text, None, false);
+    read_in(text, Src::new(text, None, false))
+}
+
+/// [`read`] of a text that is not the file (some objects of it rendered
+/// on their own): errors have no line, which would not be the file's.
+pub(super) fn read_unlocated(text: &str) -> Result<Document, ConfigError> {
+    read_in(text, Src::new("", None, false))
+}
+
+/// The objects `keys` of `doc` (those it has) as a document of their own
+/// and its text: what checks just these objects as the file would.
+pub(super) fn objects(doc: &Document, keys: &[ObjectKey]) -> (Document, String) {
+    let mut some = Document::new();
+    for key in keys {
+        some.put_object(key.clone(), doc.object(key).cloned());
+    }
+    let text = write(&some);
+    (some, text)
+}
+
+fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
     let file: DocFile = toml::from_str(text).map_err(|e| ConfigError::Toml {
         location: e.span().and_then(|s| src.loc(s)),
         message: e.message().trim_end().to_string(),

@@ -6,10 +6,11 @@
 //! running configuration and the file as they were.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use tandem_config_sync::digest::{hex, DigestTree};
-use tandem_config_sync::doc::ObjectKey;
-use tandem_config_sync::frame::RejectCode;
+use tandem_config_sync::digest::hex;
+use tandem_config_sync::doc::{Document, ObjectKey};
+use tandem_config_sync::frame::{RejectCode, Role};
 use tandem_config_sync::session::{Apply, Authority, CommitError, Refusal};
 use tandem_election::Instant;
 
@@ -27,6 +28,8 @@ pub(in crate::node) enum Work {
     /// A configuration file from this unit.
     Local {
         file: Box<ConfigFile>,
+        /// What the Node worked out the file from (`config set`).
+        known: Option<Box<Known>>,
         reply: Option<ReplyTo>,
         wait: bool,
     },
@@ -34,11 +37,30 @@ pub(in crate::node) enum Work {
     Partner(Apply),
 }
 
+/// A local file the Node made from its running file's document.
+#[derive(Debug)]
+pub(in crate::node) struct Known {
+    /// The new file's document.
+    pub(in crate::node) doc: Document,
+    /// `Some(version)`: only `[app]` objects of the running file at that
+    /// [`file_version`](super::SyncAdapter::file_version) changed, so the
+    /// configuration is that file's.
+    pub(in crate::node) app_only: Option<u64>,
+}
+
 /// A change under way.
 #[derive(Debug)]
 pub(in crate::node) struct Change {
     path: PathBuf,
     text: String,
+    /// The new file's document, if known (else read from `text` once the
+    /// change is applied).
+    doc: Option<Document>,
+    /// The configuration `text` makes.
+    config: DaemonConfig,
+    /// Only `[app]` objects change: the configuration is the running
+    /// file's, and nothing is reloaded if it is the one running.
+    app_only: bool,
     /// The file's text before, if this change writes it: put back when the
     /// apply fails.
     restore: Option<String>,
@@ -67,13 +89,9 @@ enum Kind {
 #[derive(Debug)]
 pub(in crate::node) enum Step {
     /// The new text is being written; the plan follows.
-    Writing {
-        token: WriteToken,
-        change: Change,
-        config: Box<DaemonConfig>,
-    },
+    Writing { token: WriteToken, change: Box<Change> },
     /// The plan is with the host.
-    Planned { tag: u64, change: Change },
+    Planned { tag: u64, change: Box<Change> },
     /// A partner change is applied; its state file is being written, the
     /// ACK follows.
     State {
@@ -112,7 +130,12 @@ impl Node {
                 }
             }
             Ok(file) => {
-                self.sync.queue.push_back(Work::Local { file, reply, wait });
+                self.sync.queue.push_back(Work::Local {
+                    file,
+                    known: None,
+                    reply,
+                    wait,
+                });
                 self.sync_next(now);
             }
         }
@@ -125,22 +148,42 @@ impl Node {
                 return;
             };
             match work {
-                Work::Local { file, reply, wait } => self.start_local(*file, reply, wait),
+                Work::Local {
+                    file,
+                    known,
+                    reply,
+                    wait,
+                } => self.start_local(now, *file, known.map(|k| *k), reply, wait),
                 Work::Partner(apply) => self.start_partner(now, apply),
             }
         }
     }
 
-    fn start_local(&mut self, file: ConfigFile, reply: Option<ReplyTo>, wait: bool) {
+    fn start_local(
+        &mut self,
+        now: Instant,
+        file: ConfigFile,
+        known: Option<Known>,
+        reply: Option<ReplyTo>,
+        wait: bool,
+    ) {
         let restore = self
             .sync
             .file
             .as_ref()
             .filter(|f| f.path == file.path)
             .map(|f| f.text.clone());
+        // Worked out against the file as it still is?
+        let version = self.sync.file_version;
+        let (doc, app_only) = match known {
+            Some(k) => (Some(k.doc), k.app_only == Some(version)),
+            None => (None, false),
+        };
         let change = Change {
             path: file.path,
             text: file.text,
+            doc,
+            app_only,
             restore: None,
             kind: Kind::Local {
                 reply,
@@ -150,11 +193,12 @@ impl Node {
                 sync_key: file.sync_key,
                 sync_state: file.sync_state,
             },
+            config: file.config,
         };
         if file.write {
-            self.write_then_plan(Change { restore, ..change }, Box::new(file.config));
+            self.write_then_plan(Box::new(Change { restore, ..change }));
         } else {
-            self.start_plan(change, file.config);
+            self.start_plan(now, Box::new(change));
         }
     }
 
@@ -165,30 +209,52 @@ impl Node {
         let refuse = |node: &mut Node, code: RejectCode, path: String, text: String| {
             node.partner_refused(now, apply.id, Refusal { code, path, text });
         };
-        let Some(current) = self.sync.file.clone() else {
+        let Some(current) = &self.sync.file else {
             let text = "this unit has no configuration file to write".to_string();
             return refuse(self, RejectCode::Storage, String::new(), text);
         };
-        let adopted = match document::adopt(&current.text, &apply.document, Some(&run.settings)) {
+        let own = match &current.doc {
+            Ok(d) => d,
+            Err(e) => return refuse(self, e.code.reject_code(), e.path.clone(), e.text.clone()),
+        };
+        let adopted = match document::adopt_doc(own, &apply.document, Some(&run.settings)) {
             Ok(a) => a,
             Err(e) => return refuse(self, e.code.reject_code(), e.path, e.text),
         };
-        let root = hex(&DigestTree::new(run.schema_version, &apply.document).root());
+        // The session staged the change: its root is the document's.
+        let root = hex(&run.session.root());
+        let (path, restore) = (current.path.clone(), current.text.clone());
+        let (config, app_only) = match adopted.config {
+            Some(c) => (c, false),
+            None => (current.config.clone(), true),
+        };
+        let Apply {
+            id,
+            document,
+            changed,
+            authority,
+        } = apply;
+        // The session's document is shared with it: let it go, so that the
+        // session stages its next change in place.
+        drop(document);
         let change = Change {
-            path: current.path,
+            path,
             text: adopted.text,
-            restore: Some(current.text),
+            doc: Some(adopted.doc),
+            config,
+            app_only,
+            restore: Some(restore),
             kind: Kind::Partner {
-                id: apply.id,
-                authority: apply.authority,
+                id,
+                authority,
                 root,
-                changed: apply.changed,
+                changed,
             },
         };
-        self.write_then_plan(change, Box::new(adopted.config));
+        self.write_then_plan(Box::new(change));
     }
 
-    fn write_then_plan(&mut self, change: Change, config: Box<DaemonConfig>) {
+    fn write_then_plan(&mut self, change: Box<Change>) {
         let token = self.sync.token();
         self.outputs.push_back(Output::WriteFile {
             path: change.path.clone(),
@@ -196,17 +262,30 @@ impl Node {
             private: false,
             token,
         });
-        self.sync.step = Some(Step::Writing {
-            token,
-            change,
-            config,
-        });
+        self.sync.step = Some(Step::Writing { token, change });
     }
 
-    fn start_plan(&mut self, change: Change, config: DaemonConfig) {
+    /// Applies a written change with the reload plan; a change of `[app]`
+    /// objects only, over the running file's configuration, leaves every
+    /// instance as it is: it is done at once, answered as a reload that
+    /// kept every unit.
+    fn start_plan(&mut self, now: Instant, change: Box<Change>) {
+        if change.app_only && self.sync.file_running {
+            let unchanged = self.units.len();
+            self.emit(
+                now,
+                EventKind::Reloaded {
+                    stopped: Vec::new(),
+                    started: Vec::new(),
+                    unchanged,
+                },
+            );
+            self.state_changed = true;
+            return self.change_applied(now, change, (Vec::new(), Vec::new(), unchanged));
+        }
         self.sync.next_tag += 1;
         let tag = self.sync.next_tag;
-        let mut plan = self.plan(config);
+        let mut plan = self.plan(change.config.clone());
         plan.tag = Some(tag);
         self.outputs.push_back(Output::SetUp(Box::new(plan)));
         self.sync.step = Some(Step::Planned { tag, change });
@@ -235,12 +314,8 @@ impl Node {
         result: Result<(), String>,
     ) {
         match self.sync.step.take() {
-            Some(Step::Writing {
-                token: t,
-                change,
-                config,
-            }) if t == token => match result {
-                Ok(()) => self.start_plan(change, *config),
+            Some(Step::Writing { token: t, change }) if t == token => match result {
+                Ok(()) => self.start_plan(now, change),
                 Err(e) => {
                     let error = format!("cannot write {}: {e}", change.path.display());
                     self.change_failed(now, change, error, RejectCode::Storage, false, true);
@@ -297,12 +372,13 @@ impl Node {
     fn change_failed(
         &mut self,
         now: Instant,
-        change: Change,
+        change: Box<Change>,
         error: String,
         code: RejectCode,
         written: bool,
         report: bool,
     ) {
+        let change = *change;
         if let (true, Some(old)) = (written, change.restore) {
             let token = self.sync.token();
             self.sync.background.insert(token, change.path.clone());
@@ -368,10 +444,33 @@ impl Node {
                 );
             }
         };
+        self.change_applied(now, change, reloaded);
+    }
+
+    /// A change is applied (with its plan, or without one): it is the
+    /// running file now; a local one is committed, a partner's persisted
+    /// then acknowledged.
+    fn change_applied(
+        &mut self,
+        now: Instant,
+        change: Box<Change>,
+        reloaded: (Vec<String>, Vec<String>, usize),
+    ) {
+        let change = *change;
+        let doc = match change.doc {
+            Some(d) => Ok(Arc::new(d)),
+            None => document::document(&change.text)
+                .map(Arc::new)
+                .map_err(|e| document::AdoptError::config(&e)),
+        };
         self.sync.file = Some(CurrentFile {
             path: change.path,
             text: change.text,
+            doc,
+            config: change.config,
         });
+        self.sync.file_version += 1;
+        self.sync.file_running = true;
         match change.kind {
             Kind::Local {
                 reply,
@@ -449,13 +548,11 @@ impl Node {
                 reason: "sync (re)started with these settings: the partner compares its configuration when it connects".into(),
             };
         }
-        let Some(text) = self.sync.file.as_ref().map(|f| f.text.clone()) else {
-            return SyncOutcome::NotConfigured;
-        };
-        let shared = match document::shared(&text, Some(&settings)) {
-            Ok(d) => d,
-            Err(e) => {
-                let reason = format!("the shared configuration: {e}");
+        let shared = match self.sync.file.as_ref().map(|f| &f.doc) {
+            None => return SyncOutcome::NotConfigured,
+            Some(Ok(doc)) => document::shared_doc(doc, Some(&settings)),
+            Some(Err(e)) => {
+                let reason = format!("the shared configuration: {}", e.text);
                 self.emit_sync(
                     now,
                     SyncEvent::NotSynced {
@@ -471,7 +568,14 @@ impl Node {
         if shared == *run.session.document() {
             return SyncOutcome::Unchanged;
         }
-        match run.session.commit(now, shared.clone()) {
+        let result = if !run.settings.bidirectional && run.role == Role::Backup {
+            // The Active's document replaces it at the next repair.
+            run.session.set_document(now, shared);
+            Err(CommitError::NotActive)
+        } else {
+            run.session.commit(now, shared)
+        };
+        match result {
             Ok(authority) => {
                 let generation = authority.generation;
                 self.emit_sync(now, SyncEvent::Committed { generation });
@@ -480,10 +584,6 @@ impl Node {
                 SyncOutcome::Pending { generation }
             }
             Err(e) => {
-                if e == CommitError::NotActive {
-                    // The Active's document replaces it at the next repair.
-                    run.session.set_document(now, shared);
-                }
                 let reason = match e {
                     CommitError::NotActive => {
                         "this unit is the Backup of an active-standby pair: the Active's configuration will replace it".to_string()
