@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::ops::Range;
 
 use serde::Deserialize;
-use tandem_config_sync::doc::{Document, ObjectKey};
+use tandem_config_sync::doc::{Document, Object, ObjectKey};
 use tandem_config_sync::value::Value;
 use toml::Spanned;
 
@@ -187,7 +187,9 @@ fn convert(v: &toml::Value) -> Value {
 
 /// The document as the file's text (see [`super::render`]).
 pub(super) fn write(doc: &Document) -> String {
-    let mut out = String::new();
+    // About what a virtual service of a few fields takes: one allocation
+    // for most files.
+    let mut out = String::with_capacity(HEADER.len() + 1 + doc.len().saturating_mul(128));
     out.push_str(HEADER);
     out.push('\n');
     let objects = doc.objects();
@@ -207,23 +209,28 @@ pub(super) fn write(doc: &Document) -> String {
             7
         }
     };
-    let mut keys: Vec<&ObjectKey> = objects.keys().collect();
-    // Stable: within a rank, the document's own (key) order.
-    keys.sort_by_key(|k| rank(k));
-    for key in keys {
-        let Some(fields) = objects.get(key) else {
-            continue;
-        };
+    // Each key's rank worked out once; stable: within a rank, the
+    // document's own (key) order.
+    let mut keys: Vec<(u8, &ObjectKey, &Object)> =
+        objects.iter().map(|(k, o)| (rank(k), k, o)).collect();
+    keys.sort_by_key(|(r, _, _)| *r);
+    // The header of the last section written, made once per section.
+    let mut header: Option<(&str, String)> = None;
+    for (r, key, fields) in keys {
         out.push('\n');
-        let r = rank(key);
         if (3..5).contains(&r) {
             let _ = writeln!(out, "[[{}]]", key.section);
             out.push_str("name = ");
             write_str(&mut out, &key.id);
             out.push('\n');
         } else {
+            if header.as_ref().is_none_or(|(s, _)| *s != key.section) {
+                header = Some((&key.section, section_header(&key.section)));
+            }
             out.push('[');
-            out.push_str(&section_header(&key.section));
+            if let Some((_, h)) = &header {
+                out.push_str(h);
+            }
             if !key.id.is_empty() || r > 2 {
                 out.push('.');
                 write_str(&mut out, &key.id);
@@ -268,6 +275,12 @@ fn write_key(out: &mut String, key: &str) {
 /// A TOML basic string: quote, backslash and control characters escaped.
 fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    // Most strings need no escape: copied whole.
+    if !s.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -89,7 +89,10 @@ enum Kind {
 #[derive(Debug)]
 pub(in crate::node) enum Step {
     /// The new text is being written; the plan follows.
-    Writing { token: WriteToken, change: Box<Change> },
+    Writing {
+        token: WriteToken,
+        change: Box<Change>,
+    },
     /// The plan is with the host.
     Planned { tag: u64, change: Box<Change> },
     /// A partner change is applied; its state file is being written, the
