@@ -14,7 +14,7 @@
 
 mod text;
 
-use tandem_config_sync::doc::{Document, ObjectKey, Op};
+use tandem_config_sync::doc::{Document, Object, ObjectKey, Op};
 use tandem_config_sync::frame::RejectCode;
 use tandem_config_sync::schema::{Addresses, Class, RewriteRule, Rule, Schema};
 use tandem_config_sync::value::Value;
@@ -343,9 +343,14 @@ pub fn app_only<'a>(keys: impl IntoIterator<Item = &'a ObjectKey>) -> bool {
 /// first that does not) and given the checks of `[app]`. The errors have
 /// no line (the objects' text is not the file's).
 fn check_app_objects(doc: &Document, keys: &[ObjectKey]) -> Result<(), AppCheck> {
-    let (some, text) = text::objects(doc, keys);
+    check_app_document(&text::objects(doc, keys))
+}
+
+/// [`check_app_objects`] of a document of just those objects.
+fn check_app_document(some: &Document) -> Result<(), AppCheck> {
+    let text = render(some);
     let back = text::read_unlocated(&text).map_err(AppCheck::Config)?;
-    if let Some(op) = back.diff(&some).first() {
+    if let Some(op) = back.diff(some).first() {
         return Err(AppCheck::NoForm(op_path(op)));
     }
     build::check_app_text(&text).map_err(AppCheck::Config)
@@ -639,12 +644,15 @@ fn checked_text(edited: Edited) -> Result<String, ConfigError> {
     Ok(edited.text)
 }
 
-/// A file's document after a `config set` or `config unset`.
+/// A file's document after a `config set` or `config unset`: the one
+/// object it changes, the new text, and the configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Edited {
-    /// The new document.
-    pub doc: Document,
-    /// Its text ([`render`]).
+    /// The object edited.
+    pub key: ObjectKey,
+    /// Its fields after the edit (`None`: the object is gone).
+    pub object: Option<Object>,
+    /// The new file's text ([`render`] of the edited document).
     pub text: String,
     /// `text` parsed and checked as a file; `None` when the edit is of an
     /// `[app]` object ([`app_only`]): tandemd's settings are those of the
@@ -652,10 +660,18 @@ pub struct Edited {
     pub config: Option<DaemonConfig>,
 }
 
+impl Edited {
+    /// Makes the edit in `doc` (the document it was made from).
+    pub fn apply_to(&self, doc: &mut Document) {
+        doc.put_object(self.key.clone(), self.object.clone());
+    }
+}
+
 /// [`set`] in `doc`, the document of a file that passed the file's
-/// checks: an edit of an `[app]` object checks that object as the file's
-/// parse checks `[app]` (and keeps tandemd's settings), any other is
-/// checked as a whole file.
+/// checks, which is left as it is (the edit is one object, applied with
+/// [`Edited::apply_to`]): an edit of an `[app]` object checks that object
+/// as the file's parse checks `[app]` (and keeps tandemd's settings), any
+/// other is checked as a whole file.
 pub fn set_doc(doc: &Document, path: &str, value_toml: &str) -> Result<Edited, ConfigError> {
     let (key, field) = parse_path(path)?;
     let value = parse_value(path, value_toml)?;
@@ -670,12 +686,15 @@ pub fn unset_doc(doc: &Document, path: &str) -> Result<Edited, ConfigError> {
 
 fn edit(doc: &Document, path: &str, op: Op) -> Result<Edited, ConfigError> {
     let key = op.key().clone();
-    let mut new = doc.clone();
-    new.apply(&[op])
+    // The edited object alone: the document stays as it is.
+    let mut one = Document::new();
+    one.put_object(key.clone(), doc.object(&key).cloned());
+    one.apply(&[op])
         .map_err(|e| edit_error(path, Problem::Doc(e)))?;
-    let text = render(&new);
+    let object = one.object(&key).cloned();
+    let text = text::write_patched(doc, &key, object.as_ref());
     let config = if app_only([&key]) {
-        match check_app_objects(&new, &[key]) {
+        match check_app_document(&one) {
             Ok(()) => None,
             Err(AppCheck::Config(e)) => return Err(e),
             Err(AppCheck::NoForm(at)) => return Err(edit_error(&at, Problem::NoForm)),
@@ -684,7 +703,8 @@ fn edit(doc: &Document, path: &str, op: Op) -> Result<Edited, ConfigError> {
         Some(build::parse_text(&text, None)?)
     };
     Ok(Edited {
-        doc: new,
+        key,
+        object,
         text,
         config,
     })

@@ -41,20 +41,29 @@ fn an_app_only_set_renders_back_to_the_same_document_and_configuration() {
     let doc = document(&text).unwrap();
     let edited = set_doc(&doc, "app.vs.vs1.port", "8001").unwrap();
     assert_eq!(edited.config, None);
-    assert_eq!(edited.text, render(&edited.doc));
+    let mut new = doc.clone();
+    edited.apply_to(&mut new);
+    assert_eq!(edited.text, render(&new));
     assert_eq!(
-        edited.doc.get(&ObjectKey::new("app.vs", "vs1"), "port"),
+        new.get(&ObjectKey::new("app.vs", "vs1"), "port"),
         Some(&Value::Int(8001))
     );
-    assert_eq!(document(&edited.text).unwrap(), edited.doc);
+    assert_eq!(document(&edited.text).unwrap(), new);
     assert_eq!(parse(&edited.text).unwrap(), config);
-    // A new object, and unsetting its only field, take the same path.
-    let added = set_doc(&edited.doc, "app.vs.vs9.port", "9").unwrap();
+    // A new object (rendered in its place), and unsetting its only field,
+    // take the same path.
+    let added = set_doc(&new, "app.vs.vs10.port", "9").unwrap();
     assert_eq!(added.config, None);
-    assert_eq!(document(&added.text).unwrap(), added.doc);
-    let removed = unset_doc(&added.doc, "app.vs.vs9.port").unwrap();
-    assert_eq!(removed.config, None);
-    assert_eq!(removed.doc, edited.doc);
+    let mut with = new.clone();
+    added.apply_to(&mut with);
+    assert_eq!(added.text, render(&with));
+    assert_eq!(document(&added.text).unwrap(), with);
+    let removed = unset_doc(&with, "app.vs.vs10.port").unwrap();
+    assert_eq!(
+        (removed.config.as_ref(), removed.object.as_ref()),
+        (None, None)
+    );
+    assert_eq!(removed.text, edited.text);
 }
 
 #[test]
@@ -95,8 +104,11 @@ fn an_app_only_adoption_keeps_the_configuration_and_reads_back() {
     let sync_a = parse(&a).unwrap().global.sync;
     let config_b = parse(&b).unwrap();
     let own = document(&b).unwrap();
-    let edited = set_doc(&document(&a).unwrap(), "app.vs.vs2.port", "8443").unwrap();
-    let shared = shared_doc(&edited.doc, sync_a.as_ref());
+    let mut doc_a = document(&a).unwrap();
+    set_doc(&doc_a, "app.vs.vs2.port", "8443")
+        .unwrap()
+        .apply_to(&mut doc_a);
+    let shared = shared_doc(&doc_a, sync_a.as_ref());
     let adopted = adopt_doc(&own, &shared, config_b.global.sync.as_ref()).unwrap();
     assert_eq!(adopted.changed, vec![ObjectKey::new("app.vs", "vs2")]);
     assert!(app_only(&adopted.changed));

@@ -55,15 +55,13 @@ pub(super) fn read_unlocated(text: &str) -> Result<Document, ConfigError> {
     read_in(text, Src::new("", None, false))
 }
 
-/// The objects `keys` of `doc` (those it has) as a document of their own
-/// and its text: what checks just these objects as the file would.
-pub(super) fn objects(doc: &Document, keys: &[ObjectKey]) -> (Document, String) {
+/// The objects `keys` of `doc` (those it has) as a document of their own.
+pub(super) fn objects(doc: &Document, keys: &[ObjectKey]) -> Document {
     let mut some = Document::new();
     for key in keys {
         some.put_object(key.clone(), doc.object(key).cloned());
     }
-    let text = write(&some);
-    (some, text)
+    some
 }
 
 fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
@@ -187,12 +185,37 @@ fn convert(v: &toml::Value) -> Value {
 
 /// The document as the file's text (see [`super::render`]).
 pub(super) fn write(doc: &Document) -> String {
+    write_objects(doc.len(), doc.objects().iter())
+}
+
+/// [`write`] of `doc` with the object `key` replaced by `object` (`None`:
+/// without it), `doc` itself untouched.
+pub(super) fn write_patched(doc: &Document, key: &ObjectKey, object: Option<&Object>) -> String {
+    let mut patch = object.map(|o| (key, o));
+    let mut merged: Vec<(&ObjectKey, &Object)> = Vec::with_capacity(doc.len() + 1);
+    for (k, o) in doc.objects() {
+        if let Some(p) = patch.filter(|(pk, _)| *pk <= k) {
+            merged.push(p);
+            patch = None;
+        }
+        if k != key {
+            merged.push((k, o));
+        }
+    }
+    merged.extend(patch);
+    write_objects(merged.len(), merged.into_iter())
+}
+
+/// The text of these objects, given in key order.
+fn write_objects<'a>(
+    count: usize,
+    objects: impl Iterator<Item = (&'a ObjectKey, &'a Object)>,
+) -> String {
     // About what a virtual service of a few fields takes: one allocation
     // for most files.
-    let mut out = String::with_capacity(HEADER.len() + 1 + doc.len().saturating_mul(128));
+    let mut out = String::with_capacity(HEADER.len() + 1 + count.saturating_mul(128));
     out.push_str(HEADER);
     out.push('\n');
-    let objects = doc.objects();
     let rank = |key: &ObjectKey| -> u8 {
         let s = key.section.as_str();
         if let Some(i) = SINGLE.iter().position(|x| *x == s) {
@@ -211,8 +234,7 @@ pub(super) fn write(doc: &Document) -> String {
     };
     // Each key's rank worked out once; stable: within a rank, the
     // document's own (key) order.
-    let mut keys: Vec<(u8, &ObjectKey, &Object)> =
-        objects.iter().map(|(k, o)| (rank(k), k, o)).collect();
+    let mut keys: Vec<(u8, &ObjectKey, &Object)> = objects.map(|(k, o)| (rank(k), k, o)).collect();
     keys.sort_by_key(|(r, _, _)| *r);
     // The header of the last section written, made once per section.
     let mut header: Option<(&str, String)> = None;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tandem_config_sync::digest::hex;
-use tandem_config_sync::doc::{Document, ObjectKey};
+use tandem_config_sync::doc::{Document, Object, ObjectKey};
 use tandem_config_sync::frame::{RejectCode, Role};
 use tandem_config_sync::session::{Apply, Authority, CommitError, Refusal};
 use tandem_election::Instant;
@@ -37,15 +37,36 @@ pub(in crate::node) enum Work {
     Partner(Apply),
 }
 
-/// A local file the Node made from its running file's document.
+/// A local file the Node made by editing one object of its running
+/// file's document (`config set`).
 #[derive(Debug)]
 pub(in crate::node) struct Known {
-    /// The new file's document.
-    pub(in crate::node) doc: Document,
-    /// `Some(version)`: only `[app]` objects of the running file at that
-    /// [`file_version`](super::SyncAdapter::file_version) changed, so the
-    /// configuration is that file's.
-    pub(in crate::node) app_only: Option<u64>,
+    /// The object edited.
+    pub(in crate::node) key: ObjectKey,
+    /// Its fields after the edit (`None`: gone).
+    pub(in crate::node) object: Option<Object>,
+    /// The [`file_version`](super::SyncAdapter::file_version) of the file
+    /// edited.
+    pub(in crate::node) base: u64,
+    /// The object is an `[app]` object: the configuration is the edited
+    /// file's.
+    pub(in crate::node) app_only: bool,
+}
+
+/// What the new file's document is known as.
+#[derive(Debug)]
+enum NewDoc {
+    /// Read from the text once the change is applied.
+    Unknown,
+    /// Whole.
+    Whole(Document),
+    /// The running file's document (at `base`) with one object replaced:
+    /// made in place once the change is applied.
+    Patch {
+        base: u64,
+        key: ObjectKey,
+        object: Option<Object>,
+    },
 }
 
 /// A change under way.
@@ -53,9 +74,8 @@ pub(in crate::node) struct Known {
 pub(in crate::node) struct Change {
     path: PathBuf,
     text: String,
-    /// The new file's document, if known (else read from `text` once the
-    /// change is applied).
-    doc: Option<Document>,
+    /// The new file's document.
+    doc: NewDoc,
     /// The configuration `text` makes.
     config: DaemonConfig,
     /// Only `[app]` objects change: the configuration is the running
@@ -179,8 +199,16 @@ impl Node {
         // Worked out against the file as it still is?
         let version = self.sync.file_version;
         let (doc, app_only) = match known {
-            Some(k) => (Some(k.doc), k.app_only == Some(version)),
-            None => (None, false),
+            Some(k) => {
+                let app_only = k.app_only && k.base == version;
+                let doc = NewDoc::Patch {
+                    base: k.base,
+                    key: k.key,
+                    object: k.object,
+                };
+                (doc, app_only)
+            }
+            None => (NewDoc::Unknown, false),
         };
         let change = Change {
             path: file.path,
@@ -243,7 +271,7 @@ impl Node {
         let change = Change {
             path,
             text: adopted.text,
-            doc: Some(adopted.doc),
+            doc: NewDoc::Whole(adopted.doc),
             config,
             app_only,
             restore: Some(restore),
@@ -460,9 +488,16 @@ impl Node {
         reloaded: (Vec<String>, Vec<String>, usize),
     ) {
         let change = *change;
-        let doc = match change.doc {
-            Some(d) => Ok(Arc::new(d)),
-            None => document::document(&change.text)
+        let version = self.sync.file_version;
+        let before = self.sync.file.take().map(|f| f.doc);
+        let doc = match (change.doc, before) {
+            (NewDoc::Whole(d), _) => Ok(Arc::new(d)),
+            (NewDoc::Patch { base, key, object }, Some(Ok(mut doc))) if base == version => {
+                // In place: the document is no one else's by now.
+                Arc::make_mut(&mut doc).put_object(key, object);
+                Ok(doc)
+            }
+            _ => document::document(&change.text)
                 .map(Arc::new)
                 .map_err(|e| document::AdoptError::config(&e)),
         };

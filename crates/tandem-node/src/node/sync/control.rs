@@ -237,8 +237,8 @@ impl Node {
             Err(e) => return refused(Refusal::BadKey(e.to_string())),
         };
         let (config, app_only) = match edited.config {
-            Some(c) => (c, None),
-            None => (base_config, Some(self.sync.file_version)),
+            Some(c) => (c, false),
+            None => (base_config, true),
         };
         let sync_key = self.sync.run.as_ref().map(|r| Ok(r.key_text.clone()));
         let file = ConfigFile {
@@ -250,7 +250,9 @@ impl Node {
             sync_state: Ok(None),
         };
         let known = Known {
-            doc: edited.doc,
+            key: edited.key,
+            object: edited.object,
+            base: self.sync.file_version,
             app_only,
         };
         self.sync.queue.push_back(Work::Local {
