@@ -260,6 +260,32 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// One object of [`Schema::adopt`]`(shared, own, addresses)`, from the
+    /// object of that key in `shared` and in `own` (`None`: it has none):
+    /// the shared fields of the first, symbols resolved, and the local
+    /// fields of the second; `None` when that leaves no field.
+    pub fn adopt_object(
+        &self,
+        section: &str,
+        shared: Option<&crate::doc::Object>,
+        own: Option<&crate::doc::Object>,
+        addresses: &Addresses,
+    ) -> Option<crate::doc::Object> {
+        let classes = self.section(section);
+        let mut kept = match shared {
+            Some(o) => shared_fields(&classes, o, |s| resolve(s, addresses)),
+            None => crate::doc::Object::new(),
+        };
+        for (field, value) in own.into_iter().flatten() {
+            if classes.class(field) == Class::Local {
+                kept.insert(field.clone(), value.clone());
+            }
+        }
+        (!kept.is_empty()).then_some(kept)
+    }
+}
+
 /// The [`SectionClasses`] of the section last asked for: a document's
 /// objects come in key order, so each section's are worked out once.
 struct Sections<'a> {

@@ -12,7 +12,10 @@
 //! `[app.K.I]` is `("app.K", I)`. TOML values map to [`Value`]s one to
 //! one, but a datetime, which becomes the string of its TOML text.
 
+mod rules;
 mod text;
+
+use rules::RULES;
 
 use tandem_config_sync::doc::{Document, Object, ObjectKey, Op};
 use tandem_config_sync::frame::RejectCode;
@@ -25,232 +28,6 @@ use super::{DaemonConfig, SyncConfig, MAX_CONFIG_BYTES};
 
 /// The version of [`schema`]: carried in HELLO and in the root digest.
 pub const SCHEMA_VERSION: u16 = 1;
-
-/// Why each local setting is each unit's own.
-const WHY_LOCAL_PATH: &str = "a path on this unit's file system";
-const WHY_LOCAL_HEALTH: &str = "the address this unit's health port binds";
-const WHY_LOCAL_SYNC: &str =
-    "the sync channel's own settings: this unit's id, its address and the partner's, its key";
-const WHY_LOCAL_PRIORITY: &str =
-    "the unit's own priority: the two units of a pair differ in it by design";
-const WHY_LOCAL_SOURCE: &str = "this unit's own address";
-
-/// The class rules of tandemd's own keys, as (section, field, class, why).
-const RULES: &[(&str, &str, Class, &str)] = &[
-    ("global", "state_dir", Class::Local, WHY_LOCAL_PATH),
-    ("global", "control_socket", Class::Local, WHY_LOCAL_PATH),
-    ("health", "listen", Class::Local, WHY_LOCAL_HEALTH),
-    ("sync", "*", Class::Local, WHY_LOCAL_SYNC),
-    ("instance", "priority", Class::Local, WHY_LOCAL_PRIORITY),
-    ("instance", "advskew", Class::Local, WHY_LOCAL_PRIORITY),
-    ("instance", "demotion", Class::Local, WHY_LOCAL_PRIORITY),
-    ("instance", "source", Class::Local, WHY_LOCAL_SOURCE),
-    (
-        "global",
-        "restart_guard",
-        Class::Shared,
-        "both units pace restarts alike",
-    ),
-    (
-        "health",
-        "path",
-        Class::Shared,
-        "load balancers probe both units alike",
-    ),
-    (
-        "health",
-        "live_path",
-        Class::Shared,
-        "load balancers probe both units alike",
-    ),
-    (
-        "health",
-        "metrics_path",
-        Class::Shared,
-        "one scrape configuration for both units",
-    ),
-    (
-        "health",
-        "instances",
-        Class::Shared,
-        "the pair answers for the same routers",
-    ),
-    (
-        "health",
-        "active_body",
-        Class::Shared,
-        "load balancers read both units alike",
-    ),
-    (
-        "health",
-        "standby_body",
-        Class::Shared,
-        "load balancers read both units alike",
-    ),
-    (
-        "instance",
-        "interface",
-        Class::Shared,
-        "the pair runs the router on the same link (a unit overlay renames it on one unit)",
-    ),
-    (
-        "instance",
-        "protocol",
-        Class::Shared,
-        "both routers must speak one protocol",
-    ),
-    (
-        "instance",
-        "vrid",
-        Class::Shared,
-        "both routers must use one VRID",
-    ),
-    (
-        "instance",
-        "interval",
-        Class::Shared,
-        "both routers must advertise alike",
-    ),
-    (
-        "instance",
-        "advbase",
-        Class::Shared,
-        "both routers must advertise alike",
-    ),
-    (
-        "instance",
-        "addresses",
-        Class::Shared,
-        "the virtual addresses are the pair's",
-    ),
-    (
-        "instance",
-        "preempt",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "preempt_delay",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "accept",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "checksum",
-        Class::Shared,
-        "both routers must check adverts alike",
-    ),
-    (
-        "instance",
-        "vrrp2_compat",
-        Class::Shared,
-        "both routers must speak one protocol",
-    ),
-    (
-        "instance",
-        "password",
-        Class::Shared,
-        "both routers must authenticate alike",
-    ),
-    (
-        "instance",
-        "auth",
-        Class::Shared,
-        "both routers must authenticate alike",
-    ),
-    (
-        "instance",
-        "unicast_peers",
-        Class::Shared,
-        "the pair's peers; the partner's address is sent as @partner",
-    ),
-    (
-        "instance",
-        "broadcast",
-        Class::Shared,
-        "both routers must deliver adverts alike",
-    ),
-    ("instance", "ttl_exempt", Class::Shared, "the pair's peers"),
-    (
-        "instance",
-        "vmac",
-        Class::Shared,
-        "the virtual MAC is the pair's",
-    ),
-    (
-        "instance",
-        "initial_wait",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "ha_timeout",
-        Class::Shared,
-        "both routers must advertise alike",
-    ),
-    (
-        "instance",
-        "silence_intervals",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "announce",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "track",
-        Class::Shared,
-        "the pair tracks the same links",
-    ),
-    (
-        "instance",
-        "restart_guard",
-        Class::Shared,
-        "both units pace restarts alike",
-    ),
-    (
-        "instance",
-        "notify",
-        Class::Shared,
-        "both units react to a change alike",
-    ),
-    (
-        "instance",
-        "notify_timeout",
-        Class::Shared,
-        "both units react to a change alike",
-    ),
-    (
-        "sync_group",
-        "instances",
-        Class::Shared,
-        "the routers that fail over together are the pair's",
-    ),
-    (
-        "unit.*",
-        "*",
-        Class::Unit,
-        "a unit's overlay: sent, and applied by that unit only",
-    ),
-    (
-        "app.*",
-        "*",
-        Class::Shared,
-        "the appliance's settings are the pair's unless its rules say otherwise",
-    ),
-];
 
 /// tandemd's class table, with the built-in rewrite only
 /// ([`schema_for`] without a `[sync]` section).
@@ -310,7 +87,7 @@ pub fn render(doc: &Document) -> String {
 }
 
 /// The address pairs of `[sync] addresses` as the schema takes them.
-fn addresses(sync: Option<&SyncConfig>) -> Addresses {
+pub fn addresses(sync: Option<&SyncConfig>) -> Addresses {
     let pairs = sync.map_or(&[][..], |s| s.addresses.as_slice());
     Addresses {
         own: pairs.iter().map(|(own, _)| own.clone()).collect(),
@@ -585,6 +362,88 @@ pub fn adopt_doc(
     })
 }
 
+/// The partner's change of some `[app]` objects adopted into `own`: the
+/// objects of the file that change, and the new text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptedObjects {
+    /// The objects that change, in key order, with their new fields
+    /// (`None`: the object goes).
+    pub objects: Vec<(ObjectKey, Option<Object>)>,
+    /// The new file's text ([`render`] of `own` with `objects`).
+    pub text: String,
+}
+
+/// [`adopt_doc`] of a change of the `[app]` objects `keys` (all
+/// [`app_only`]) when `own` is already the adoption of the partner's
+/// document before it: only those objects are adopted (each as
+/// [`adopt_doc`] makes it), checked as the file's parse checks `[app]`,
+/// and put into the text; tandemd's settings are `own`'s. The refusals
+/// are [`adopt_doc`]'s, for those objects (a local field set in one of
+/// them, the size of the new file, a value the file checks refuse).
+pub fn adopt_objects(
+    own: &Document,
+    shared: &Document,
+    keys: &[ObjectKey],
+    sync: Option<&SyncConfig>,
+) -> Result<AdoptedObjects, AdoptError> {
+    let schema = schema_for(sync);
+    let addresses = addresses(sync);
+    let mut keys: Vec<&ObjectKey> = keys.iter().collect();
+    keys.sort();
+    keys.dedup();
+    let mut objects = Vec::with_capacity(keys.len());
+    for key in keys {
+        let from = shared.object(key);
+        let classes = schema.section(&key.section);
+        if let Some(field) = from
+            .into_iter()
+            .flat_map(|o| o.keys())
+            .find(|f| classes.class(f) == Class::Local)
+        {
+            return Err(AdoptError {
+                code: AdoptCode::LocalConflict,
+                path: key.path(field),
+                text: format!(
+                    "{}: a local setting is each unit's own and is never synced",
+                    key.path(field)
+                ),
+            });
+        }
+        let mine = own.object(key);
+        let new = match from {
+            // An object the partner removed goes, local fields and all.
+            None if !key.id.is_empty() => None,
+            _ => schema.adopt_object(&key.section, from, mine, &addresses),
+        };
+        if new.as_ref() != mine {
+            objects.push((key.clone(), new));
+        }
+    }
+    let text = text::write_patched(own, &objects);
+    let limit = sync
+        .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
+        .min(MAX_CONFIG_BYTES);
+    if text.len() as u64 > limit {
+        return Err(AdoptError {
+            code: AdoptCode::TooLarge,
+            path: String::new(),
+            text: format!(
+                "the adopted configuration is {} bytes, more than the {limit} this unit accepts ([sync] max_document)",
+                text.len()
+            ),
+        });
+    }
+    let mut some = Document::new();
+    for (key, object) in &objects {
+        some.put_object(key.clone(), object.clone());
+    }
+    match check_app_document(&some) {
+        Ok(()) => Ok(AdoptedObjects { objects, text }),
+        Err(AppCheck::Config(e)) => Err(AdoptError::config(&e)),
+        Err(AppCheck::NoForm(path)) => Err(no_form(path)),
+    }
+}
+
 /// An error of a `config get/set/unset` path or value.
 fn edit_error(path: &str, problem: Problem) -> ConfigError {
     ConfigError::Invalid {
@@ -692,7 +551,7 @@ fn edit(doc: &Document, path: &str, op: Op) -> Result<Edited, ConfigError> {
     one.apply(&[op])
         .map_err(|e| edit_error(path, Problem::Doc(e)))?;
     let object = one.object(&key).cloned();
-    let text = text::write_patched(doc, &key, object.as_ref());
+    let text = text::write_patched(doc, &[(key.clone(), object.clone())]);
     let config = if app_only([&key]) {
         match check_app_document(&one) {
             Ok(()) => None,

@@ -5,7 +5,9 @@
 use tandem_config_sync::doc::{Document, ObjectKey};
 use tandem_config_sync::value::Value;
 
-use super::document::{adopt_doc, app_only, document, render, set_doc, shared_doc, unset_doc};
+use super::document::{
+    adopt_doc, adopt_objects, app_only, document, render, set_doc, shared_doc, unset_doc,
+};
 use super::*;
 
 /// Unit `unit`'s file: instance web, `[sync]`, three virtual services.
@@ -147,4 +149,57 @@ fn an_adoption_outside_app_is_parsed_and_a_value_without_a_form_is_refused_by_pa
     let e = adopt_doc(&own, &bad, sync_b.as_ref()).unwrap_err();
     assert_eq!(e.code, document::AdoptCode::Invalid);
     assert_eq!(e.path, "app.vs.vs0.port");
+}
+
+#[test]
+fn adopting_app_objects_one_by_one_gives_what_adopting_the_whole_document_gives() {
+    // Input: b has adopted a's document; a then adds, changes and removes
+    // virtual services.
+    // Expected: adopting just the changed objects gives the same text and
+    // document as adopting the whole of a's new document.
+    let (a, b) = (file("a"), file("b"));
+    let sync_a = parse(&a).unwrap().global.sync;
+    let sync_b = parse(&b).unwrap().global.sync;
+    let mut doc_a = document(&a).unwrap();
+    let before = shared_doc(&doc_a, sync_a.as_ref());
+    let own = adopt_doc(&document(&b).unwrap(), &before, sync_b.as_ref())
+        .unwrap()
+        .doc;
+    for (path, value) in [
+        ("app.vs.vs0.port", Some("8000")),
+        ("app.vs.vs10.port", Some("10")),
+        ("app.vs.vs2.port", None),
+    ] {
+        let e = match value {
+            Some(v) => set_doc(&doc_a, path, v),
+            None => unset_doc(&doc_a, path),
+        };
+        e.unwrap().apply_to(&mut doc_a);
+    }
+    let after = shared_doc(&doc_a, sync_a.as_ref());
+    let changed: Vec<ObjectKey> = Document::changed_keys(&before.diff(&after))
+        .into_iter()
+        .collect();
+    assert_eq!(changed.len(), 3);
+    let whole = adopt_doc(&own, &after, sync_b.as_ref()).unwrap();
+    let some = adopt_objects(&own, &after, &changed, sync_b.as_ref()).unwrap();
+    assert_eq!(some.text, whole.text);
+    let mut patched = own.clone();
+    for (key, object) in some.objects {
+        patched.put_object(key, object);
+    }
+    assert_eq!(patched, whole.doc);
+    // And a bad value among them is refused with its path.
+    let mut bad = after.clone();
+    bad.set(
+        ObjectKey::new("app.vs", "vs0"),
+        "port",
+        Value::Bytes(vec![0]),
+    )
+    .unwrap();
+    let e = adopt_objects(&own, &bad, &changed, sync_b.as_ref()).unwrap_err();
+    assert_eq!(
+        (e.code, e.path.as_str()),
+        (document::AdoptCode::Invalid, "app.vs.vs0.port")
+    );
 }

@@ -101,6 +101,14 @@ pub(super) struct Running {
     pub(super) peer_unit: Option<String>,
     pub(super) state: State,
     pub(super) role: Role,
+    /// The [`file_version`](SyncAdapter::file_version) of the file whose
+    /// shared form the session's document is: a local change of some
+    /// objects of that file commits just those.
+    pub(super) shared_of: Option<u64>,
+    /// The file version that is the adoption of the session's document (a
+    /// partner's change applied): the partner's next change of some
+    /// objects is adopted object by object.
+    pub(super) adopted_of: Option<u64>,
 }
 
 /// A `config apply` / `config set` answer waiting for the partner.
@@ -287,6 +295,8 @@ impl Node {
             peer_unit: persisted.peer,
             state: State::Disconnected,
             role: Role::Unknown,
+            shared_of: Some(self.sync.file_version),
+            adopted_of: None,
         });
         self.emit_sync(
             now,

@@ -188,21 +188,28 @@ pub(super) fn write(doc: &Document) -> String {
     write_objects(doc.len(), doc.objects().iter())
 }
 
-/// [`write`] of `doc` with the object `key` replaced by `object` (`None`:
-/// without it), `doc` itself untouched.
-pub(super) fn write_patched(doc: &Document, key: &ObjectKey, object: Option<&Object>) -> String {
-    let mut patch = object.map(|o| (key, o));
-    let mut merged: Vec<(&ObjectKey, &Object)> = Vec::with_capacity(doc.len() + 1);
+/// [`write`] of `doc` with the objects of `patch` (in key order, each key
+/// once) replacing its own (`None`: without it), `doc` itself untouched.
+pub(super) fn write_patched(doc: &Document, patch: &[(ObjectKey, Option<Object>)]) -> String {
+    let mut patch = patch.iter().peekable();
+    let mut merged: Vec<(&ObjectKey, &Object)> = Vec::with_capacity(doc.len() + patch.len());
     for (k, o) in doc.objects() {
-        if let Some(p) = patch.filter(|(pk, _)| *pk <= k) {
-            merged.push(p);
-            patch = None;
+        let mut replaced = false;
+        while let Some((pk, po)) = patch.next_if(|(pk, _)| pk <= k) {
+            replaced |= pk == k;
+            if let Some(po) = po {
+                merged.push((pk, po));
+            }
         }
-        if k != key {
+        if !replaced {
             merged.push((k, o));
         }
     }
-    merged.extend(patch);
+    for (pk, po) in patch {
+        if let Some(po) = po {
+            merged.push((pk, po));
+        }
+    }
     write_objects(merged.len(), merged.into_iter())
 }
 

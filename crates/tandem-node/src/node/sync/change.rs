@@ -60,12 +60,12 @@ enum NewDoc {
     Unknown,
     /// Whole.
     Whole(Document),
-    /// The running file's document (at `base`) with one object replaced:
-    /// made in place once the change is applied.
+    /// The running file's document (at `base`) with these objects
+    /// replaced (in key order; `None`: removed): made in place once the
+    /// change is applied.
     Patch {
         base: u64,
-        key: ObjectKey,
-        object: Option<Object>,
+        objects: Vec<(ObjectKey, Option<Object>)>,
     },
 }
 
@@ -103,6 +103,13 @@ enum Kind {
         root: String,
         changed: Vec<ObjectKey>,
     },
+}
+
+/// A local change's sync files, as the host read them.
+struct SyncFiles {
+    state_path: PathBuf,
+    sync_key: Option<Result<String, String>>,
+    sync_state: Result<Option<String>, String>,
 }
 
 /// The step a change is at.
@@ -203,8 +210,7 @@ impl Node {
                 let app_only = k.app_only && k.base == version;
                 let doc = NewDoc::Patch {
                     base: k.base,
-                    key: k.key,
-                    object: k.object,
+                    objects: vec![(k.key, k.object)],
                 };
                 (doc, app_only)
             }
@@ -248,14 +254,36 @@ impl Node {
             Ok(d) => d,
             Err(e) => return refuse(self, e.code.reject_code(), e.path.clone(), e.text.clone()),
         };
-        let adopted = match document::adopt_doc(own, &apply.document, Some(&run.settings)) {
+        // The file is the adoption of the session's document before this
+        // change: a change of [app] objects only is adopted object by
+        // object; any other is adopted and checked whole.
+        let version = self.sync.file_version;
+        let by_object = run.adopted_of == Some(version) && document::app_only(&apply.changed);
+        let adopted = if by_object {
+            document::adopt_objects(own, &apply.document, &apply.changed, Some(&run.settings)).map(
+                |a| {
+                    (
+                        a.text,
+                        NewDoc::Patch {
+                            base: version,
+                            objects: a.objects,
+                        },
+                        None,
+                    )
+                },
+            )
+        } else {
+            document::adopt_doc(own, &apply.document, Some(&run.settings))
+                .map(|a| (a.text, NewDoc::Whole(a.doc), a.config))
+        };
+        let (text, doc, config) = match adopted {
             Ok(a) => a,
             Err(e) => return refuse(self, e.code.reject_code(), e.path, e.text),
         };
         // The session staged the change: its root is the document's.
         let root = hex(&run.session.root());
         let (path, restore) = (current.path.clone(), current.text.clone());
-        let (config, app_only) = match adopted.config {
+        let (config, app_only) = match config {
             Some(c) => (c, false),
             None => (current.config.clone(), true),
         };
@@ -270,8 +298,8 @@ impl Node {
         drop(document);
         let change = Change {
             path,
-            text: adopted.text,
-            doc: NewDoc::Whole(adopted.doc),
+            text,
+            doc,
             config,
             app_only,
             restore: Some(restore),
@@ -362,6 +390,9 @@ impl Node {
                     Ok(()) => {
                         if let Some(run) = &mut self.sync.run {
                             run.session.applied(now, id, Ok(()));
+                            // The file is the adoption of the session's
+                            // document now.
+                            run.adopted_of = Some(self.sync.file_version);
                         }
                         self.emit_sync(
                             now,
@@ -490,11 +521,22 @@ impl Node {
         let change = *change;
         let version = self.sync.file_version;
         let before = self.sync.file.take().map(|f| f.doc);
+        // The objects a change of [app] objects only made in place: a local
+        // one commits just those.
+        let mut patched = None;
         let doc = match (change.doc, before) {
             (NewDoc::Whole(d), _) => Ok(Arc::new(d)),
-            (NewDoc::Patch { base, key, object }, Some(Ok(mut doc))) if base == version => {
+            (NewDoc::Patch { base, objects }, Some(Ok(mut doc))) if base == version => {
                 // In place: the document is no one else's by now.
-                Arc::make_mut(&mut doc).put_object(key, object);
+                let edit = Arc::make_mut(&mut doc);
+                let mut keys = Vec::with_capacity(objects.len());
+                for (key, object) in objects {
+                    keys.push(key.clone());
+                    edit.put_object(key, object);
+                }
+                if change.app_only {
+                    patched = Some((keys, base));
+                }
                 Ok(doc)
             }
             _ => document::document(&change.text)
@@ -518,8 +560,12 @@ impl Node {
                 sync_key,
                 sync_state,
             } => {
-                let outcome =
-                    self.after_local(now, settings.map(|s| *s), state_path, sync_key, sync_state);
+                let files = SyncFiles {
+                    state_path,
+                    sync_key,
+                    sync_state,
+                };
+                let outcome = self.after_local(now, settings.map(|s| *s), files, patched);
                 self.answer_local(now, reply, wait, reloaded, outcome);
                 self.sync_drain(now);
             }
@@ -558,14 +604,21 @@ impl Node {
 
     /// A local change is applied: start, restart or stop sync as its
     /// `[sync]` says, or commit its shared form.
+    ///
+    /// `patched`: the change made these `[app]` objects of the file at that
+    /// version, and nothing else.
     fn after_local(
         &mut self,
         now: Instant,
         settings: Option<SyncConfig>,
-        state_path: PathBuf,
-        sync_key: Option<Result<String, String>>,
-        sync_state: Result<Option<String>, String>,
+        files: SyncFiles,
+        patched: Option<(Vec<ObjectKey>, u64)>,
     ) -> SyncOutcome {
+        let SyncFiles {
+            state_path,
+            sync_key,
+            sync_state,
+        } = files;
         let Some(settings) = settings else {
             if self.sync.run.is_some() || self.sync.off.is_some() {
                 self.sync_stop(now, Some("[sync] was removed from the configuration"));
@@ -586,6 +639,10 @@ impl Node {
                 reason: "sync (re)started with these settings: the partner compares its configuration when it connects".into(),
             };
         }
+        let version = self.sync.file_version;
+        if let Some(outcome) = self.commit_objects(now, &settings, patched) {
+            return outcome;
+        }
         let shared = match self.sync.file.as_ref().map(|f| &f.doc) {
             None => return SyncOutcome::NotConfigured,
             Some(Ok(doc)) => document::shared_doc(doc, Some(&settings)),
@@ -604,15 +661,68 @@ impl Node {
             return SyncOutcome::NotConfigured;
         };
         if shared == *run.session.document() {
+            run.shared_of = Some(version);
             return SyncOutcome::Unchanged;
         }
         let result = if !run.settings.bidirectional && run.role == Role::Backup {
             // The Active's document replaces it at the next repair.
             run.session.set_document(now, shared);
+            run.shared_of = Some(version);
             Err(CommitError::NotActive)
         } else {
-            run.session.commit(now, shared)
+            let r = run.session.commit(now, shared);
+            run.shared_of = r.is_ok().then_some(version);
+            r
         };
+        self.committed(now, result)
+    }
+
+    /// A local change of some `[app]` objects (`patched`) of the file whose
+    /// shared form the session has: commits the shared form of just those
+    /// objects. `None`: the whole shared form is to be committed.
+    fn commit_objects(
+        &mut self,
+        now: Instant,
+        settings: &SyncConfig,
+        patched: Option<(Vec<ObjectKey>, u64)>,
+    ) -> Option<SyncOutcome> {
+        let (keys, base) = patched?;
+        let version = self.sync.file_version;
+        let doc = match &self.sync.file.as_ref()?.doc {
+            Ok(d) => Arc::clone(d),
+            Err(_) => return None,
+        };
+        let run = self.sync.run.as_mut()?;
+        let backup = !run.settings.bidirectional && run.role == Role::Backup;
+        if run.shared_of != Some(base) || backup {
+            return None;
+        }
+        let schema = document::schema_for(Some(settings));
+        let addresses = document::addresses(Some(settings));
+        let objects: Vec<(ObjectKey, Option<Object>)> = keys
+            .into_iter()
+            .map(|key| {
+                let shared = doc
+                    .object(&key)
+                    .map(|o| schema.shared_object(&key.section, o, &addresses))
+                    .filter(|o| !o.is_empty());
+                (key, shared)
+            })
+            .filter(|(key, shared)| run.session.document().object(key) != shared.as_ref())
+            .collect();
+        drop(doc);
+        if objects.is_empty() {
+            run.shared_of = Some(version);
+            return Some(SyncOutcome::Unchanged);
+        }
+        let result = run.session.commit_objects(now, objects);
+        run.shared_of = result.is_ok().then_some(version);
+        Some(self.committed(now, result))
+    }
+
+    /// The outcome of a commit (or of a Backup's change the Active's
+    /// document replaces).
+    fn committed(&mut self, now: Instant, result: Result<Authority, CommitError>) -> SyncOutcome {
         match result {
             Ok(authority) => {
                 let generation = authority.generation;

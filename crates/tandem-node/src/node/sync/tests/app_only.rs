@@ -125,6 +125,29 @@ fn an_app_only_set_reaches_the_backup_without_a_reload_and_its_file_is_its_kept_
     let state = PathBuf::from("/var/lib/tandemd-b/sync-state");
     let root = p.b.node.sync_status(p.now).unwrap().local_root;
     assert!(p.b.host.files[&state].contains(&format!("root {root}\n")));
+    // A second change: b's file is the adoption of the session's document
+    // now, so b adopts the one object alone; a commits the one object.
+    let t = p.now;
+    set_on(&mut p.a, t, "app.vs.web2.port", "8002");
+    p.run_to(t + Duration::from_secs(2));
+    assert_eq!(set_ups(&p.b), b_set_ups);
+    for u in [&p.a, &p.b] {
+        assert_cache_is_the_file(u, true);
+        let doc = document::document(u.file()).unwrap();
+        assert_eq!(doc.get(&key, "port"), Some(&Value::Int(8001)));
+        let web2 = ObjectKey::new("app.vs", "web2");
+        assert_eq!(doc.get(&web2, "port"), Some(&Value::Int(8002)));
+    }
+    let (sa, sb) = (
+        p.a.node.sync_status(p.now).unwrap(),
+        p.b.node.sync_status(p.now).unwrap(),
+    );
+    assert_eq!(
+        (sa.state.as_str(), sb.state.as_str()),
+        ("in-sync", "in-sync")
+    );
+    assert_eq!(sa.local_root, sb.local_root);
+    assert_eq!(sb.applied, 2);
 }
 
 #[test]
@@ -133,7 +156,13 @@ fn a_bad_app_value_from_the_partner_is_refused_with_its_path_and_changes_nothing
     // bytes (a value no file can write; a's own checks never make one).
     // Expected: b refuses it as invalid with that path, keeps its file
     // and its kept document; a hears the REJECT with the path.
+    // (b's file was written by sync, at the good change before.)
     let mut p = app_pair();
+    // A good change first: b adopts the next one object by object.
+    let t = p.now;
+    set_on(&mut p.a, t, "app.vs.web1.port", "8001");
+    p.run_to(t + Duration::from_secs(2));
+    assert!(p.b.file().contains("port = 8001"));
     let before = p.b.file().to_string();
     let t = p.now;
     let run = p.a.node.sync.run.as_mut().expect("a runs sync");
@@ -148,7 +177,7 @@ fn a_bad_app_value_from_the_partner_is_refused_with_its_path_and_changes_nothing
     p.a.node.sync_drain(t);
     p.run_to(t + Duration::from_secs(2));
     assert_eq!(p.b.file(), before);
-    assert_cache_is_the_file(&p.b, false);
+    assert_cache_is_the_file(&p.b, true);
     assert!(p.b.sync_events().iter().any(|e| matches!(
         e,
         SyncEvent::Refused { code, path, .. } if code == "invalid" && path == "app.vs.web2.port"
