@@ -120,6 +120,41 @@ pub fn unit_overlay(section: &str) -> Option<(&str, &str)> {
     Some((unit, overlaid))
 }
 
+/// The rules of a [`Schema`] that can match the fields of one section,
+/// worked out once for the section ([`Schema::section`]): a field's class
+/// and whether it is rewritten then only match the field patterns.
+#[derive(Debug, Clone)]
+pub struct SectionClasses<'a> {
+    /// The section is a unit overlay (`unit.<id>.…`).
+    overlay: bool,
+    /// The rules whose section pattern matches (the overlaid section for
+    /// an overlay), in the schema's order.
+    rules: Vec<&'a Rule>,
+    /// The rewrite rules whose section pattern matches.
+    rewrites: Vec<&'a RewriteRule>,
+}
+
+impl SectionClasses<'_> {
+    /// The class of a field of the section: as [`Schema::class`] gives it.
+    pub fn class(&self, field: &str) -> Class {
+        let class = self
+            .rules
+            .iter()
+            .find(|rule| matches(&rule.field, field))
+            .map_or(Class::Shared, |rule| rule.class);
+        match (self.overlay, class) {
+            (false, c) => c,
+            (true, Class::Local) => Class::Local,
+            (true, _) => Class::Unit,
+        }
+    }
+
+    /// Whether a rewrite rule names this field of the section.
+    pub fn rewritten(&self, field: &str) -> bool {
+        self.rewrites.iter().any(|rule| matches(&rule.field, field))
+    }
+}
+
 impl Schema {
     /// The class of one field. A section `unit.<id>.…` is [`Class::Unit`]
     /// for any field whose overlaid path is not local, and [`Class::Local`]
@@ -128,28 +163,30 @@ impl Schema {
     /// Any other section takes the class of the first rule whose section
     /// and field patterns both match, or [`Class::Shared`] if none does.
     pub fn class(&self, key: &ObjectKey, field: &str) -> Class {
-        match unit_overlay(&key.section) {
-            Some((_, overlaid)) => match self.rule_class(overlaid, field) {
-                Class::Local => Class::Local,
-                _ => Class::Unit,
-            },
-            None => self.rule_class(&key.section, field),
+        self.section(&key.section).class(field)
+    }
+
+    /// The rules that can apply to the fields of `section`: for many
+    /// fields of one section, [`SectionClasses::class`] gives what
+    /// [`Schema::class`] does with the section patterns matched once.
+    pub fn section(&self, section: &str) -> SectionClasses<'_> {
+        let (overlay, ruled) = match unit_overlay(section) {
+            Some((_, overlaid)) => (true, overlaid),
+            None => (false, section),
+        };
+        SectionClasses {
+            overlay,
+            rules: self
+                .rules
+                .iter()
+                .filter(|rule| matches(&rule.section, ruled))
+                .collect(),
+            rewrites: self
+                .rewrites
+                .iter()
+                .filter(|rule| matches(&rule.section, section))
+                .collect(),
         }
-    }
-
-    /// The class the first matching rule gives, else shared.
-    fn rule_class(&self, section: &str, field: &str) -> Class {
-        self.rules
-            .iter()
-            .find(|rule| matches(&rule.section, section) && matches(&rule.field, field))
-            .map_or(Class::Shared, |rule| rule.class)
-    }
-
-    /// Whether a rewrite rule names this (shared) field.
-    fn rewritten(&self, key: &ObjectKey, field: &str) -> bool {
-        self.rewrites
-            .iter()
-            .any(|rule| matches(&rule.section, &key.section) && matches(&rule.field, field))
     }
 
     /// The shared form of `doc` (local fields dropped, addresses
@@ -164,27 +201,24 @@ impl Schema {
     /// as they are.
     pub fn shared_form(&self, doc: &Document, addresses: &Addresses) -> Document {
         let mut out = Document::new();
+        let mut sections = Sections::new(self);
         for (key, object) in doc.objects() {
-            let mut kept = crate::doc::Object::new();
-            for (field, value) in object {
-                match self.class(key, field) {
-                    Class::Local => {}
-                    Class::Unit => {
-                        kept.insert(field.clone(), value.clone());
-                    }
-                    Class::Shared => {
-                        let value = if self.rewritten(key, field) {
-                            map_strings(value, |s| symbolise(s, addresses))
-                        } else {
-                            value.clone()
-                        };
-                        kept.insert(field.clone(), value);
-                    }
-                }
-            }
+            let classes = sections.of(&key.section);
+            let kept = shared_fields(classes, object, |s| symbolise(s, addresses));
             out.put_object(key.clone(), Some(kept));
         }
         out
+    }
+
+    /// The shared form of one object of `section`, as [`Schema::shared_form`]
+    /// makes it (empty when no field of it is sent).
+    pub fn shared_object(
+        &self,
+        section: &str,
+        object: &crate::doc::Object,
+        addresses: &Addresses,
+    ) -> crate::doc::Object {
+        shared_fields(&self.section(section), object, |s| symbolise(s, addresses))
     }
 
     /// What this unit keeps when it takes `shared` from the partner: the
@@ -203,30 +237,17 @@ impl Schema {
     /// for the receiver's validation to refuse with its path.
     pub fn adopt(&self, shared: &Document, own: &Document, addresses: &Addresses) -> Document {
         let mut out = Document::new();
+        let mut sections = Sections::new(self);
         for (key, object) in shared.objects() {
-            let mut kept = crate::doc::Object::new();
-            for (field, value) in object {
-                match self.class(key, field) {
-                    Class::Local => {}
-                    Class::Unit => {
-                        kept.insert(field.clone(), value.clone());
-                    }
-                    Class::Shared => {
-                        let value = if self.rewritten(key, field) {
-                            map_strings(value, |s| resolve(s, addresses))
-                        } else {
-                            value.clone()
-                        };
-                        kept.insert(field.clone(), value);
-                    }
-                }
-            }
+            let classes = sections.of(&key.section);
+            let kept = shared_fields(classes, object, |s| resolve(s, addresses));
             out.put_object(key.clone(), Some(kept));
         }
         for (key, object) in own.objects() {
+            let classes = sections.of(&key.section);
             let mut locals = object
                 .iter()
-                .filter(|(field, _)| self.class(key, field) == Class::Local)
+                .filter(|(field, _)| classes.class(field) == Class::Local)
                 .peekable();
             if locals.peek().is_none() {
                 continue;
@@ -237,6 +258,83 @@ impl Schema {
         }
         out
     }
+}
+
+impl Schema {
+    /// One object of [`Schema::adopt`]`(shared, own, addresses)`, from the
+    /// object of that key in `shared` and in `own` (`None`: it has none):
+    /// the shared fields of the first, symbols resolved, and the local
+    /// fields of the second; `None` when that leaves no field.
+    pub fn adopt_object(
+        &self,
+        section: &str,
+        shared: Option<&crate::doc::Object>,
+        own: Option<&crate::doc::Object>,
+        addresses: &Addresses,
+    ) -> Option<crate::doc::Object> {
+        let classes = self.section(section);
+        let mut kept = match shared {
+            Some(o) => shared_fields(&classes, o, |s| resolve(s, addresses)),
+            None => crate::doc::Object::new(),
+        };
+        for (field, value) in own.into_iter().flatten() {
+            if classes.class(field) == Class::Local {
+                kept.insert(field.clone(), value.clone());
+            }
+        }
+        (!kept.is_empty()).then_some(kept)
+    }
+}
+
+/// The [`SectionClasses`] of the section last asked for: a document's
+/// objects come in key order, so each section's are worked out once.
+struct Sections<'a> {
+    schema: &'a Schema,
+    last: Option<(String, SectionClasses<'a>)>,
+}
+
+impl<'a> Sections<'a> {
+    fn new(schema: &'a Schema) -> Self {
+        Sections { schema, last: None }
+    }
+
+    fn of(&mut self, section: &str) -> &SectionClasses<'a> {
+        if self.last.as_ref().is_some_and(|(s, _)| s != section) {
+            self.last = None;
+        }
+        let schema = self.schema;
+        &self
+            .last
+            .get_or_insert_with(|| (section.to_owned(), schema.section(section)))
+            .1
+    }
+}
+
+/// The shared and unit fields of `object`, rewritten fields' strings
+/// mapped by `f`.
+fn shared_fields(
+    classes: &SectionClasses<'_>,
+    object: &crate::doc::Object,
+    f: impl Fn(&str) -> Option<String>,
+) -> crate::doc::Object {
+    let mut kept = crate::doc::Object::new();
+    for (field, value) in object {
+        match classes.class(field) {
+            Class::Local => {}
+            Class::Unit => {
+                kept.insert(field.clone(), value.clone());
+            }
+            Class::Shared => {
+                let value = if classes.rewritten(field) {
+                    map_strings(value, &f)
+                } else {
+                    value.clone()
+                };
+                kept.insert(field.clone(), value);
+            }
+        }
+    }
+    kept
 }
 
 /// `value` with `f` applied to it if it is a string, or to each string of

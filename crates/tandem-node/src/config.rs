@@ -32,6 +32,8 @@ mod tests;
 #[cfg(test)]
 mod tests_adopt;
 #[cfg(test)]
+mod tests_app_only;
+#[cfg(test)]
 mod tests_check;
 #[cfg(test)]
 mod tests_document;

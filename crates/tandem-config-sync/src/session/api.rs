@@ -10,8 +10,9 @@ use super::{
     Session, State, Status, Timer,
 };
 use crate::channel::{Channel, ChannelError, Side};
+use crate::digest::Digest;
 use crate::digest::DigestTree;
-use crate::doc::Document;
+use crate::doc::{Document, Object, ObjectKey, Op};
 use crate::frame::{Frame, Mode, Role};
 use crate::merge::{bump, Clock};
 
@@ -141,8 +142,54 @@ impl Session {
         }
         let base = self.authority;
         let base_root = self.tree.root();
-        let changed = Document::changed_keys(&ops);
         self.doc = Arc::new(document);
+        Ok(self.committed(now, ops, base, base_root))
+    }
+
+    /// [`Session::commit`] of the document with these objects replaced
+    /// (`None`: removed), made in place: a local edit of a few objects of
+    /// a large document costs those objects.
+    pub fn commit_objects(
+        &mut self,
+        now: Instant,
+        objects: Vec<(ObjectKey, Option<Object>)>,
+    ) -> Result<Authority, CommitError> {
+        self.now = now;
+        if self.pending.is_some() {
+            return Err(CommitError::Busy);
+        }
+        if self.cfg.mode == Mode::ActiveStandby && self.role == Role::Backup {
+            return Err(CommitError::NotActive);
+        }
+        let (mut before, mut after) = (Document::new(), Document::new());
+        for (key, object) in &objects {
+            before.put_object(key.clone(), self.doc.object(key).cloned());
+            after.put_object(key.clone(), object.clone());
+        }
+        let ops = before.diff(&after);
+        if ops.is_empty() {
+            return Ok(self.authority);
+        }
+        let base = self.authority;
+        let base_root = self.tree.root();
+        let doc = Arc::make_mut(&mut self.doc);
+        for (key, object) in objects {
+            doc.put_object(key, object);
+        }
+        Ok(self.committed(now, ops, base, base_root))
+    }
+
+    /// A commit's document is in place (`ops` made it from the one at
+    /// `base`, of root `base_root`): the digests, the authority, and the
+    /// change on its way to the partner.
+    fn committed(
+        &mut self,
+        now: Instant,
+        ops: Vec<Op>,
+        base: Authority,
+        base_root: Digest,
+    ) -> Authority {
+        let changed = Document::changed_keys(&ops);
         self.tree.update(&self.doc, changed.iter());
         if self.authority.epoch == 0 {
             self.authority.epoch = self.new_epoch();
@@ -188,7 +235,7 @@ impl Session {
             }
         }
         self.settle();
-        Ok(self.authority)
+        self.authority
     }
 
     /// A change of the local document that is not a commit (a Backup's
@@ -294,6 +341,13 @@ impl Session {
     /// Its authority.
     pub fn authority(&self) -> Authority {
         self.authority
+    }
+
+    /// The root digest of the document as it is now, a change staged for
+    /// [`Output::Apply`] included (so the host can record the root it is
+    /// applying without digesting the whole document again).
+    pub fn root(&self) -> crate::digest::Digest {
+        self.tree.root()
     }
 
     /// Whether the election may preempt into this unit: the partner is

@@ -95,6 +95,41 @@ fn a_commit_on_the_active_is_applied_on_the_backup_and_acknowledged() {
 }
 
 #[test]
+fn a_commit_of_some_objects_is_the_commit_of_the_document_with_them() {
+    // Input: a commits two objects in place (one changed, one removed).
+    // Expected: the same authority and root as a commit of the whole
+    // document with them, applied and acknowledged by b; an unchanged
+    // object commits nothing.
+    let doc = vs(10);
+    let mut p = in_sync_pair(doc.clone());
+    let mut new = with(&doc, "vs00003", "port", Value::Int(8080));
+    new.put_object(ObjectKey::new("app.vs", "vs00004"), None);
+    let objects = vec![
+        (
+            ObjectKey::new("app.vs", "vs00003"),
+            new.object(&ObjectKey::new("app.vs", "vs00003")).cloned(),
+        ),
+        (ObjectKey::new("app.vs", "vs00004"), None),
+    ];
+    let auth = p.a.s.commit_objects(p.now, objects).unwrap();
+    assert_eq!(auth.generation, 4);
+    assert_eq!(p.a.s.document(), &new);
+    assert_eq!(
+        p.a.s.root(),
+        crate::digest::root_of(cfg("a", Mode::ActiveStandby).schema_version, &new)
+    );
+    p.pump();
+    assert_eq!(p.b.s.document(), &new);
+    assert_eq!(p.b.s.authority(), auth);
+    assert_eq!(p.a.s.state(), State::InSync);
+    let same = vec![(
+        ObjectKey::new("app.vs", "vs00001"),
+        doc.object(&ObjectKey::new("app.vs", "vs00001")).cloned(),
+    )];
+    assert_eq!(p.a.s.commit_objects(p.now, same).unwrap(), auth);
+}
+
+#[test]
 fn the_backup_refuses_a_commit_in_active_standby_mode() {
     let doc = vs(2);
     let mut p = in_sync_pair(doc.clone());
@@ -965,7 +1000,10 @@ fn an_edit_made_on_the_active_commits_although_the_role_changed_since() {
     // The edit restarted the Active's router: it is not Active yet.
     p.a.s.set_role(p.now, Role::Backup);
     let new = with(&doc, "vs00001", "port", Value::Int(9));
-    assert_eq!(p.a.s.commit(p.now, new.clone()), Err(CommitError::NotActive));
+    assert_eq!(
+        p.a.s.commit(p.now, new.clone()),
+        Err(CommitError::NotActive)
+    );
     p.a.s.commit_as(p.now, new.clone(), Role::Active).unwrap();
     p.pump();
     assert_eq!(p.b.s.document(), &new);

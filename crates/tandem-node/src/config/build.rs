@@ -96,6 +96,27 @@ pub(super) fn parse_text_all(
     build_config(&src, raw)
 }
 
+/// The checks `[app]` gets in [`parse_text`], on a text that holds only
+/// `[app]` objects (some objects of a file rendered on their own): the
+/// errors name the same fields but have no line, which would not be the
+/// file's.
+pub(super) fn check_app_text(text: &str) -> Result<(), ConfigError> {
+    /// A text of `[app]` objects only.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct AppOnly {
+        app: Option<super::raw::RawApp>,
+    }
+    let raw: AppOnly = toml::from_str(text).map_err(|e| ConfigError::Toml {
+        location: None,
+        message: e.message().trim_end().to_string(),
+    })?;
+    match &raw.app {
+        Some(app) => check_app(&Src::new("", None, false), app),
+        None => Ok(()),
+    }
+}
+
 /// The fields of one instance or sync group: how their paths are written.
 struct Ctx<'a> {
     src: &'a Src<'a>,

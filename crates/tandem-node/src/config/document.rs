@@ -12,9 +12,12 @@
 //! `[app.K.I]` is `("app.K", I)`. TOML values map to [`Value`]s one to
 //! one, but a datetime, which becomes the string of its TOML text.
 
+mod rules;
 mod text;
 
-use tandem_config_sync::doc::{Document, ObjectKey, Op};
+use rules::RULES;
+
+use tandem_config_sync::doc::{Document, Object, ObjectKey, Op};
 use tandem_config_sync::frame::RejectCode;
 use tandem_config_sync::schema::{Addresses, Class, RewriteRule, Rule, Schema};
 use tandem_config_sync::value::Value;
@@ -25,232 +28,6 @@ use super::{DaemonConfig, SyncConfig, MAX_CONFIG_BYTES};
 
 /// The version of [`schema`]: carried in HELLO and in the root digest.
 pub const SCHEMA_VERSION: u16 = 1;
-
-/// Why each local setting is each unit's own.
-const WHY_LOCAL_PATH: &str = "a path on this unit's file system";
-const WHY_LOCAL_HEALTH: &str = "the address this unit's health port binds";
-const WHY_LOCAL_SYNC: &str =
-    "the sync channel's own settings: this unit's id, its address and the partner's, its key";
-const WHY_LOCAL_PRIORITY: &str =
-    "the unit's own priority: the two units of a pair differ in it by design";
-const WHY_LOCAL_SOURCE: &str = "this unit's own address";
-
-/// The class rules of tandemd's own keys, as (section, field, class, why).
-const RULES: &[(&str, &str, Class, &str)] = &[
-    ("global", "state_dir", Class::Local, WHY_LOCAL_PATH),
-    ("global", "control_socket", Class::Local, WHY_LOCAL_PATH),
-    ("health", "listen", Class::Local, WHY_LOCAL_HEALTH),
-    ("sync", "*", Class::Local, WHY_LOCAL_SYNC),
-    ("instance", "priority", Class::Local, WHY_LOCAL_PRIORITY),
-    ("instance", "advskew", Class::Local, WHY_LOCAL_PRIORITY),
-    ("instance", "demotion", Class::Local, WHY_LOCAL_PRIORITY),
-    ("instance", "source", Class::Local, WHY_LOCAL_SOURCE),
-    (
-        "global",
-        "restart_guard",
-        Class::Shared,
-        "both units pace restarts alike",
-    ),
-    (
-        "health",
-        "path",
-        Class::Shared,
-        "load balancers probe both units alike",
-    ),
-    (
-        "health",
-        "live_path",
-        Class::Shared,
-        "load balancers probe both units alike",
-    ),
-    (
-        "health",
-        "metrics_path",
-        Class::Shared,
-        "one scrape configuration for both units",
-    ),
-    (
-        "health",
-        "instances",
-        Class::Shared,
-        "the pair answers for the same routers",
-    ),
-    (
-        "health",
-        "active_body",
-        Class::Shared,
-        "load balancers read both units alike",
-    ),
-    (
-        "health",
-        "standby_body",
-        Class::Shared,
-        "load balancers read both units alike",
-    ),
-    (
-        "instance",
-        "interface",
-        Class::Shared,
-        "the pair runs the router on the same link (a unit overlay renames it on one unit)",
-    ),
-    (
-        "instance",
-        "protocol",
-        Class::Shared,
-        "both routers must speak one protocol",
-    ),
-    (
-        "instance",
-        "vrid",
-        Class::Shared,
-        "both routers must use one VRID",
-    ),
-    (
-        "instance",
-        "interval",
-        Class::Shared,
-        "both routers must advertise alike",
-    ),
-    (
-        "instance",
-        "advbase",
-        Class::Shared,
-        "both routers must advertise alike",
-    ),
-    (
-        "instance",
-        "addresses",
-        Class::Shared,
-        "the virtual addresses are the pair's",
-    ),
-    (
-        "instance",
-        "preempt",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "preempt_delay",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "accept",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "checksum",
-        Class::Shared,
-        "both routers must check adverts alike",
-    ),
-    (
-        "instance",
-        "vrrp2_compat",
-        Class::Shared,
-        "both routers must speak one protocol",
-    ),
-    (
-        "instance",
-        "password",
-        Class::Shared,
-        "both routers must authenticate alike",
-    ),
-    (
-        "instance",
-        "auth",
-        Class::Shared,
-        "both routers must authenticate alike",
-    ),
-    (
-        "instance",
-        "unicast_peers",
-        Class::Shared,
-        "the pair's peers; the partner's address is sent as @partner",
-    ),
-    (
-        "instance",
-        "broadcast",
-        Class::Shared,
-        "both routers must deliver adverts alike",
-    ),
-    ("instance", "ttl_exempt", Class::Shared, "the pair's peers"),
-    (
-        "instance",
-        "vmac",
-        Class::Shared,
-        "the virtual MAC is the pair's",
-    ),
-    (
-        "instance",
-        "initial_wait",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "ha_timeout",
-        Class::Shared,
-        "both routers must advertise alike",
-    ),
-    (
-        "instance",
-        "silence_intervals",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "announce",
-        Class::Shared,
-        "the pair's failover policy",
-    ),
-    (
-        "instance",
-        "track",
-        Class::Shared,
-        "the pair tracks the same links",
-    ),
-    (
-        "instance",
-        "restart_guard",
-        Class::Shared,
-        "both units pace restarts alike",
-    ),
-    (
-        "instance",
-        "notify",
-        Class::Shared,
-        "both units react to a change alike",
-    ),
-    (
-        "instance",
-        "notify_timeout",
-        Class::Shared,
-        "both units react to a change alike",
-    ),
-    (
-        "sync_group",
-        "instances",
-        Class::Shared,
-        "the routers that fail over together are the pair's",
-    ),
-    (
-        "unit.*",
-        "*",
-        Class::Unit,
-        "a unit's overlay: sent, and applied by that unit only",
-    ),
-    (
-        "app.*",
-        "*",
-        Class::Shared,
-        "the appliance's settings are the pair's unless its rules say otherwise",
-    ),
-];
 
 /// tandemd's class table, with the built-in rewrite only
 /// ([`schema_for`] without a `[sync]` section).
@@ -310,7 +87,7 @@ pub fn render(doc: &Document) -> String {
 }
 
 /// The address pairs of `[sync] addresses` as the schema takes them.
-fn addresses(sync: Option<&SyncConfig>) -> Addresses {
+pub fn addresses(sync: Option<&SyncConfig>) -> Addresses {
     let pairs = sync.map_or(&[][..], |s| s.addresses.as_slice());
     Addresses {
         own: pairs.iter().map(|(own, _)| own.clone()).collect(),
@@ -322,8 +99,63 @@ fn addresses(sync: Option<&SyncConfig>) -> Addresses {
 /// (local fields dropped, the addresses of `[sync] addresses` and the
 /// rewrite rules symbolised).
 pub fn shared(text: &str, sync: Option<&SyncConfig>) -> Result<Document, ConfigError> {
-    let doc = document(text)?;
-    Ok(schema_for(sync).shared_form(&doc, &addresses(sync)))
+    Ok(shared_doc(&document(text)?, sync))
+}
+
+/// [`shared`] of the file's document.
+pub fn shared_doc(doc: &Document, sync: Option<&SyncConfig>) -> Document {
+    schema_for(sync).shared_form(doc, &addresses(sync))
+}
+
+/// Whether every one of `keys` is an object of `[app]` (`app.<kind>`): a
+/// change of only these leaves tandemd's own settings, the
+/// [`DaemonConfig`], as they were.
+pub fn app_only<'a>(keys: impl IntoIterator<Item = &'a ObjectKey>) -> bool {
+    keys.into_iter().all(|k| k.section.starts_with("app."))
+}
+
+/// Checks the `[app]` objects `keys` of `doc` (a file's document) as the
+/// file's parse checks `[app]`: they are rendered on their own, read back
+/// (the values must read back as they are: `Err` with the path of the
+/// first that does not) and given the checks of `[app]`. The errors have
+/// no line (the objects' text is not the file's).
+fn check_app_objects(doc: &Document, keys: &[ObjectKey]) -> Result<(), AppCheck> {
+    check_app_document(&text::objects(doc, keys))
+}
+
+/// [`check_app_objects`] of a document of just those objects.
+fn check_app_document(some: &Document) -> Result<(), AppCheck> {
+    let text = render(some);
+    let back = text::read_unlocated(&text).map_err(AppCheck::Config)?;
+    if let Some(op) = back.diff(some).first() {
+        return Err(AppCheck::NoForm(op_path(op)));
+    }
+    build::check_app_text(&text).map_err(AppCheck::Config)
+}
+
+/// Why changed `[app]` objects fail [`check_app_objects`].
+enum AppCheck {
+    /// A check of the file.
+    Config(ConfigError),
+    /// The value at this path has no form in the file.
+    NoForm(String),
+}
+
+/// The field path (or the object's, for a removed object) an op names.
+fn op_path(op: &Op) -> String {
+    let key = op.key();
+    match op {
+        Op::Set { field, .. } | Op::Remove { field, .. } => key.path(field),
+        Op::RemoveObject { .. } => key.to_string(),
+    }
+}
+
+fn no_form(path: String) -> AdoptError {
+    AdoptError {
+        code: AdoptCode::Invalid,
+        text: format!("{path}: this value has no form in tandemd's configuration file"),
+        path,
+    }
 }
 
 /// A configuration this unit adopted from the partner's shared document.
@@ -333,6 +165,22 @@ pub struct Adopted {
     pub text: String,
     /// That text, parsed and checked as a file.
     pub config: DaemonConfig,
+}
+
+/// The partner's shared document adopted into this unit's file's
+/// document ([`adopt_doc`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptedDoc {
+    /// The new file's document.
+    pub doc: Document,
+    /// The new file's text ([`render`] of `doc`).
+    pub text: String,
+    /// The objects of the file that change, in key order.
+    pub changed: Vec<ObjectKey>,
+    /// `text` parsed and checked as a file; `None` when only `[app]`
+    /// objects change ([`app_only`]): tandemd's settings are those of the
+    /// file adopted into, and only the changed objects were checked.
+    pub config: Option<DaemonConfig>,
 }
 
 /// Why a shared document cannot be adopted, as a REJECT says it.
@@ -382,7 +230,8 @@ pub struct AdoptError {
 }
 
 impl AdoptError {
-    fn config(e: &ConfigError) -> AdoptError {
+    /// The refusal of a configuration that fails the file's checks.
+    pub fn config(e: &ConfigError) -> AdoptError {
         let path = match e {
             ConfigError::Invalid { at, .. } => at.field.clone(),
             _ => String::new(),
@@ -411,9 +260,44 @@ pub fn adopt(
     shared: &Document,
     sync: Option<&SyncConfig>,
 ) -> Result<Adopted, AdoptError> {
+    let own = document(own_text).map_err(|e| AdoptError::config(&e))?;
+    let adopted = adopt_doc(&own, shared, sync)?;
+    let config = match adopted.config {
+        Some(c) => c,
+        // The file adopted into was text, not a checked file: all of it
+        // is checked.
+        None => build::parse_text(&adopted.text, None).map_err(|e| AdoptError::config(&e))?,
+    };
+    Ok(Adopted {
+        text: adopted.text,
+        config,
+    })
+}
+
+/// [`adopt`] into `own`, the document of this unit's current file, which
+/// passed the file's checks (its configuration is the one running).
+///
+/// When every object that changes is an `[app]` object ([`app_only`]),
+/// only those are checked (as the file's parse checks `[app]`, their
+/// values read back as they are) and tandemd's settings are `own`'s
+/// ([`AdoptedDoc::config`] is `None`): a change costs its objects, not the
+/// file. Any other change is checked as a whole file, as [`adopt`] does.
+/// The refusals are [`adopt`]'s.
+pub fn adopt_doc(
+    own: &Document,
+    shared: &Document,
+    sync: Option<&SyncConfig>,
+) -> Result<AdoptedDoc, AdoptError> {
     let schema = schema_for(sync);
+    let mut classes: Option<(&str, tandem_config_sync::schema::SectionClasses<'_>)> = None;
     for (key, fields) in shared.objects() {
-        if let Some(field) = fields.keys().find(|f| schema.class(key, f) == Class::Local) {
+        if classes.as_ref().is_none_or(|(s, _)| *s != key.section) {
+            classes = Some((&key.section, schema.section(&key.section)));
+        }
+        let Some((_, of_section)) = &classes else {
+            continue;
+        };
+        if let Some(field) = fields.keys().find(|f| of_section.class(f) == Class::Local) {
             return Err(AdoptError {
                 code: AdoptCode::LocalConflict,
                 path: key.path(field),
@@ -424,8 +308,7 @@ pub fn adopt(
             });
         }
     }
-    let own = document(own_text).map_err(|e| AdoptError::config(&e))?;
-    let mut doc = schema.adopt(shared, &own, &addresses(sync));
+    let mut doc = schema.adopt(shared, own, &addresses(sync));
     // An object the partner removed goes, with this unit's local fields
     // of it (an instance's priority without its instance is no instance).
     let orphans: Vec<ObjectKey> = doc
@@ -437,6 +320,9 @@ pub fn adopt(
     for key in orphans {
         doc.put_object(key, None);
     }
+    let changed: Vec<ObjectKey> = Document::changed_keys(&own.diff(&doc))
+        .into_iter()
+        .collect();
     let text = render(&doc);
     let limit = sync
         .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
@@ -451,21 +337,111 @@ pub fn adopt(
             ),
         });
     }
+    if app_only(&changed) {
+        return match check_app_objects(&doc, &changed) {
+            Ok(()) => Ok(AdoptedDoc {
+                doc,
+                text,
+                changed,
+                config: None,
+            }),
+            Err(AppCheck::Config(e)) => Err(AdoptError::config(&e)),
+            Err(AppCheck::NoForm(path)) => Err(no_form(path)),
+        };
+    }
     let back = document(&text).map_err(|e| AdoptError::config(&e))?;
     if let Some(op) = back.diff(&doc).first() {
-        let key = op.key();
-        let path = match op {
-            Op::Set { field, .. } | Op::Remove { field, .. } => key.path(field),
-            Op::RemoveObject { .. } => key.to_string(),
-        };
-        return Err(AdoptError {
-            code: AdoptCode::Invalid,
-            text: format!("{path}: this value has no form in tandemd's configuration file"),
-            path,
-        });
+        return Err(no_form(op_path(op)));
     }
     let config = build::parse_text(&text, None).map_err(|e| AdoptError::config(&e))?;
-    Ok(Adopted { text, config })
+    Ok(AdoptedDoc {
+        doc,
+        text,
+        changed,
+        config: Some(config),
+    })
+}
+
+/// The partner's change of some `[app]` objects adopted into `own`: the
+/// objects of the file that change, and the new text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptedObjects {
+    /// The objects that change, in key order, with their new fields
+    /// (`None`: the object goes).
+    pub objects: Vec<(ObjectKey, Option<Object>)>,
+    /// The new file's text ([`render`] of `own` with `objects`).
+    pub text: String,
+}
+
+/// [`adopt_doc`] of a change of the `[app]` objects `keys` (all
+/// [`app_only`]) when `own` is already the adoption of the partner's
+/// document before it: only those objects are adopted (each as
+/// [`adopt_doc`] makes it), checked as the file's parse checks `[app]`,
+/// and put into the text; tandemd's settings are `own`'s. The refusals
+/// are [`adopt_doc`]'s, for those objects (a local field set in one of
+/// them, the size of the new file, a value the file checks refuse).
+pub fn adopt_objects(
+    own: &Document,
+    shared: &Document,
+    keys: &[ObjectKey],
+    sync: Option<&SyncConfig>,
+) -> Result<AdoptedObjects, AdoptError> {
+    let schema = schema_for(sync);
+    let addresses = addresses(sync);
+    let mut keys: Vec<&ObjectKey> = keys.iter().collect();
+    keys.sort();
+    keys.dedup();
+    let mut objects = Vec::with_capacity(keys.len());
+    for key in keys {
+        let from = shared.object(key);
+        let classes = schema.section(&key.section);
+        if let Some(field) = from
+            .into_iter()
+            .flat_map(|o| o.keys())
+            .find(|f| classes.class(f) == Class::Local)
+        {
+            return Err(AdoptError {
+                code: AdoptCode::LocalConflict,
+                path: key.path(field),
+                text: format!(
+                    "{}: a local setting is each unit's own and is never synced",
+                    key.path(field)
+                ),
+            });
+        }
+        let mine = own.object(key);
+        let new = match from {
+            // An object the partner removed goes, local fields and all.
+            None if !key.id.is_empty() => None,
+            _ => schema.adopt_object(&key.section, from, mine, &addresses),
+        };
+        if new.as_ref() != mine {
+            objects.push((key.clone(), new));
+        }
+    }
+    let text = text::write_patched(own, &objects);
+    let limit = sync
+        .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
+        .min(MAX_CONFIG_BYTES);
+    if text.len() as u64 > limit {
+        return Err(AdoptError {
+            code: AdoptCode::TooLarge,
+            path: String::new(),
+            text: format!(
+                "the adopted configuration is {} bytes, more than the {limit} this unit accepts ([sync] max_document)",
+                text.len()
+            ),
+        });
+    }
+    let mut some = Document::new();
+    for (key, object) in &objects {
+        some.put_object(key.clone(), object.clone());
+    }
+    match check_app_document(&some) {
+        Ok(()) => Ok(AdoptedObjects { objects, text }),
+        Err(AppCheck::Config(e)) => Err(AdoptError::config(&e)),
+        Err(AppCheck::NoForm(path)) => Err(no_form(path)),
+    }
 }
 
 /// An error of a `config get/set/unset` path or value.
@@ -493,8 +469,13 @@ fn parse_path(path: &str) -> Result<(ObjectKey, String), ConfigError> {
 /// `app.vs.web1.port`, `global.restart_guard`) in the file's text, `None`
 /// if the file does not set it.
 pub fn get(text: &str, path: &str) -> Result<Option<Value>, ConfigError> {
+    get_doc(&document(text)?, path)
+}
+
+/// [`get`] in the file's document.
+pub fn get_doc(doc: &Document, path: &str) -> Result<Option<Value>, ConfigError> {
     let (key, field) = parse_path(path)?;
-    Ok(document(text)?.get(&key, &field).cloned())
+    Ok(doc.get(&key, &field).cloned())
 }
 
 /// `tandemd config set KEY VALUE`: the new file's text with the field at
@@ -503,26 +484,89 @@ pub fn get(text: &str, path: &str) -> Result<Option<Value>, ConfigError> {
 /// [`render`]ed (comments and layout are not kept) and checked as a file
 /// before it is returned.
 pub fn set(text: &str, path: &str, value_toml: &str) -> Result<String, ConfigError> {
-    let (key, field) = parse_path(path)?;
-    let value = parse_value(path, value_toml)?;
-    edit(text, path, Op::Set { key, field, value })
+    checked_text(set_doc(&document(text)?, path, value_toml)?)
 }
 
 /// `tandemd config unset KEY`: the new file's text without the field at
 /// `path` (the object goes with its last field; unsetting a field the
 /// file does not set changes nothing), checked as a file.
 pub fn unset(text: &str, path: &str) -> Result<String, ConfigError> {
-    let (key, field) = parse_path(path)?;
-    edit(text, path, Op::Remove { key, field })
+    checked_text(unset_doc(&document(text)?, path)?)
 }
 
-fn edit(text: &str, path: &str, op: Op) -> Result<String, ConfigError> {
-    let mut doc = document(text)?;
-    doc.apply(&[op])
+/// The text of an edit of a document that came from text, not from a
+/// checked file: all of it is checked.
+fn checked_text(edited: Edited) -> Result<String, ConfigError> {
+    if edited.config.is_none() {
+        build::parse_text(&edited.text, None)?;
+    }
+    Ok(edited.text)
+}
+
+/// A file's document after a `config set` or `config unset`: the one
+/// object it changes, the new text, and the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edited {
+    /// The object edited.
+    pub key: ObjectKey,
+    /// Its fields after the edit (`None`: the object is gone).
+    pub object: Option<Object>,
+    /// The new file's text ([`render`] of the edited document).
+    pub text: String,
+    /// `text` parsed and checked as a file; `None` when the edit is of an
+    /// `[app]` object ([`app_only`]): tandemd's settings are those of the
+    /// document edited, and only the edited object was checked.
+    pub config: Option<DaemonConfig>,
+}
+
+impl Edited {
+    /// Makes the edit in `doc` (the document it was made from).
+    pub fn apply_to(&self, doc: &mut Document) {
+        doc.put_object(self.key.clone(), self.object.clone());
+    }
+}
+
+/// [`set`] in `doc`, the document of a file that passed the file's
+/// checks, which is left as it is (the edit is one object, applied with
+/// [`Edited::apply_to`]): an edit of an `[app]` object checks that object
+/// as the file's parse checks `[app]` (and keeps tandemd's settings), any
+/// other is checked as a whole file.
+pub fn set_doc(doc: &Document, path: &str, value_toml: &str) -> Result<Edited, ConfigError> {
+    let (key, field) = parse_path(path)?;
+    let value = parse_value(path, value_toml)?;
+    edit(doc, path, Op::Set { key, field, value })
+}
+
+/// [`unset`] in `doc`, checked as [`set_doc`] checks.
+pub fn unset_doc(doc: &Document, path: &str) -> Result<Edited, ConfigError> {
+    let (key, field) = parse_path(path)?;
+    edit(doc, path, Op::Remove { key, field })
+}
+
+fn edit(doc: &Document, path: &str, op: Op) -> Result<Edited, ConfigError> {
+    let key = op.key().clone();
+    // The edited object alone: the document stays as it is.
+    let mut one = Document::new();
+    one.put_object(key.clone(), doc.object(&key).cloned());
+    one.apply(&[op])
         .map_err(|e| edit_error(path, Problem::Doc(e)))?;
-    let out = render(&doc);
-    build::parse_text(&out, None)?;
-    Ok(out)
+    let object = one.object(&key).cloned();
+    let text = text::write_patched(doc, &[(key.clone(), object.clone())]);
+    let config = if app_only([&key]) {
+        match check_app_document(&one) {
+            Ok(()) => None,
+            Err(AppCheck::Config(e)) => return Err(e),
+            Err(AppCheck::NoForm(at)) => return Err(edit_error(&at, Problem::NoForm)),
+        }
+    } else {
+        Some(build::parse_text(&text, None)?)
+    };
+    Ok(Edited {
+        key,
+        object,
+        text,
+        config,
+    })
 }
 
 /// One TOML value literal.

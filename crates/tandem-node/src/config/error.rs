@@ -519,4 +519,8 @@ pub enum Problem {
     /// A value literal of `config set` that is not one TOML value.
     #[error("{0:?} is not a TOML value: write it as in the file, as 150, \"eth1\", [1, 2], true or {{ a = 1 }}")]
     BadValue(String),
+    /// A value a document can hold but the file cannot write: it would
+    /// read back as another.
+    #[error("this value has no form in tandemd's configuration file")]
+    NoForm,
 }

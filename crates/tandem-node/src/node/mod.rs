@@ -212,6 +212,8 @@ impl Node {
                     }
                     return;
                 }
+                // The running configuration is no longer the file's.
+                self.sync.file_running = false;
                 let mut plan = self.plan(*config);
                 plan.reply = reply;
                 self.outputs.push_back(Output::SetUp(Box::new(plan)));

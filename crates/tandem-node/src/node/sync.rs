@@ -40,10 +40,12 @@ mod tests;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_config_sync::channel::{Key, Side};
 use tandem_config_sync::digest::{hex, DigestTree};
+use tandem_config_sync::doc::Document;
 use tandem_config_sync::frame::{Mode, RejectCode, Role};
 use tandem_config_sync::session::{self, Authority, Config, Session, State};
 use tandem_election::{Command, Instant};
@@ -55,7 +57,8 @@ pub use state::{SyncState, HEADER as STATE_HEADER, MAX_STATE_BYTES};
 use super::input::{ReplyTo, SyncSide, WriteToken};
 use super::output::{EventKind, Output};
 use super::Node;
-use crate::config::{self, GlobalConfig, SyncConfig};
+use crate::config::document::AdoptError;
+use crate::config::{self, DaemonConfig, GlobalConfig, SyncConfig};
 use crate::control::api::{ControlReply, SyncOutcome};
 use crate::snapshot::SyncStatus;
 
@@ -78,6 +81,12 @@ pub fn state_path(global: &GlobalConfig) -> PathBuf {
 pub(super) struct CurrentFile {
     pub(super) path: PathBuf,
     pub(super) text: String,
+    /// The text's document ([`config::document::document`]), or why it
+    /// has none: kept so that a change costs its objects, not a parse of
+    /// the file.
+    pub(super) doc: Result<Arc<Document>, AdoptError>,
+    /// The configuration the text makes.
+    pub(super) config: DaemonConfig,
 }
 
 /// The session with what it was started from.
@@ -86,13 +95,20 @@ pub(super) struct Running {
     pub(super) settings: SyncConfig,
     pub(super) key_text: String,
     pub(super) state_path: PathBuf,
-    pub(super) schema_version: u16,
     pub(super) session: Session,
     pub(super) connected: bool,
     pub(super) dialing: Option<SocketAddr>,
     pub(super) peer_unit: Option<String>,
     pub(super) state: State,
     pub(super) role: Role,
+    /// The [`file_version`](SyncAdapter::file_version) of the file whose
+    /// shared form the session's document is: a local change of some
+    /// objects of that file commits just those.
+    pub(super) shared_of: Option<u64>,
+    /// The file version that is the adoption of the session's document (a
+    /// partner's change applied): the partner's next change of some
+    /// objects is adopted object by object.
+    pub(super) adopted_of: Option<u64>,
 }
 
 /// A `config apply` / `config set` answer waiting for the partner.
@@ -108,6 +124,13 @@ pub(super) struct Wait {
 #[derive(Debug, Default)]
 pub(super) struct SyncAdapter {
     pub(super) file: Option<CurrentFile>,
+    /// Counts the changes of `file`: a change worked out against the file
+    /// as it was knows whether it still is.
+    pub(super) file_version: u64,
+    /// The running configuration is `file`'s (not one given without its
+    /// text): a change that leaves `file`'s configuration as it is needs
+    /// no reload.
+    pub(super) file_running: bool,
     pub(super) run: Option<Running>,
     /// `[sync]` is configured but sync could not start: why.
     pub(super) off: Option<(SyncConfig, String)>,
@@ -204,12 +227,14 @@ impl Node {
                 return off(self, settings, why);
             }
         };
-        let Some(file) = self.sync.file.clone() else {
-            return off(self, settings, "no configuration file".into());
+        let document = match self.sync.file.as_ref().map(|f| &f.doc) {
+            None => Err("no configuration file".to_string()),
+            Some(Err(e)) => Err(format!("the shared configuration: {}", e.text)),
+            Some(Ok(doc)) => Ok(config::document::shared_doc(doc, Some(&settings))),
         };
-        let document = match config::document::shared(&file.text, Some(&settings)) {
+        let document = match document {
             Ok(d) => d,
-            Err(e) => return off(self, settings, format!("the shared configuration: {e}")),
+            Err(why) => return off(self, settings, why),
         };
         let persisted = match state_text {
             Ok(Some(t)) => match SyncState::parse(&t) {
@@ -247,7 +272,6 @@ impl Node {
                 self.emit_sync(now, SyncEvent::Error { text });
             }
         }
-        let schema_version = cfg.schema_version;
         let session = Session::new(cfg, document, persisted.authority);
         let dial = persisted
             .peer
@@ -265,13 +289,14 @@ impl Node {
             settings,
             key_text,
             state_path,
-            schema_version,
             session,
             connected: false,
             dialing: dial,
             peer_unit: persisted.peer,
             state: State::Disconnected,
             role: Role::Unknown,
+            shared_of: Some(self.sync.file_version),
+            adopted_of: None,
         });
         self.emit_sync(
             now,

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::ops::Range;
 
 use serde::Deserialize;
-use tandem_config_sync::doc::{Document, ObjectKey};
+use tandem_config_sync::doc::{Document, Object, ObjectKey};
 use tandem_config_sync::value::Value;
 use toml::Spanned;
 
@@ -46,7 +46,25 @@ const NAMED: [&str; 2] = ["instance", "sync_group"];
 
 /// Reads the file's text (see [`super::document`]).
 pub(super) fn read(text: &str) -> Result<Document, ConfigError> {
-    let src = Src::new(text, None, false);
+    read_in(text, Src::new(text, None, false))
+}
+
+/// [`read`] of a text that is not the file (some objects of it rendered
+/// on their own): errors have no line, which would not be the file's.
+pub(super) fn read_unlocated(text: &str) -> Result<Document, ConfigError> {
+    read_in(text, Src::new("", None, false))
+}
+
+/// The objects `keys` of `doc` (those it has) as a document of their own.
+pub(super) fn objects(doc: &Document, keys: &[ObjectKey]) -> Document {
+    let mut some = Document::new();
+    for key in keys {
+        some.put_object(key.clone(), doc.object(key).cloned());
+    }
+    some
+}
+
+fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
     let file: DocFile = toml::from_str(text).map_err(|e| ConfigError::Toml {
         location: e.span().and_then(|s| src.loc(s)),
         message: e.message().trim_end().to_string(),
@@ -167,10 +185,44 @@ fn convert(v: &toml::Value) -> Value {
 
 /// The document as the file's text (see [`super::render`]).
 pub(super) fn write(doc: &Document) -> String {
-    let mut out = String::new();
+    write_objects(doc.len(), doc.objects().iter())
+}
+
+/// [`write`] of `doc` with the objects of `patch` (in key order, each key
+/// once) replacing its own (`None`: without it), `doc` itself untouched.
+pub(super) fn write_patched(doc: &Document, patch: &[(ObjectKey, Option<Object>)]) -> String {
+    let mut patch = patch.iter().peekable();
+    let mut merged: Vec<(&ObjectKey, &Object)> = Vec::with_capacity(doc.len() + patch.len());
+    for (k, o) in doc.objects() {
+        let mut replaced = false;
+        while let Some((pk, po)) = patch.next_if(|(pk, _)| pk <= k) {
+            replaced |= pk == k;
+            if let Some(po) = po {
+                merged.push((pk, po));
+            }
+        }
+        if !replaced {
+            merged.push((k, o));
+        }
+    }
+    for (pk, po) in patch {
+        if let Some(po) = po {
+            merged.push((pk, po));
+        }
+    }
+    write_objects(merged.len(), merged.into_iter())
+}
+
+/// The text of these objects, given in key order.
+fn write_objects<'a>(
+    count: usize,
+    objects: impl Iterator<Item = (&'a ObjectKey, &'a Object)>,
+) -> String {
+    // About what a virtual service of a few fields takes: one allocation
+    // for most files.
+    let mut out = String::with_capacity(HEADER.len() + 1 + count.saturating_mul(128));
     out.push_str(HEADER);
     out.push('\n');
-    let objects = doc.objects();
     let rank = |key: &ObjectKey| -> u8 {
         let s = key.section.as_str();
         if let Some(i) = SINGLE.iter().position(|x| *x == s) {
@@ -187,23 +239,27 @@ pub(super) fn write(doc: &Document) -> String {
             7
         }
     };
-    let mut keys: Vec<&ObjectKey> = objects.keys().collect();
-    // Stable: within a rank, the document's own (key) order.
-    keys.sort_by_key(|k| rank(k));
-    for key in keys {
-        let Some(fields) = objects.get(key) else {
-            continue;
-        };
+    // Each key's rank worked out once; stable: within a rank, the
+    // document's own (key) order.
+    let mut keys: Vec<(u8, &ObjectKey, &Object)> = objects.map(|(k, o)| (rank(k), k, o)).collect();
+    keys.sort_by_key(|(r, _, _)| *r);
+    // The header of the last section written, made once per section.
+    let mut header: Option<(&str, String)> = None;
+    for (r, key, fields) in keys {
         out.push('\n');
-        let r = rank(key);
         if (3..5).contains(&r) {
             let _ = writeln!(out, "[[{}]]", key.section);
             out.push_str("name = ");
             write_str(&mut out, &key.id);
             out.push('\n');
         } else {
+            if header.as_ref().is_none_or(|(s, _)| *s != key.section) {
+                header = Some((&key.section, section_header(&key.section)));
+            }
             out.push('[');
-            out.push_str(&section_header(&key.section));
+            if let Some((_, h)) = &header {
+                out.push_str(h);
+            }
             if !key.id.is_empty() || r > 2 {
                 out.push('.');
                 write_str(&mut out, &key.id);
@@ -248,6 +304,12 @@ fn write_key(out: &mut String, key: &str) {
 /// A TOML basic string: quote, backslash and control characters escaped.
 fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    // Most strings need no escape: copied whole.
+    if !s.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -10,7 +10,7 @@ use tandem_config_sync::session::DiffEntry;
 use tandem_config_sync::value::Value;
 use tandem_election::Instant;
 
-use super::change::Work;
+use super::change::{Known, Work};
 use super::SyncEvent;
 use crate::config::document;
 use crate::control::api::{ControlReply, DiffLine, Refusal};
@@ -126,7 +126,11 @@ impl Node {
                 let Some(file) = &self.sync.file else {
                     return refused(Refusal::NoConfigFile);
                 };
-                let value = match document::get(&file.text, &key) {
+                let value = match &file.doc {
+                    Ok(doc) => document::get_doc(doc, &key),
+                    Err(_) => document::get(&file.text, &key),
+                };
+                let value = match value {
                     Ok(v) => v,
                     Err(e) => return refused(Refusal::BadKey(e.to_string())),
                 };
@@ -220,9 +224,11 @@ impl Node {
         reply: ReplyTo,
     ) -> Option<ControlReply> {
         let refused = |r: Refusal| Some(ControlReply::Refused(r));
-        let Some(file) = self.sync.file.clone() else {
+        let Some(file) = &self.sync.file else {
             return refused(Refusal::NoConfigFile);
         };
+        let (path, doc) = (file.path.clone(), file.doc.clone());
+        let base_config = file.config.clone();
         if let Some(run) = &self.sync.run {
             let backup = run.role != Role::Active;
             let standby = !run.settings.bidirectional;
@@ -239,29 +245,42 @@ impl Node {
                 }
             }
         }
-        let edited = match &value {
-            Some(value) => document::set(&file.text, &key, value),
-            None => document::unset(&file.text, &key),
+        // The file's document, which passed the file's checks with the
+        // file: an edit of an [app] object checks that object only.
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => return refused(Refusal::BadKey(e.text)),
         };
-        let text = match edited {
-            Ok(t) => t,
+        let edited = match &value {
+            Some(value) => document::set_doc(&doc, &key, value),
+            None => document::unset_doc(&doc, &key),
+        };
+        let edited = match edited {
+            Ok(e) => e,
             Err(e) => return refused(Refusal::BadKey(e.to_string())),
         };
-        let config = match crate::config::parse(&text) {
-            Ok(c) => c,
-            Err(e) => return refused(Refusal::Reconfigure(e.to_string())),
+        let (config, app_only) = match edited.config {
+            Some(c) => (c, false),
+            None => (base_config, true),
         };
         let sync_key = self.sync.run.as_ref().map(|r| Ok(r.key_text.clone()));
         let file = ConfigFile {
-            path: file.path,
-            text,
+            path,
+            text: edited.text,
             config,
             write: true,
             sync_key,
             sync_state: Ok(None),
         };
+        let known = Known {
+            key: edited.key,
+            object: edited.object,
+            base: self.sync.file_version,
+            app_only,
+        };
         self.sync.queue.push_back(Work::Local {
             file: Box::new(file),
+            known: Some(Box::new(known)),
             reply: Some(reply),
             wait: true,
         });

@@ -662,3 +662,5 @@ fn secrets_are_masked_by_field_name() {
     assert_eq!(value_text(&t), "{ \"password\" = \"***\", \"port\" = 80 }");
     assert_eq!(value_text(&Value::Str("a\"b".into())), "\"a\\\"b\"");
 }
+
+mod app_only;
