@@ -242,6 +242,10 @@ pub struct SyncStatus {
     pub bytes_sent: u64,
     /// Bytes read from the partner.
     pub bytes_received: u64,
+    /// Of the bytes sent, those of frames that carry configuration
+    /// (DELTA, SNAP_*, OBJECTS), before encryption: 0 at a rejoin of equal
+    /// documents.
+    pub config_bytes_sent: u64,
     /// Changes from the partner applied here.
     pub applied: u64,
     /// Changes the partner refused, and changes refused here.

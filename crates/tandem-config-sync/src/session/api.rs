@@ -148,17 +148,19 @@ impl Session {
 
     /// [`Session::commit`] of the document with these objects replaced
     /// (`None`: removed), made in place: a local edit of a few objects of
-    /// a large document costs those objects.
+    /// a large document costs those objects. `role` is the unit's role
+    /// when the edit was made, as for [`Session::commit_as`].
     pub fn commit_objects(
         &mut self,
         now: Instant,
         objects: Vec<(ObjectKey, Option<Object>)>,
+        role: Role,
     ) -> Result<Authority, CommitError> {
         self.now = now;
         if self.pending.is_some() {
             return Err(CommitError::Busy);
         }
-        if self.cfg.mode == Mode::ActiveStandby && self.role == Role::Backup {
+        if self.cfg.mode == Mode::ActiveStandby && role == Role::Backup {
             return Err(CommitError::NotActive);
         }
         let (mut before, mut after) = (Document::new(), Document::new());

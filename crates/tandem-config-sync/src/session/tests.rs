@@ -111,7 +111,7 @@ fn a_commit_of_some_objects_is_the_commit_of_the_document_with_them() {
         ),
         (ObjectKey::new("app.vs", "vs00004"), None),
     ];
-    let auth = p.a.s.commit_objects(p.now, objects).unwrap();
+    let auth = p.a.s.commit_objects(p.now, objects, Role::Active).unwrap();
     assert_eq!(auth.generation, 4);
     assert_eq!(p.a.s.document(), &new);
     assert_eq!(
@@ -126,7 +126,10 @@ fn a_commit_of_some_objects_is_the_commit_of_the_document_with_them() {
         ObjectKey::new("app.vs", "vs00001"),
         doc.object(&ObjectKey::new("app.vs", "vs00001")).cloned(),
     )];
-    assert_eq!(p.a.s.commit_objects(p.now, same).unwrap(), auth);
+    assert_eq!(
+        p.a.s.commit_objects(p.now, same, Role::Active).unwrap(),
+        auth
+    );
 }
 
 #[test]

@@ -665,6 +665,7 @@ impl Node {
             last_error: s.last_error,
             bytes_sent: s.bytes_sent,
             bytes_received: s.bytes_received,
+            config_bytes_sent: s.config_bytes_sent,
             applied: s.applied,
             rejected: s.rejected,
             conflicts: s.conflicts,

@@ -42,7 +42,7 @@ pub fn epoch_hex(epoch: u64) -> String {
 /// `state`, `reason` / `sections` / `objects` when the state has them,
 /// `local` {`epoch`, `generation`, `root`}, `partner` {`unit`, `version`,
 /// `epoch`, `generation`, `root`} or null, `last_success_ago_s`,
-/// `last_error`, `bytes_sent`, `bytes_received`, `applied`, `rejected`,
+/// `last_error`, `bytes_sent`, `bytes_received`, `config_bytes_sent`, `applied`, `rejected`,
 /// `conflicts`, and `mode`, `unit`, `role`, `ready`, `connected`.
 pub fn sync_status_json(s: &SyncStatus) -> Value {
     let (reason, sections, objects) = detail_parts(s);
@@ -72,6 +72,7 @@ pub fn sync_status_json(s: &SyncStatus) -> Value {
         "last_error": s.last_error,
         "bytes_sent": s.bytes_sent,
         "bytes_received": s.bytes_received,
+        "config_bytes_sent": s.config_bytes_sent,
         "applied": s.applied,
         "rejected": s.rejected,
         "conflicts": s.conflicts,
@@ -145,8 +146,8 @@ pub fn render_sync_status(s: &SyncStatus) -> String {
     );
     let _ = writeln!(
         out,
-        "bytes: sent {} received {}",
-        s.bytes_sent, s.bytes_received
+        "bytes: sent {} received {} (configuration sent {})",
+        s.bytes_sent, s.bytes_received, s.config_bytes_sent
     );
     let _ = writeln!(
         out,

@@ -92,6 +92,9 @@ enum Kind {
     Local {
         reply: Option<ReplyTo>,
         wait: bool,
+        /// The unit's role when the change was asked for: a change that
+        /// restarts the Active's virtual router is still the Active's.
+        role: Role,
         settings: Option<Box<SyncConfig>>,
         state_path: PathBuf,
         sync_key: Option<Result<String, String>>,
@@ -225,6 +228,7 @@ impl Node {
             kind: Kind::Local {
                 reply,
                 wait,
+                role: self.sync.run.as_ref().map_or(Role::Unknown, |r| r.role),
                 settings: file.config.global.sync.clone().map(Box::new),
                 state_path: state_path(&file.config.global),
                 sync_key: file.sync_key,
@@ -555,6 +559,7 @@ impl Node {
             Kind::Local {
                 reply,
                 wait,
+                role,
                 settings,
                 state_path,
                 sync_key,
@@ -565,7 +570,7 @@ impl Node {
                     sync_key,
                     sync_state,
                 };
-                let outcome = self.after_local(now, settings.map(|s| *s), files, patched);
+                let outcome = self.after_local(now, settings.map(|s| *s), files, patched, role);
                 self.answer_local(now, reply, wait, reloaded, outcome);
                 self.sync_drain(now);
             }
@@ -613,6 +618,7 @@ impl Node {
         settings: Option<SyncConfig>,
         files: SyncFiles,
         patched: Option<(Vec<ObjectKey>, u64)>,
+        role: Role,
     ) -> SyncOutcome {
         let SyncFiles {
             state_path,
@@ -640,7 +646,7 @@ impl Node {
             };
         }
         let version = self.sync.file_version;
-        if let Some(outcome) = self.commit_objects(now, &settings, patched) {
+        if let Some(outcome) = self.commit_objects(now, &settings, patched, role) {
             return outcome;
         }
         let shared = match self.sync.file.as_ref().map(|f| &f.doc) {
@@ -664,13 +670,13 @@ impl Node {
             run.shared_of = Some(version);
             return SyncOutcome::Unchanged;
         }
-        let result = if !run.settings.bidirectional && run.role == Role::Backup {
+        let result = if !run.settings.bidirectional && role == Role::Backup {
             // The Active's document replaces it at the next repair.
             run.session.set_document(now, shared);
             run.shared_of = Some(version);
             Err(CommitError::NotActive)
         } else {
-            let r = run.session.commit(now, shared);
+            let r = run.session.commit_as(now, shared, role);
             run.shared_of = r.is_ok().then_some(version);
             r
         };
@@ -685,6 +691,7 @@ impl Node {
         now: Instant,
         settings: &SyncConfig,
         patched: Option<(Vec<ObjectKey>, u64)>,
+        role: Role,
     ) -> Option<SyncOutcome> {
         let (keys, base) = patched?;
         let version = self.sync.file_version;
@@ -693,7 +700,7 @@ impl Node {
             Err(_) => return None,
         };
         let run = self.sync.run.as_mut()?;
-        let backup = !run.settings.bidirectional && run.role == Role::Backup;
+        let backup = !run.settings.bidirectional && role == Role::Backup;
         if run.shared_of != Some(base) || backup {
             return None;
         }
@@ -715,7 +722,7 @@ impl Node {
             run.shared_of = Some(version);
             return Some(SyncOutcome::Unchanged);
         }
-        let result = run.session.commit_objects(now, objects);
+        let result = run.session.commit_objects(now, objects, role);
         run.shared_of = result.is_ok().then_some(version);
         Some(self.committed(now, result))
     }
@@ -773,8 +780,13 @@ impl Node {
             deadline: now + super::PARTNER_WAIT,
             reloaded,
         };
+        // No partner connected: no ACK can come; say pending at once.
+        let alone =
+            self.sync.run.as_ref().is_none_or(|r| {
+                r.session.state() == tandem_config_sync::session::State::Disconnected
+            });
         match outcome {
-            SyncOutcome::Pending { generation } => {
+            SyncOutcome::Pending { generation } if !alone => {
                 self.sync.waits.push(Wait { generation, ..w });
             }
             other => self.reply_applied(w, other),

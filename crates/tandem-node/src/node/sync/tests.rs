@@ -435,7 +435,7 @@ fn config_apply_on_the_active_answers_with_the_partners_ack() {
 }
 
 #[test]
-fn config_apply_on_the_active_without_the_partner_answers_pending_after_2_s() {
+fn config_apply_on_the_active_without_the_partner_answers_pending_at_once() {
     let mut p = synced_pair("");
     p.cut();
     p.run_to(p.now + std::time::Duration::from_millis(100));
@@ -450,9 +450,8 @@ fn config_apply_on_the_active_without_the_partner_answers_pending_after_2_s() {
         },
         reply: 3,
     });
-    p.run_to(t + std::time::Duration::from_millis(1900));
-    assert!(p.a.replies().is_empty(), "answered before 2 s");
-    p.run_to(t + std::time::Duration::from_millis(2100));
+    // No partner connected, so no ACK can come: no 2 s wait.
+    p.run_to(t + std::time::Duration::from_millis(100));
     let answer = p.a.replies().into_iter().find_map(|r| match r {
         ControlReply::ConfigApplied { sync, .. } => Some(sync),
         _ => None,

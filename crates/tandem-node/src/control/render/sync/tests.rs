@@ -21,6 +21,7 @@ pub(crate) fn status() -> SyncStatus {
         last_error: None,
         bytes_sent: 1200,
         bytes_received: 800,
+        config_bytes_sent: 0,
         applied: 2,
         rejected: 1,
         conflicts: 0,
@@ -45,7 +46,7 @@ fn sync_status_in_words_has_every_line_in_order() {
          partner: unit b tandemd 0.9.0 epoch 00000000deadbeef generation 12 root {r}\n\
          last success: 3 s ago\n\
          last error: none\n\
-         bytes: sent 1200 received 800\n\
+         bytes: sent 1200 received 800 (configuration sent 0)\n\
          applied 2 rejected 1 conflicts 0\n",
         r = "ab".repeat(32)
     );
