@@ -254,6 +254,34 @@ impl NodeHandle {
         }
     }
 
+    /// Sets one value of the running configuration file (a field path as
+    /// `app.vs.web.port`, the value as TOML: `8443`, `"eth1"`) and applies
+    /// it; with `[sync]` on the Active, the answer comes once the partner
+    /// applied it (or refused it, or after 2 s: pending). Needs a node
+    /// started from a file (`Options::config_path`). An appliance keeps its
+    /// typed settings in the `app` tree this way (docs/config-sync.md).
+    pub fn config_set(&self, key: &str, value_toml: &str) -> Result<ControlReply, Refusal> {
+        let request = ControlRequest::ConfigSet {
+            key: key.to_string(),
+            value: value_toml.to_string(),
+            local: false,
+        };
+        match self.control.request(request) {
+            ControlReply::Refused(r) => Err(r),
+            ok => Ok(ok),
+        }
+    }
+
+    /// One value of the running configuration file, by its field path.
+    pub fn config_get(&self, key: &str) -> Result<ControlReply, Refusal> {
+        match self.control.request(ControlRequest::ConfigGet {
+            key: key.to_string(),
+        }) {
+            ControlReply::Refused(r) => Err(r),
+            ok => Ok(ok),
+        }
+    }
+
     /// The status as last published (at most 100 ms old, at once after a
     /// state change).
     pub fn status(&self) -> NodeSnapshot {
