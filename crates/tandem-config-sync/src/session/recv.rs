@@ -372,23 +372,7 @@ impl Session {
             return;
         }
         match self.direction(peer) {
-            Direction::Ahead => {
-                if let Some(reason) = self.newer_than_peer() {
-                    self.block = Some(Block::Peer(reason));
-                    return;
-                }
-                if self.forcing || peer.epoch != self.authority.epoch {
-                    if self.authority.epoch == 0 {
-                        self.authority.epoch = self.new_epoch();
-                        self.status.local = self.authority;
-                    }
-                    self.push_snapshot();
-                } else if !self.replay_from(peer, root) {
-                    // Not in the ring: the partner walks our digests;
-                    // hand it the first page.
-                    self.answer_digests("", "");
-                }
-            }
+            Direction::Ahead => self.lead(peer, root, false),
             Direction::Behind => {
                 // The partner pushes (replay, digests or snapshot); ask
                 // only if nothing comes.
@@ -407,14 +391,22 @@ impl Session {
             self.reconcile();
             return;
         }
+        if peer == self.authority && root == self.tree.root() {
+            return;
+        }
+        // An all-zero root asks for the whole document.
+        self.lead(peer, root, root == [0; 32]);
+    }
+
+    /// This unit's document is the newer: bring the partner (at `peer`,
+    /// `root`) to it: a snapshot across epochs, when forced or asked for;
+    /// else a replay from the ring; else the first page of this unit's
+    /// digests, which starts the partner's walk (a round trip saved).
+    fn lead(&mut self, peer: Authority, root: Digest, asks_snapshot: bool) {
         if let Some(reason) = self.newer_than_peer() {
             self.block = Some(Block::Peer(reason));
             return;
         }
-        if peer == self.authority && root == self.tree.root() {
-            return;
-        }
-        let asks_snapshot = root == [0; 32];
         if asks_snapshot || self.forcing || peer.epoch != self.authority.epoch {
             if self.authority.epoch == 0 {
                 self.authority.epoch = self.new_epoch();
@@ -422,8 +414,6 @@ impl Session {
             }
             self.push_snapshot();
         } else if !self.replay_from(peer, root) {
-            // Not in the ring: the partner walks our digests; hand it the
-            // first page to save a round trip.
             self.answer_digests("", "");
         }
     }
