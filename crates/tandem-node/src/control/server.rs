@@ -329,6 +329,14 @@ fn accept_loop(listener: &UnixListener, backend: &Arc<Backend>, stop: &AtomicBoo
         }
         let id = next_id;
         next_id = next_id.wrapping_add(1);
+        // Waiting from the moment it is accepted, so that the next
+        // connection can evict it even before its thread has run (a busy
+        // machine starts threads late).
+        let Ok(handle) = stream.try_clone() else {
+            backend.connections.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        };
+        waiting.enter(id, handle);
         let b = backend.clone();
         let w = waiting.clone();
         let spawned = thread::Builder::new()
@@ -338,6 +346,7 @@ fn accept_loop(listener: &UnixListener, backend: &Arc<Backend>, stop: &AtomicBoo
                 handle_connection(stream, &b, &w, id);
             });
         if spawned.is_err() {
+            waiting.leave(id);
             backend.connections.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -376,17 +385,18 @@ fn read_request_line(stream: &mut UnixStream, pending: &mut Vec<u8>) -> Result<V
     }
 }
 
+/// Serves connection `id`, which the accept loop entered as waiting.
 fn handle_connection(mut stream: UnixStream, backend: &Backend, waiting: &Waiting, id: u64) {
-    let Ok(mut handle) = stream.try_clone() else {
-        return;
-    };
+    let mut handle: Option<UnixStream> = None;
     let mut pending = Vec::new();
     loop {
         // While it waits for a line, a new connection may evict it.
-        waiting.enter(id, handle);
+        if let Some(h) = handle.take() {
+            waiting.enter(id, h);
+        }
         let read = read_request_line(&mut stream, &mut pending);
         match waiting.leave(id) {
-            Some(h) => handle = h,
+            Some(h) => handle = Some(h),
             None => return,
         }
         let line = match read {
