@@ -109,6 +109,18 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The same error without its place in the text: for a text the
+    /// operator never saw (the file as `config set` would have written it),
+    /// where the field path says where.
+    pub fn without_location(mut self) -> ConfigError {
+        match &mut self {
+            ConfigError::Invalid { at, .. } => at.location = None,
+            ConfigError::Toml { location, .. } => *location = None,
+            _ => {}
+        }
+        self
+    }
+
     /// The problem, for an [`ConfigError::Invalid`].
     pub fn problem(&self) -> Option<&Problem> {
         match self {

@@ -257,7 +257,9 @@ impl Node {
         };
         let edited = match edited {
             Ok(e) => e,
-            Err(e) => return refused(Refusal::BadKey(e.to_string())),
+            // The text checked is the file as it would be written: its
+            // lines mean nothing to the operator; the field path does.
+            Err(e) => return refused(Refusal::BadKey(e.without_location().to_string())),
         };
         let (config, app_only) = match edited.config {
             Some(c) => (c, false),
