@@ -21,7 +21,7 @@ mod path;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use codec::DocDecodeError;
+pub use codec::{DocDecodeError, DocStream, StreamError};
 
 /// The longest section, id or field name, in bytes.
 pub const MAX_NAME_LEN: usize = 255;

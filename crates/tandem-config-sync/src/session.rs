@@ -356,7 +356,12 @@ struct SnapIn {
     generation: u64,
     len: u64,
     root: Digest,
-    buf: Vec<u8>,
+    /// Decodes the chunks as they come: the document so far and at most
+    /// one partial object, never the whole encoding.
+    stream: crate::doc::DocStream,
+    sha: sha2::Sha256,
+    /// The first decoding error, answered with REJECT at SNAP_END.
+    bad: Option<String>,
 }
 
 /// One TCP connection.

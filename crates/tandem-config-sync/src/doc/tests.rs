@@ -529,3 +529,57 @@ pub(crate) fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
     ];
     proptest::collection::vec(op, 0..8)
 }
+
+mod stream {
+    use super::*;
+    use crate::doc::DocStream;
+
+    fn streamed(bytes: &[u8], step: usize) -> Result<Document, String> {
+        let mut s = DocStream::new(bytes.len() as u64, DecodeLimits::default());
+        for chunk in bytes.chunks(step.max(1)) {
+            s.push(chunk).map_err(|e| e.to_string())?;
+        }
+        s.finish().map_err(|e| e.to_string())
+    }
+
+    proptest! {
+        /// In any chunk sizes, the stream decodes what the whole decode
+        /// decodes, and refuses what it refuses.
+        #[test]
+        fn a_stream_in_any_chunks_decodes_as_the_whole(doc in arb_doc(), step in 1usize..200, cut in any::<prop::sample::Index>(), flip in any::<u8>()) {
+            let bytes = doc.to_bytes();
+            prop_assert_eq!(streamed(&bytes, step), Ok(doc));
+            // An altered byte: both refuse, or both accept the same document.
+            let mut bad = bytes.clone();
+            let i = cut.index(bad.len());
+            bad[i] ^= flip | 1;
+            let whole = Document::decode(&bad, &DecodeLimits::default());
+            let part = streamed(&bad, step);
+            prop_assert_eq!(whole.is_ok(), part.is_ok());
+            if let (Ok(w), Ok(p)) = (whole, part) {
+                prop_assert_eq!(w, p);
+            }
+        }
+    }
+
+    #[test]
+    fn more_or_fewer_bytes_than_announced_are_refused() {
+        let bytes = arb_small().to_bytes();
+        let mut s = DocStream::new(bytes.len() as u64 - 1, DecodeLimits::default());
+        assert!(s.push(&bytes).is_err());
+        let mut s = DocStream::new(bytes.len() as u64 + 1, DecodeLimits::default());
+        s.push(&bytes).unwrap();
+        assert!(s.finish().is_err());
+    }
+
+    fn arb_small() -> Document {
+        let mut d = Document::new();
+        d.set(
+            ObjectKey::new("app.vs", "web"),
+            "port",
+            crate::value::Value::Int(1),
+        )
+        .unwrap();
+        d
+    }
+}

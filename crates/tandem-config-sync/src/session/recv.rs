@@ -519,7 +519,6 @@ impl Session {
             );
             return;
         }
-        let cap = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 20);
         if let Some(conn) = self.conn.as_mut() {
             conn.walk = None;
             conn.snap_in = Some(SnapIn {
@@ -527,7 +526,9 @@ impl Session {
                 generation: to.generation,
                 len,
                 root,
-                buf: Vec::with_capacity(cap),
+                stream: crate::doc::DocStream::new(len, crate::value::DecodeLimits::default()),
+                sha: <sha2::Sha256 as sha2::Digest>::new(),
+                bad: None,
             });
         }
         self.timers
@@ -538,7 +539,7 @@ impl Session {
         let fault = match self.conn.as_mut().and_then(|c| c.snap_in.as_mut()) {
             None => Some("SNAP_CHUNK without SNAP_BEGIN".to_string()),
             Some(snap) => {
-                let have = snap.buf.len() as u64;
+                let have = snap.stream.received();
                 if offset != have || have + data.len() as u64 > snap.len {
                     Some(format!(
                         "SNAP_CHUNK at offset {offset} with {} bytes does not follow {have} of {}",
@@ -546,7 +547,12 @@ impl Session {
                         snap.len
                     ))
                 } else {
-                    snap.buf.extend_from_slice(&data);
+                    sha2::Digest::update(&mut snap.sha, &data);
+                    if snap.bad.is_none() {
+                        if let Err(e) = snap.stream.push(&data) {
+                            snap.bad = Some(e.to_string());
+                        }
+                    }
                     None
                 }
             }
@@ -578,9 +584,10 @@ impl Session {
             path: String::new(),
             text,
         };
-        use sha2::Digest as _;
-        if snap.buf.len() as u64 != snap.len
-            || <[u8; 32]>::from(sha2::Sha256::digest(&snap.buf)) != sha256
+        let SnapIn {
+            stream, sha, bad, ..
+        } = snap;
+        if stream.received() != snap.len || <[u8; 32]>::from(sha2::Digest::finalize(sha)) != sha256
         {
             let r = refuse(
                 RejectCode::Digest,
@@ -589,8 +596,11 @@ impl Session {
             self.send_reject(to.generation, r);
             return;
         }
-        let limits = crate::value::DecodeLimits::default();
-        let document = match Document::decode(&snap.buf, &limits) {
+        let decoded = match bad {
+            Some(e) => Err(e),
+            None => stream.finish().map_err(|e| e.to_string()),
+        };
+        let document = match decoded {
             Ok(d) => d,
             Err(e) => {
                 let r = refuse(
