@@ -31,8 +31,10 @@ use crate::node::SyncSide;
 pub(super) const READ_CHUNK: usize = 64 * 1024;
 /// Chunks read and not yet taken by the loop.
 pub(super) const READ_QUEUE: usize = 256;
-/// Writes waiting for the writer thread; one more closes the connection.
-pub(super) const WRITE_QUEUE: usize = 1024;
+/// Writes (frames of at most 64 KiB) waiting for the writer thread; one
+/// more closes the connection. A snapshot goes out as one burst of frames:
+/// 16,384 hold one of 1 GiB, the largest `max_document`.
+pub(super) const WRITE_QUEUE: usize = 16_384;
 /// Connect timeout.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// No byte for this long closes the connection.
