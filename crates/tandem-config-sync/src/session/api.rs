@@ -51,11 +51,12 @@ impl Session {
         }
     }
 
-    /// A TCP connection is open (it replaces any other).
+    /// A TCP connection is open. It replaces any other, which the host has
+    /// closed already (no [`Output::Close`] comes for it).
     pub fn connect(&mut self, now: Instant, side: Side) -> Result<(), ChannelError> {
         self.now = now;
-        if self.conn.is_some() {
-            self.drop_conn("replaced by a new connection");
+        if self.conn.take().is_some() {
+            self.after_close();
         }
         let mut channel = Channel::new(side, &self.cfg.key, &self.cfg.cluster)?;
         let first = channel.take_output();

@@ -386,6 +386,7 @@ impl Host for LinuxHost {
                 tracing::debug!("sync: closing the connection: {reason}");
                 self.sync_tcp.close();
             }
+            Output::SyncAuthenticated => self.sync_tcp.authenticated(),
             Output::SyncStop => self.sync_tcp.stop(),
             Output::Stopped => {
                 self.stop.store(true, Ordering::SeqCst);

@@ -3,9 +3,12 @@
 //! one connection, each on threads of its own; the loop only moves bytes.
 //!
 //! - One connection at a time: one accepted while another is open is
-//!   closed at once and counted (`sync_connections_refused`); the dialer
-//!   does not dial while one is open. An unauthenticated connection is
-//!   closed by the session's handshake timeout, not here.
+//!   closed at once and counted (`sync_connections_refused`), unless the
+//!   open one was accepted and its partner has not authenticated yet
+//!   ([`SyncTcp::authenticated`]): then the new one replaces it, so a host
+//!   that only connects cannot hold the slot. The dialer does not dial
+//!   while a connection it cannot replace is open. An unauthenticated
+//!   connection is also closed by the session's handshake timeout.
 //! - Dialing: connect timeout 3 s; backoff from 100 ms doubling to 5 s
 //!   (with up to a quarter of jitter), forever; reset once a connection
 //!   has lived 10 s.
@@ -82,6 +85,10 @@ pub(super) struct SyncCounters {
 struct Shared {
     /// The open connection's id.
     current: Mutex<Option<u64>>,
+    /// The id + 1 of the connection whose partner authenticated (0: none).
+    authenticated: AtomicU64,
+    /// The open connection was accepted (not dialed).
+    accepted: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -98,6 +105,15 @@ impl Shared {
             Ok(mut c) => f(&mut c),
             Err(e) => f(&mut e.into_inner()),
         }
+    }
+
+    /// Whether a new connection may replace the open one: it was accepted
+    /// and its partner has not authenticated (a host that only connects
+    /// must not hold the slot). A dialed one is never replaced, so two
+    /// units dialing each other at once do not swap connections.
+    fn replaceable(&self, current: u64) -> bool {
+        self.accepted.load(Ordering::SeqCst)
+            && self.authenticated.load(Ordering::SeqCst) != current + 1
     }
 
     fn clear(&self, id: u64) {
@@ -210,6 +226,13 @@ impl SyncTcp {
                 // The writer ended on an error: its Closed event follows.
                 None
             }
+        }
+    }
+
+    /// The open connection's partner authenticated: it is kept.
+    pub(super) fn authenticated(&mut self) {
+        if let Some(c) = &self.conn {
+            self.shared.authenticated.store(c.id + 1, Ordering::SeqCst);
         }
     }
 
@@ -327,7 +350,7 @@ fn dial_loop(peer: SocketAddr, stop: &AtomicBool, shared: &Arc<Shared>, tx: &Sen
     let mut backoff = BACKOFF_MIN;
     let mut rng = Jitter::new();
     while !stop.load(Ordering::Relaxed) {
-        if shared.current().is_some() {
+        if shared.current().is_some_and(|c| !shared.replaceable(c)) {
             sleep_unless(stop, Duration::from_millis(100));
             continue;
         }
@@ -369,10 +392,16 @@ fn establish(
 ) -> bool {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let taken = shared.set_current(|c| {
-        if c.is_some() {
-            return false;
+        if let Some(open) = *c {
+            if !shared.replaceable(open) {
+                return false;
+            }
+            tracing::debug!("sync: an unauthenticated connection is replaced by a new one");
         }
         *c = Some(id);
+        shared
+            .accepted
+            .store(side == SyncSide::Responder, Ordering::SeqCst);
         true
     });
     if !taken {
@@ -534,13 +563,15 @@ mod tests {
             }
         }
         assert_eq!(got, b"hello");
-        // A second connection while one is open is closed at once.
+        // Once its partner authenticated, a second connection is closed at
+        // once (an end of stream, not a timeout).
+        a.authenticated();
         let mut extra = TcpStream::connect(addr).unwrap();
         extra
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mut buf = [0u8; 1];
-        assert_eq!(extra.read(&mut buf).unwrap_or(0), 0, "not closed");
+        assert!(matches!(extra.read(&mut buf), Ok(0)), "not closed");
         // (Counted just after the close.)
         let counted = std::time::Instant::now() + Duration::from_secs(2);
         while a.counters.refused.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < counted
@@ -553,6 +584,57 @@ mod tests {
         assert!(matches!(next(&mut b), Some(Taken::Closed(_))));
         // And b dials again (its backoff is short).
         assert!(matches!(next(&mut a), Some(Taken::Connected(_))));
+        a.stop();
+        b.stop();
+    }
+
+    #[test]
+    fn an_unauthenticated_accepted_connection_is_replaced_by_the_next() {
+        let addr = free_port();
+        let mut a = SyncTcp::new();
+        a.listen(addr);
+        // A host that connects and says nothing holds the slot (once the
+        // listener thread is up)...
+        let mut squatter = (0..100)
+            .find_map(|_| {
+                TcpStream::connect(addr)
+                    .inspect_err(|_| std::thread::sleep(Duration::from_millis(20)))
+                    .ok()
+            })
+            .expect("the listener is up within 2 s");
+        assert!(matches!(
+            next(&mut a),
+            Some(Taken::Connected(SyncSide::Responder))
+        ));
+        // ...until the next connection comes: it takes the slot, and the
+        // squatter's connection is closed.
+        let mut b = SyncTcp::new();
+        b.dial(Some(addr));
+        assert!(matches!(
+            next(&mut b),
+            Some(Taken::Connected(SyncSide::Initiator))
+        ));
+        assert!(matches!(
+            next(&mut a),
+            Some(Taken::Connected(SyncSide::Responder))
+        ));
+        squatter
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        assert!(
+            matches!(squatter.read(&mut buf), Ok(0)),
+            "the squatter is still connected"
+        );
+        assert!(b.transmit(b"hi".to_vec()).is_none());
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            match next(&mut a) {
+                Some(Taken::Bytes(bytes)) => got.extend(bytes),
+                other => panic!("no bytes: {}", other.is_some()),
+            }
+        }
+        assert_eq!(got, b"hi");
         a.stop();
         b.stop();
     }

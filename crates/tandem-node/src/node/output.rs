@@ -136,6 +136,11 @@ pub enum Output {
         /// Why, for the log.
         reason: String,
     },
+    /// Configuration sync: the open connection's partner authenticated
+    /// (its HELLO came through the Noise channel). Until then a newly
+    /// accepted connection replaces it, so a host that only connects
+    /// cannot hold the one connection slot.
+    SyncAuthenticated,
     /// Configuration sync stops: no listener, no dialing, no connection.
     SyncStop,
 }

@@ -438,6 +438,7 @@ impl Node {
                 );
             }
             session::Event::Peer { unit, software } => {
+                self.outputs.push_back(Output::SyncAuthenticated);
                 self.on_peer(now, &unit);
                 self.emit_sync(now, SyncEvent::Peer { unit, software });
             }
