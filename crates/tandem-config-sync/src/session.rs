@@ -14,6 +14,8 @@
 mod api;
 mod recv;
 mod send;
+mod snap;
+mod stage;
 #[cfg(test)]
 mod tests;
 mod walk;
