@@ -33,7 +33,8 @@ use tandem_node::config::document;
 
 use lab::{wait_for, TANDEMD};
 use sync_pair::{
-    ctl_at, generation, in_netns, keygen, services, state, tcp_send, text, Pair, PORT, SETTLE, VIP,
+    ctl_at, generation, in_netns, keygen, local_root, services, state, tcp_send, text, Pair, PORT,
+    SETTLE, VIP,
 };
 
 /// What scheduling on two busy cores may add to a protocol's own bound.
@@ -550,4 +551,82 @@ fn election_holds_preemption_until_in_sync() {
     let took = p.lab.wait_only(0, VIP, &[], SETTLE);
     eprintln!("preempted {took:?} after the restart with the right key");
     p.wait_role(1, "Backup", Duration::from_secs(5));
+}
+
+/// Bidirectional mode (cloud pairs): either unit edits and the other
+/// applies it; edits made on both while the link is down converge when it
+/// comes back (the later one wins, the conflict is counted), with equal
+/// roots and both files holding the winner.
+#[test]
+fn bidirectional_either_unit_edits_and_concurrent_edits_converge() {
+    let Some(mut p) = Pair::new("sbidi", 2) else {
+        return;
+    };
+    for k in 0..2 {
+        let text = p.conf(k, WEB).replace(
+            "\n\n[[instance]]",
+            "\nmode = \"bidirectional\"\n\n[[instance]]",
+        );
+        assert!(text.contains("mode = \"bidirectional\""));
+        p.write_conf(k, &text);
+    }
+    p.start(0);
+    p.start(1);
+    p.wait_role(0, "Active", SETTLE);
+    p.wait_in_sync(SETTLE);
+    // The Backup edits; the Active applies.
+    let (line, _) = p.set(1, "app.vs.web.port", "7001");
+    assert!(line.contains("partner applied"), "{line:?}; {}", p.report());
+    assert_eq!(p.get(0, "app.vs.web.port").as_deref(), Some("7001"));
+    let (line, _) = p.set(0, "app.vs.mail.port", "25");
+    assert!(line.contains("partner applied"), "{line:?}; {}", p.report());
+    assert_eq!(p.get(1, "app.vs.mail.port").as_deref(), Some("25"));
+    // Apart: the link between them down until both see the partner gone.
+    let (sw, port_b) = (p.lab.sw.clone(), p.lab.node(1).port.clone());
+    lab::run("ip", &["-n", &sw, "link", "set", &port_b, "down"]);
+    let apart = wait_for(Duration::from_secs(10), || {
+        [0, 1]
+            .iter()
+            .all(|&k| state(&sync(&p, k)) == "disconnected")
+    });
+    assert!(apart.is_some(), "still connected: {}", p.report());
+    p.set(0, "app.vs.web.port", "8001");
+    std::thread::sleep(Duration::from_millis(50));
+    p.set(1, "app.vs.web.port", "8002");
+    lab::run("ip", &["-n", &sw, "link", "set", &port_b, "up"]);
+    // Equal roots again; the state says conflict (the resolved object)
+    // until `sync status --clear`.
+    let met = wait_for(Duration::from_secs(20), || {
+        let (a, b) = (sync(&p, 0), sync(&p, 1));
+        local_root(&a) == local_root(&b)
+            && [&a, &b]
+                .iter()
+                .all(|s| matches!(state(s), "in-sync" | "conflict"))
+            && [&a, &b].iter().any(|s| state(s) == "conflict")
+    });
+    assert!(
+        met.is_some(),
+        "not converged with a conflict: {}",
+        p.report()
+    );
+    let (a, b) = (sync(&p, 0), sync(&p, 1));
+    let named = |s: &Value| s["objects"].to_string().contains("app.vs.web");
+    assert!(
+        named(&a) || named(&b),
+        "the conflict does not name app.vs.web: a {a}\nb {b}"
+    );
+    assert_eq!(local_root(&a), local_root(&b), "a {a}\nb {b}");
+    assert_eq!(
+        p.get(0, "app.vs.web.port").as_deref(),
+        Some("8002"),
+        "{}",
+        p.report()
+    );
+    assert_eq!(p.get(1, "app.vs.web.port").as_deref(), Some("8002"));
+    assert_eq!(disk(&p, 0, "app.vs.web.port"), Some(DocValue::Int(8002)));
+    let conflicts = |s: &Value| s["conflicts"].as_u64().unwrap_or(0);
+    assert!(
+        conflicts(&a) + conflicts(&b) >= 1,
+        "no conflict counted: a {a}\nb {b}"
+    );
 }

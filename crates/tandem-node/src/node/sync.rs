@@ -263,6 +263,9 @@ impl Node {
         let mut cfg = Config::new(settings.unit.clone(), settings.cluster.clone(), key, mode);
         cfg.max_document = settings.max_document;
         cfg.boot = self.settings.unix_at_zero.to_bits() ^ now.since_origin().as_nanos() as u64;
+        // Wall time for bidirectional mode's hybrid logical clock: the
+        // later edit of two concurrent ones wins, across units.
+        cfg.unix_ms_at_zero = (self.settings.unix_at_zero.max(0.0) * 1000.0) as u64;
         if let Some(root) = &persisted.root {
             let now_root = hex(&DigestTree::new(cfg.schema_version, &document).root());
             if *root != now_root {
