@@ -14,7 +14,7 @@ use crate::digest::Digest;
 use crate::digest::DigestTree;
 use crate::doc::{Document, Object, ObjectKey, Op};
 use crate::frame::{Frame, Mode, Role};
-use crate::merge::{bump, Clock};
+use crate::merge::{bump, Clock, Version};
 
 impl Session {
     /// A session over this unit's shared-form `document` at `authority`.
@@ -351,6 +351,28 @@ impl Session {
     /// applying without digesting the whole document again).
     pub fn root(&self) -> crate::digest::Digest {
         self.tree.root()
+    }
+
+    /// Bidirectional mode: every object's version, including those of a
+    /// change being applied (what the host persists with it, so that a
+    /// restart does not make this unit's edits look older than they are).
+    pub fn versions(&self) -> BTreeMap<ObjectKey, Version> {
+        let mut v = self.versions.clone();
+        if let Some(p) = &self.pending {
+            for (key, version) in &p.versions {
+                v.insert(key.clone(), version.clone());
+            }
+        }
+        v
+    }
+
+    /// Bidirectional mode: the versions persisted before a restart (call
+    /// once, before connecting). The clock moves past every stamp in them.
+    pub fn restore_versions(&mut self, versions: BTreeMap<ObjectKey, Version>) {
+        for v in versions.values() {
+            self.clock.observe(v.stamp);
+        }
+        self.versions = versions;
     }
 
     /// Whether the election may preempt into this unit: the partner is

@@ -643,3 +643,67 @@ fn an_edit_made_on_the_active_commits_although_the_role_changed_since() {
     p.pump();
     assert_eq!(p.b.s.document(), &new);
 }
+
+#[test]
+fn restored_versions_keep_an_edit_made_apart_across_a_restart() {
+    let doc = vs(3);
+    let a = Unit::new(
+        cfg("a", Mode::Bidirectional),
+        doc.clone(),
+        Authority::default(),
+    );
+    let b = Unit::new(
+        cfg("b", Mode::Bidirectional),
+        doc.clone(),
+        Authority::default(),
+    );
+    let mut p = Pair::new(a, b);
+    p.connect();
+    // Both edit vs00001 once, in sync.
+    p.a.s
+        .commit(p.now, with(&doc, "vs00001", "port", Value::Int(1)))
+        .unwrap();
+    p.pump();
+    let synced = p.b.s.document().clone();
+    // Apart, b edits it again, and restarts before it could sync.
+    p.cut();
+    p.now = p.now + Duration::from_secs(1);
+    let edited = with(&synced, "vs00001", "port", Value::Int(2));
+    p.b.s.commit(p.now, edited.clone()).unwrap();
+    let versions = p.b.s.versions();
+    let auth = p.b.s.authority();
+    for restore in [false, true] {
+        let mut b = Unit::new(cfg("b", Mode::Bidirectional), edited.clone(), auth);
+        if restore {
+            b.s.restore_versions(versions.clone());
+        }
+        let mut q = Pair::new(
+            Unit::new(
+                cfg("a", Mode::Bidirectional),
+                p.a.s.document().clone(),
+                p.a.s.authority(),
+            ),
+            b,
+        );
+        q.a.s.restore_versions(p.a.s.versions());
+        q.now = p.now;
+        q.connect();
+        q.run(Duration::from_secs(3));
+        assert!(q.roots_equal());
+        let port =
+            q.a.s
+                .document()
+                .get(&ObjectKey::new("app.vs", "vs00001"), "port")
+                .cloned();
+        if restore {
+            assert_eq!(
+                port,
+                Some(Value::Int(2)),
+                "b's edit made apart survives its restart"
+            );
+        } else {
+            // Without the versions, the restarted unit's edit looks older.
+            assert_eq!(port, Some(Value::Int(1)));
+        }
+    }
+}

@@ -275,7 +275,10 @@ impl Node {
                 self.emit_sync(now, SyncEvent::Error { text });
             }
         }
-        let session = Session::new(cfg, document, persisted.authority);
+        let mut session = Session::new(cfg, document, persisted.authority);
+        if mode == Mode::Bidirectional {
+            session.restore_versions(persisted.versions.into_iter().collect());
+        }
         let dial = persisted
             .peer
             .as_deref()
@@ -520,6 +523,7 @@ impl Node {
             authority: status.local,
             root: Some(hex(&status.local_root)),
             peer: run.peer_unit.clone(),
+            versions: run.session.versions().into_iter().collect(),
         }
         .to_text();
         let path = run.state_path.clone();

@@ -581,10 +581,19 @@ impl Node {
                 changed,
             } => {
                 let peer = self.sync.run.as_ref().and_then(|r| r.peer_unit.clone());
+                // Bidirectional: the versions the change makes (empty in
+                // active/standby mode).
+                let versions = self
+                    .sync
+                    .run
+                    .as_ref()
+                    .map(|r| r.session.versions().into_iter().collect())
+                    .unwrap_or_default();
                 let text = SyncState {
                     authority,
                     root: Some(root),
                     peer,
+                    versions,
                 }
                 .to_text();
                 let Some(path) = self.sync.run.as_ref().map(|r| r.state_path.clone()) else {

@@ -11,16 +11,22 @@
 //! ```
 //!
 //! `epoch` and `generation` are required; `root` (the shared form's root
-//! digest when it was written) and `peer` are optional. Unknown keys are
-//! refused, so a file of another format is never half-read.
+//! digest when it was written) and `peer` are optional. In bidirectional
+//! mode one `version` line per object keeps its version across restarts:
+//! `version SECTION ID STAMP UNIT VECTOR`, the names in hex (UTF-8 bytes),
+//! VECTOR `-` or `UNIT:COUNT,...` (units in hex). Unknown keys are refused,
+//! so a file of another format is never half-read.
 
+use tandem_config_sync::doc::ObjectKey;
+use tandem_config_sync::merge::Version;
 use tandem_config_sync::session::Authority;
 
 /// The header line.
 pub const HEADER: &str = "tandem-sync-state v1";
 
-/// The longest state file read, in bytes.
-pub const MAX_STATE_BYTES: u64 = 4096;
+/// The longest state file read, in bytes (the version lines of a large
+/// bidirectional document).
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
 
 /// What the state file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +37,85 @@ pub struct SyncState {
     pub root: Option<String>,
     /// The partner's unit id, once heard.
     pub peer: Option<String>,
+    /// Bidirectional mode: each object's version.
+    pub versions: Vec<(ObjectKey, Version)>,
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn version_line(key: &ObjectKey, v: &Version) -> String {
+    let vector = if v.vector.is_empty() {
+        "-".to_string()
+    } else {
+        v.vector
+            .iter()
+            .map(|(u, n)| format!("{}:{n}", hex(u)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let unit = if v.unit.is_empty() {
+        "-".to_string()
+    } else {
+        hex(&v.unit)
+    };
+    let id = if key.id.is_empty() {
+        "-".to_string()
+    } else {
+        hex(&key.id)
+    };
+    format!(
+        "version {} {id} {} {unit} {vector}\n",
+        hex(&key.section),
+        v.stamp
+    )
+}
+
+fn parse_version(value: &str) -> Option<(ObjectKey, Version)> {
+    let mut parts = value.split(' ');
+    let section = unhex(parts.next()?)?;
+    let id = match parts.next()? {
+        "-" => String::new(),
+        h => unhex(h)?,
+    };
+    let stamp = parts.next()?.parse().ok()?;
+    let unit = match parts.next()? {
+        "-" => String::new(),
+        h => unhex(h)?,
+    };
+    let mut vector = std::collections::BTreeMap::new();
+    match parts.next()? {
+        "-" => {}
+        list => {
+            for item in list.split(',') {
+                let (u, n) = item.split_once(':')?;
+                vector.insert(unhex(u)?, n.parse().ok()?);
+            }
+        }
+    }
+    if parts.next().is_some() || section.is_empty() {
+        return None;
+    }
+    Some((
+        ObjectKey::new(section, id),
+        Version {
+            vector,
+            stamp,
+            unit,
+        },
+    ))
 }
 
 impl SyncState {
@@ -45,6 +130,9 @@ impl SyncState {
         }
         if let Some(p) = &self.peer {
             t.push_str(&format!("peer {p}\n"));
+        }
+        for (key, v) in &self.versions {
+            t.push_str(&version_line(key, v));
         }
         t
     }
@@ -81,6 +169,10 @@ impl SyncState {
                     state.peer = Some(value.to_string());
                 }
                 "peer" => return Err(format!("line {}: peer is not a unit id", n + 1)),
+                "version" => match parse_version(value) {
+                    Some(kv) => state.versions.push(kv),
+                    None => return Err(format!("line {}: not a version line", n + 1)),
+                },
                 other => return Err(format!("line {}: unknown key {other:?}", n + 1)),
             }
         }
@@ -107,6 +199,17 @@ mod tests {
             },
             root: Some("ab".repeat(32)),
             peer: Some("b".into()),
+            versions: vec![
+                (
+                    ObjectKey::new("app.vs", "web 1"),
+                    Version {
+                        vector: [("a".to_string(), 3), ("b".to_string(), 1)].into(),
+                        stamp: 77,
+                        unit: "a".into(),
+                    },
+                ),
+                (ObjectKey::new("global", ""), Version::default()),
+            ],
         };
         let text = s.to_text();
         assert!(text.starts_with("tandem-sync-state v1\nepoch 81\ngeneration 12\n"));
@@ -122,6 +225,10 @@ mod tests {
             "tandem-sync-state v1\nepoch 1\ngeneration 1\nroot 12\n",
             "tandem-sync-state v1\nepoch 1\ngeneration 1\ncolour red\n",
             "tandem-sync-state v1\nepoch 99999999999999999999\ngeneration 1\n",
+            "tandem-sync-state v1\nepoch 1\ngeneration 1\nversion zz - 1 - -\n",
+            "tandem-sync-state v1\nepoch 1\ngeneration 1\nversion 61 - x - -\n",
+            "tandem-sync-state v1\nepoch 1\ngeneration 1\nversion 61 - 1 - 61\n",
+            "tandem-sync-state v1\nepoch 1\ngeneration 1\nversion 61 - 1 - - extra\n",
         ] {
             assert!(SyncState::parse(bad).is_err(), "{bad:?} was accepted");
         }
