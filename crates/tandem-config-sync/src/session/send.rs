@@ -4,7 +4,7 @@
 use super::{Refusal, RingEntry, Session};
 use crate::digest::Digest;
 use crate::doc::ObjectKey;
-use crate::frame::{Frame, ObjectEntry, MAX_CHUNK, MAX_FRAME};
+use crate::frame::{digest_entry_len, entry_len, Frame, ObjectEntry, MAX_CHUNK, MAX_FRAME};
 use crate::merge::Version;
 
 /// Room kept in a frame for its header and list counts when a list is
@@ -213,7 +213,7 @@ impl Session {
         let mut size = SLACK;
         let mut frames = Vec::new();
         for e in entries {
-            let one = entry_size(&e);
+            let one = entry_len(&e);
             if !batch.is_empty() && size + one > MAX_FRAME {
                 frames.push(std::mem::take(&mut batch));
                 size = SLACK;
@@ -242,21 +242,23 @@ impl Session {
                 if !after.is_empty() && name.as_str() <= after {
                     continue;
                 }
-                if size + 36 + name.len() > MAX_FRAME {
+                let one = digest_entry_len(name);
+                if size + one > MAX_FRAME {
                     more = true;
                     break;
                 }
-                size += 36 + name.len();
+                size += one;
                 entries.push((name.clone(), *d));
             }
         } else {
             let after = (!after.is_empty()).then_some(after);
             for (key, d) in self.tree.objects_in(section, after) {
-                if size + 36 + key.id.len() > MAX_FRAME {
+                let one = digest_entry_len(&key.id);
+                if size + one > MAX_FRAME {
                     more = true;
                     break;
                 }
-                size += 36 + key.id.len();
+                size += one;
                 entries.push((key.id.clone(), *d));
             }
         }
@@ -272,25 +274,4 @@ impl Session {
         let entries: Vec<ObjectEntry> = keys.iter().cloned().map(|k| self.entry(k)).collect();
         self.send_objects(entries);
     }
-}
-
-/// About the bytes one entry takes in an OBJECTS frame.
-fn entry_size(e: &ObjectEntry) -> usize {
-    let mut n = 8 + e.key.section.len() + e.key.id.len() + 1;
-    if let Some(o) = &e.object {
-        n += 4;
-        for (name, v) in o {
-            n += 4 + name.len() + v.to_bytes().len();
-        }
-    }
-    n += 4 + 8 + 4 + e.version.unit.len();
-    for u in e.version.vector.keys() {
-        n += 4 + u.len() + 8;
-    }
-    n
-}
-
-/// About the bytes a FETCH of `key` takes.
-pub(super) fn key_size(key: &ObjectKey) -> usize {
-    8 + key.section.len() + key.id.len()
 }

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::recv::Direction;
-use super::send::key_size;
 use super::{Authority, DiffEntry, Event, Output, Session, Timer, MAX_WALKS};
 use crate::digest::Digest;
 use crate::doc::{Object, ObjectKey};
@@ -183,7 +182,7 @@ impl Session {
         let mut batches: Vec<Vec<ObjectKey>> = Vec::new();
         let mut size = 64;
         for key in keys {
-            let n = key_size(&key);
+            let n = crate::frame::key_len(&key);
             match batches.last_mut() {
                 Some(b) if size + n <= MAX_FRAME => b.push(key),
                 _ => {
