@@ -130,13 +130,7 @@ impl Session {
         document: Document,
         role: Role,
     ) -> Result<Authority, CommitError> {
-        self.now = now;
-        if self.pending.is_some() {
-            return Err(CommitError::Busy);
-        }
-        if self.cfg.mode == Mode::ActiveStandby && role == Role::Backup {
-            return Err(CommitError::NotActive);
-        }
+        self.may_commit(now, role)?;
         let ops = self.doc.diff(&document);
         if ops.is_empty() {
             return Ok(self.authority);
@@ -157,13 +151,7 @@ impl Session {
         objects: Vec<(ObjectKey, Option<Object>)>,
         role: Role,
     ) -> Result<Authority, CommitError> {
-        self.now = now;
-        if self.pending.is_some() {
-            return Err(CommitError::Busy);
-        }
-        if self.cfg.mode == Mode::ActiveStandby && role == Role::Backup {
-            return Err(CommitError::NotActive);
-        }
+        self.may_commit(now, role)?;
         let (mut before, mut after) = (Document::new(), Document::new());
         for (key, object) in &objects {
             before.put_object(key.clone(), self.doc.object(key).cloned());
@@ -180,6 +168,18 @@ impl Session {
             doc.put_object(key, object);
         }
         Ok(self.committed(now, ops, base, base_root))
+    }
+
+    /// Whether a local edit made in `role` may be committed now.
+    fn may_commit(&mut self, now: Instant, role: Role) -> Result<(), CommitError> {
+        self.now = now;
+        if self.pending.is_some() {
+            return Err(CommitError::Busy);
+        }
+        if self.cfg.mode == Mode::ActiveStandby && role == Role::Backup {
+            return Err(CommitError::NotActive);
+        }
+        Ok(())
     }
 
     /// A commit's document is in place (`ops` made it from the one at
@@ -464,7 +464,7 @@ impl Session {
     }
 
     /// What goes with the connection.
-    fn after_close(&mut self) {
+    pub(super) fn after_close(&mut self) {
         for t in [
             Timer::Handshake,
             Timer::Keepalive,
