@@ -186,7 +186,8 @@ impl Session {
                 self.out.push_back(Output::Close {
                     reason: format!("partner closed: {reason}"),
                 });
-                self.closed(self.now);
+                // Its timers go with it (`closed` would see no connection).
+                self.after_close();
             }
         }
     }
