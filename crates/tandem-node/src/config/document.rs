@@ -274,6 +274,25 @@ pub fn adopt(
     })
 }
 
+/// Refuses an adopted file over this unit's limit (`[sync]
+/// max_document`, at most what a configuration file may be).
+fn within_limit(text: &str, sync: Option<&SyncConfig>) -> Result<(), AdoptError> {
+    let limit = sync
+        .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
+        .min(MAX_CONFIG_BYTES);
+    if text.len() as u64 > limit {
+        return Err(AdoptError {
+            code: AdoptCode::TooLarge,
+            path: String::new(),
+            text: format!(
+                "the adopted configuration is {} bytes, more than the {limit} this unit accepts ([sync] max_document)",
+                text.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// [`adopt`] into `own`, the document of this unit's current file, which
 /// passed the file's checks (its configuration is the one running).
 ///
@@ -324,19 +343,7 @@ pub fn adopt_doc(
         .into_iter()
         .collect();
     let text = render(&doc);
-    let limit = sync
-        .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
-        .min(MAX_CONFIG_BYTES);
-    if text.len() as u64 > limit {
-        return Err(AdoptError {
-            code: AdoptCode::TooLarge,
-            path: String::new(),
-            text: format!(
-                "the adopted configuration is {} bytes, more than the {limit} this unit accepts ([sync] max_document)",
-                text.len()
-            ),
-        });
-    }
+    within_limit(&text, sync)?;
     if app_only(&changed) {
         return match check_app_objects(&doc, &changed) {
             Ok(()) => Ok(AdoptedDoc {
@@ -420,19 +427,7 @@ pub fn adopt_objects(
         }
     }
     let text = text::write_patched(own, &objects);
-    let limit = sync
-        .map_or(DEFAULT_MAX_DOCUMENT, |s| s.max_document)
-        .min(MAX_CONFIG_BYTES);
-    if text.len() as u64 > limit {
-        return Err(AdoptError {
-            code: AdoptCode::TooLarge,
-            path: String::new(),
-            text: format!(
-                "the adopted configuration is {} bytes, more than the {limit} this unit accepts ([sync] max_document)",
-                text.len()
-            ),
-        });
-    }
+    within_limit(&text, sync)?;
     let mut some = Document::new();
     for (key, object) in &objects {
         some.put_object(key.clone(), object.clone());
