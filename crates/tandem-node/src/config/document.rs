@@ -274,6 +274,18 @@ pub fn adopt(
     })
 }
 
+/// A local field that came in the partner's shared document.
+fn local_conflict(key: &ObjectKey, field: &str) -> AdoptError {
+    AdoptError {
+        code: AdoptCode::LocalConflict,
+        path: key.path(field),
+        text: format!(
+            "{}: a local setting is each unit's own and is never synced",
+            key.path(field)
+        ),
+    }
+}
+
 /// Refuses an adopted file over this unit's limit (`[sync]
 /// max_document`, at most what a configuration file may be).
 fn within_limit(text: &str, sync: Option<&SyncConfig>) -> Result<(), AdoptError> {
@@ -317,14 +329,7 @@ pub fn adopt_doc(
             continue;
         };
         if let Some(field) = fields.keys().find(|f| of_section.class(f) == Class::Local) {
-            return Err(AdoptError {
-                code: AdoptCode::LocalConflict,
-                path: key.path(field),
-                text: format!(
-                    "{}: a local setting is each unit's own and is never synced",
-                    key.path(field)
-                ),
-            });
+            return Err(local_conflict(key, field));
         }
     }
     let mut doc = schema.adopt(shared, own, &addresses(sync));
@@ -407,14 +412,7 @@ pub fn adopt_objects(
             .flat_map(|o| o.keys())
             .find(|f| classes.class(f) == Class::Local)
         {
-            return Err(AdoptError {
-                code: AdoptCode::LocalConflict,
-                path: key.path(field),
-                text: format!(
-                    "{}: a local setting is each unit's own and is never synced",
-                    key.path(field)
-                ),
-            });
+            return Err(local_conflict(key, field));
         }
         let mine = own.object(key);
         let new = match from {
