@@ -46,6 +46,25 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "replication",
+        &[
+            "node",
+            "cluster",
+            "listen",
+            "peer",
+            "interface",
+            "key_file",
+            "next_key_file",
+            "format",
+            "conntrack",
+            "ignore",
+            "flush_ms",
+            "bulk_rate_mbit",
+            "max_flows",
+            "refresh",
+        ],
+    ),
+    (
         "instance",
         &[
             "interface",

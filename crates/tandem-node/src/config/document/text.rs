@@ -21,6 +21,7 @@ struct DocFile {
     global: Option<Spanned<toml::Table>>,
     health: Option<Spanned<toml::Table>>,
     sync: Option<Spanned<toml::Table>>,
+    replication: Option<Spanned<toml::Table>>,
     instance: Option<Vec<Spanned<toml::Table>>>,
     sync_group: Option<Vec<Spanned<toml::Table>>>,
     unit: Option<BTreeMap<String, Spanned<DocUnit>>>,
@@ -39,7 +40,7 @@ pub(super) const HEADER: &str =
     "# written by tandemd config sync; local settings are this unit's own (docs/config-sync.md)";
 
 /// Sections rendered with a single object and no id, in this order.
-const SINGLE: [&str; 3] = ["global", "health", "sync"];
+const SINGLE: [&str; 4] = ["global", "health", "sync", "replication"];
 
 /// Sections rendered as arrays of tables, the id as `name`.
 const NAMED: [&str; 2] = ["instance", "sync_group"];
@@ -86,6 +87,7 @@ fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
         ("global", &file.global),
         ("health", &file.health),
         ("sync", &file.sync),
+        ("replication", &file.replication),
     ] {
         if let Some(t) = table {
             add(ObjectKey::new(section, ""), t, section, None)?;
