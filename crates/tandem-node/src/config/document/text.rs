@@ -225,20 +225,22 @@ fn write_objects<'a>(
     let mut out = String::with_capacity(HEADER.len() + 1 + count.saturating_mul(128));
     out.push_str(HEADER);
     out.push('\n');
+    const NAMED_FIRST: u8 = SINGLE.len() as u8;
+    const NAMED_END: u8 = NAMED_FIRST + NAMED.len() as u8;
     let rank = |key: &ObjectKey| -> u8 {
         let s = key.section.as_str();
         if let Some(i) = SINGLE.iter().position(|x| *x == s) {
             return i as u8;
         }
         if let Some(i) = NAMED.iter().position(|x| *x == s) {
-            return 3 + i as u8;
+            return NAMED_FIRST + i as u8;
         }
         if s.starts_with("unit.") {
-            5
+            NAMED_END
         } else if s.starts_with("app.") {
-            6
+            NAMED_END + 1
         } else {
-            7
+            NAMED_END + 2
         }
     };
     // Each key's rank worked out once; stable: within a rank, the
@@ -249,7 +251,7 @@ fn write_objects<'a>(
     let mut header: Option<(&str, String)> = None;
     for (r, key, fields) in keys {
         out.push('\n');
-        if (3..5).contains(&r) {
+        if (NAMED_FIRST..NAMED_END).contains(&r) {
             let _ = writeln!(out, "[[{}]]", key.section);
             out.push_str("name = ");
             write_str(&mut out, &key.id);
@@ -262,7 +264,7 @@ fn write_objects<'a>(
             if let Some((_, h)) = &header {
                 out.push_str(h);
             }
-            if !key.id.is_empty() || r > 2 {
+            if !key.id.is_empty() || r >= NAMED_FIRST {
                 out.push('.');
                 write_str(&mut out, &key.id);
             }
