@@ -19,6 +19,11 @@ impl std::fmt::Debug for Psk {
 }
 
 impl Psk {
+    /// The key file's text.
+    pub fn to_text(&self) -> String {
+        todo!("seal: Psk::to_text")
+    }
+
     /// The key of a key file's text.
     pub fn parse(text: &str) -> Result<Psk, KeyError> {
         let _ = text;
