@@ -251,3 +251,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn generated_flows_take_every_form() {
+    use proptest::strategy::ValueTree;
+    use tandem_replication::wire::kind;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut nat64 = false;
+    for _ in 0..500 {
+        let f = flow().new_tree(&mut runner).unwrap().current();
+        nat64 |= f.original.is_v4() != f.reply.is_v4();
+        let bytes = encode(&[Record::Flow {
+            handle: Handle { slot: 1, gen: 1 },
+            flow: f,
+        }]);
+        for s in Sections::new_checked(&bytes).unwrap() {
+            seen.insert(s.kind());
+        }
+    }
+    assert!(nat64);
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            kind::FLOW4,
+            kind::FLOW4X,
+            kind::FLOW6,
+            kind::FLOW6X,
+            kind::TCPWIN
+        ]
+    );
+}
