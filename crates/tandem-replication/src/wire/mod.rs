@@ -16,10 +16,17 @@
 //! one refuses the frame ([`DecodeError::UnknownCritical`]). Types 0x80 and
 //! up are optional: skipped by their length.
 
-use std::net::IpAddr;
-
 use crate::flow::{Flow, TcpWindow};
 use crate::persist::{PersistKey, Persistence, TableId};
+
+mod decode;
+mod encode;
+mod header;
+pub mod view;
+
+pub use decode::decode_payload;
+pub use encode::{encode_payload, FrameBuilder};
+pub use view::{Section, Sections};
 
 /// The frame's first two bytes.
 pub const MAGIC: u16 = 0x5452;
@@ -33,6 +40,88 @@ pub const HEADER_LEN: usize = 32;
 pub const TAG_LEN: usize = 16;
 /// Section header bytes.
 pub const SECTION_HEADER_LEN: usize = 4;
+
+/// Section types. Below 0x80: critical; 0x80 and up: optional.
+/// docs/replication.md gives each record's layout.
+pub mod kind {
+    /// IPv4 flow, compact form (32 bytes).
+    pub const FLOW4: u8 = 0x01;
+    /// IPv4 flow, explicit form: zone, mark, whole reply tuple (44 bytes).
+    pub const FLOW4X: u8 = 0x02;
+    /// IPv6 flow, compact form (68 bytes).
+    pub const FLOW6: u8 = 0x03;
+    /// Any flow, explicit form with 16-byte addresses and a family bit
+    /// per address (IPv6, and mixed families such as NAT64) (96 bytes).
+    pub const FLOW6X: u8 = 0x04;
+    /// A flow's state, status and lifetime (12 bytes).
+    pub const FLOW_UPD: u8 = 0x05;
+    /// A flow's end (8 bytes).
+    pub const FLOW_DEL: u8 = 0x06;
+    /// Persistence by IPv4 source (12 bytes).
+    pub const PERSIST4: u8 = 0x10;
+    /// Persistence by IPv6 source (24 bytes).
+    pub const PERSIST6: u8 = 0x11;
+    /// Persistence by a hashed key: cookie, header, TLS session (16 bytes).
+    pub const PERSISTH: u8 = 0x12;
+    /// Removal of an IPv4 source persistence entry (8 bytes).
+    pub const PDEL4: u8 = 0x13;
+    /// Removal of an IPv6 source persistence entry (20 bytes).
+    pub const PDEL6: u8 = 0x14;
+    /// Removal of a hashed-key persistence entry (12 bytes).
+    pub const PDELH: u8 = 0x15;
+    /// HELLO (36 bytes).
+    pub const HELLO: u8 = 0x40;
+    /// ACK (32 bytes).
+    pub const ACK: u8 = 0x41;
+    /// NACK (32 bytes).
+    pub const NACK: u8 = 0x42;
+    /// RESYNC_REQ (16 bytes).
+    pub const RESYNC_REQ: u8 = 0x43;
+    /// BULK_BEGIN (12 bytes).
+    pub const BULK_BEGIN: u8 = 0x44;
+    /// BULK_END (28 bytes).
+    pub const BULK_END: u8 = 0x45;
+    /// DIGEST (10 bytes).
+    pub const DIGEST: u8 = 0x46;
+    /// HEARTBEAT (12 bytes).
+    pub const HEARTBEAT: u8 = 0x47;
+    /// TCP window tracking of a flow (optional, 32 bytes).
+    pub const TCPWIN: u8 = 0x80;
+
+    /// The record length of a known type, `None` for a type this version
+    /// does not know.
+    pub const fn record_len(kind: u8) -> Option<usize> {
+        Some(match kind {
+            FLOW4 => 32,
+            FLOW4X => 44,
+            FLOW6 => 68,
+            FLOW6X => 96,
+            FLOW_UPD => 12,
+            FLOW_DEL => 8,
+            PERSIST4 => 12,
+            PERSIST6 => 24,
+            PERSISTH => 16,
+            PDEL4 => 8,
+            PDEL6 => 20,
+            PDELH => 12,
+            HELLO => 36,
+            ACK => 32,
+            NACK => 32,
+            RESYNC_REQ => 16,
+            BULK_BEGIN => 12,
+            BULK_END => 28,
+            DIGEST => 10,
+            HEARTBEAT => 12,
+            TCPWIN => 32,
+            _ => return None,
+        })
+    }
+
+    /// A receiver that does not know the type must refuse the frame.
+    pub const fn is_critical(kind: u8) -> bool {
+        kind < 0x80
+    }
+}
 
 /// Header flags.
 pub mod flags {
@@ -339,6 +428,18 @@ pub enum DecodeError {
         /// Expected.
         expected: usize,
     },
+    /// The header's reserved bytes (13 to 15) are not zero.
+    #[error("header reserved bytes 13..16 are {found:#08x}, not zero: a sender of another format revision")]
+    HeaderReserved {
+        /// The three bytes, big-endian.
+        found: u32,
+    },
+    /// A section with no record.
+    #[error("section {kind:#04x} has a record count of 0")]
+    EmptySection {
+        /// The type.
+        kind: u8,
+    },
     /// A field holds a value its record cannot have.
     #[error("section {kind:#04x}: invalid {field}")]
     BadField {
@@ -348,90 +449,3 @@ pub enum DecodeError {
         field: &'static str,
     },
 }
-
-impl Header {
-    /// The header of a datagram (magic, version and length checked
-    /// against the datagram's size; the tag is not checked here).
-    pub fn parse(datagram: &[u8]) -> Result<Header, DecodeError> {
-        let _ = datagram;
-        todo!("wire: Header::parse")
-    }
-
-    /// The 32 header bytes.
-    pub fn emit(&self) -> [u8; HEADER_LEN] {
-        todo!("wire: Header::emit")
-    }
-}
-
-impl Record {
-    /// Bytes of this record on the wire, without its section header
-    /// (a [`Record::Flow`] with a window counts its TCPWIN record too).
-    pub fn wire_len(&self) -> usize {
-        todo!("wire: Record::wire_len")
-    }
-}
-
-/// Appends the sections of `records` to `out`: consecutive records of one
-/// section type share a section header.
-pub fn encode_payload(records: &[Record], out: &mut Vec<u8>) {
-    let _ = (records, out);
-    todo!("wire: encode_payload")
-}
-
-/// The records of a payload, in order; optional sections of unknown types
-/// skipped.
-pub fn decode_payload(payload: &[u8]) -> Result<Vec<Record>, DecodeError> {
-    let _ = payload;
-    todo!("wire: decode_payload")
-}
-
-/// Fills one frame's payload up to a size, knowing the exact encoded size
-/// before each push.
-#[derive(Debug, Clone)]
-pub struct FrameBuilder {
-    max_payload: usize,
-    len: usize,
-    records: Vec<Record>,
-}
-
-impl FrameBuilder {
-    /// A builder for at most `max_payload` payload bytes.
-    pub fn new(max_payload: usize) -> FrameBuilder {
-        FrameBuilder {
-            max_payload,
-            len: 0,
-            records: Vec::new(),
-        }
-    }
-
-    /// Adds `record` if it fits; gives it back if not.
-    pub fn push(&mut self, record: Record) -> Result<(), Record> {
-        let _ = (&self.max_payload, &self.len, &self.records, record);
-        todo!("wire: FrameBuilder::push")
-    }
-
-    /// Payload bytes so far.
-    pub fn payload_len(&self) -> usize {
-        self.len
-    }
-
-    /// No record yet.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    /// The records, in order.
-    pub fn records(&self) -> &[Record] {
-        &self.records
-    }
-
-    /// The encoded payload.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
-        encode_payload(&self.records, &mut out);
-        out
-    }
-}
-
-#[allow(dead_code)]
-fn _address(_: IpAddr) {}
