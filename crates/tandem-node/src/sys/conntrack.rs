@@ -20,35 +20,67 @@
 //!
 //! A NAT entry's reply tuple is not the inverse of its original: with
 //! destination NAT the reply's source is the real server, with source NAT
-//! the reply's destination is the translated source. The kernel translates
-//! a packet only if the entry has the `IPS_DST_NAT` / `IPS_SRC_NAT` status
-//! bit, and those bits cannot be set through `CTA_STATUS` (the kernel
-//! ignores the NAT bits there). Sending the translated reply tuple alone
-//! gives an entry that `conntrack -L` shows translated but that translates
-//! nothing. What works (6.x kernels), and what [`Conntrack::create`] does:
-//! the reply tuple sent is the untranslated inverse of the original, plus
-//! `CTA_NAT_DST` (min = max = the reply's source address and port) and/or
-//! `CTA_NAT_SRC` (the reply's destination address and port). The kernel
-//! then sets up the binding itself (`nf_nat_setup_info`): it rewrites the
-//! reply tuple to the one given and sets `IPS_DST_NAT | IPS_DST_NAT_DONE`
-//! (`IPS_SRC_NAT | IPS_SRC_NAT_DONE`). No NAT rule is needed on the host
-//! for the translation, but the NAT hooks must be registered in the
-//! namespace: some NAT chain must exist (an empty `type nat` chain at
-//! prerouting and postrouting is enough; see tests/sys_conntrack.rs).
+//! the reply's destination is the translated source. The kernel
+//! translates a packet only if its entry has the `IPS_DST_NAT` /
+//! `IPS_SRC_NAT` status bit, and those bits cannot be set through
+//! `CTA_STATUS` (the kernel ignores the NAT bits there). An entry sent
+//! with the translated reply tuple alone (what `conntrack -I -r ... -q`
+//! makes) is listed translated but has no NAT bit and translates nothing.
+//! What works, and what [`Conntrack::create`] does (found on Linux 6.18,
+//! tests/sys_conntrack.rs): the reply tuple sent is the untranslated
+//! inverse of the original, plus `CTA_NAT_DST` (min = max = the reply's
+//! source address and port) and/or `CTA_NAT_SRC` (the reply's destination
+//! address and port). The kernel sets the binding up itself
+//! (`nf_nat_setup_info`): it rewrites the reply tuple to the translated
+//! one and sets `IPS_DST_NAT | IPS_DST_NAT_DONE` (`IPS_SRC_NAT |
+//! IPS_SRC_NAT_DONE`).
+//!
+//! No NAT rule is needed on the host, but the NAT hooks must be
+//! registered in the namespace, which happens only while some `type nat`
+//! chain exists: with no nftables / iptables NAT table at all, a created
+//! entry with its NAT bits set still translates nothing. Empty `type nat`
+//! chains at prerouting and postrouting (no rules) are enough; the test
+//! forwards UDP and a whole TCP connection (entry created in `SYN_SENT`
+//! before the SYN) from a client to a virtual address and back, with
+//! neither a rule nor the address on any host.
+//!
 //! An existing entry's NAT cannot be changed (the kernel refuses
-//! `CTA_NAT_*` on an update): [`Conntrack::create`] updates an existing
-//! entry's state, status, timeout, mark and TCP flags and keeps its reply
-//! tuple.
+//! `CTA_NAT_*` on an update): for an entry that exists,
+//! [`Conntrack::create`] updates state, status, timeout, mark and TCP
+//! flags and keeps the reply tuple. Delete it first to change the
+//! translation.
+//!
+//! # Status on create
+//!
+//! The status sent always has `IPS_CONFIRMED`: the kernel answers `EBUSY`
+//! to a status that would clear it (the entry it builds is confirmed).
+//! Bits outside [`status::SETTABLE`] are not sent. On an update the kernel
+//! also refuses (`EBUSY`) to clear `IPS_SEEN_REPLY` or `IPS_ASSURED`.
 //!
 //! # TCP mid-stream pickup
 //!
-//! An entry created over ctnetlink has no window history (`td_maxwin` 0
-//! both ways). With `IP_CT_TCP_FLAG_BE_LIBERAL` in the flags of both
-//! directions, conntrack accepts every in-state segment without window
-//! checks, which is what a taken-over flow needs: set
-//! [`TcpInfo::pickup`]'s flags (`BE_LIBERAL | SACK_PERM`, each set with its
-//! own mask, as conntrackd does). See [`tcp_flag`] for what the tests found
-//! with `nf_conntrack_tcp_loose = 0`.
+//! ctnetlink cannot set conntrack's window data (`td_end`, `td_maxend`,
+//! `td_maxwin`): a created entry starts with none and learns it from the
+//! next segments. Measured on Linux 6.18 with
+//! `net.netfilter.nf_conntrack_tcp_loose = 0` and a `ct state invalid
+//! drop` rule, a connection tracked from its SYN, the table flushed, the
+//! entry re-created from a dump and 8 MiB echoed through it:
+//!
+//! | TCP details on create | result |
+//! |---|---|
+//! | none (`tcp: None`) | stalls: 35-51 segments invalid, the transfer does not finish |
+//! | the dump's flags (`WINDOW_SCALE`, `SACK_PERM`, `MAXACK_SET`) and window scales | finishes, but 0-1 segments invalid (dropped, retransmitted) |
+//! | `BE_LIBERAL | SACK_PERM` both ways ([`TcpInfo::pickup`]) | finishes, 0 invalid |
+//! | the dump's flags and scales plus `BE_LIBERAL` | finishes, 0 invalid |
+//!
+//! So a taken-over flow needs `IP_CT_TCP_FLAG_BE_LIBERAL` in both
+//! directions (as conntrackd sets it when it does not track windows):
+//! conntrack then accepts every in-state segment without window checks.
+//! Flags are set with mask = flags, never cleared. The window scales
+//! count only when both directions have `WINDOW_SCALE` (the kernel's
+//! rule). Without a loose pickup setting, a segment of a flow with no
+//! entry is invalid, so the entry must exist before the flow's next
+//! segment reaches the new router.
 //!
 //! # Batches
 //!
@@ -69,10 +101,13 @@
 //! the caller should resynchronise with a dump.
 
 mod codec;
+mod events;
+
+pub use events::{parse_events, Events, EventsError};
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
@@ -194,8 +229,6 @@ const REQUEST_RCVBUF: usize = 4 << 20;
 pub const EVENTS_RCVBUF: usize = 32 << 20;
 /// How long a request waits for the kernel's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-/// At most this many datagrams are read by one [`Events::recv`].
-const EVENT_READS: usize = 1024;
 
 /// One direction of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -635,125 +668,6 @@ impl Conntrack {
             }
         }
     }
-}
-
-/// Why [`Events::recv`] returned no events.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EventsError {
-    /// The socket's buffer overflowed and the kernel dropped events
-    /// (`ENOBUFS`): resynchronise with [`Conntrack::dump`].
-    #[error("conntrack events were lost (the event socket's buffer overflowed)")]
-    Lost,
-    /// Reading the socket failed.
-    #[error("cannot read conntrack events")]
-    Io(#[source] io::Error),
-}
-
-/// A socket subscribed to the table's changes.
-#[derive(Debug)]
-pub struct Events {
-    sock: Socket,
-    buf: Vec<u8>,
-    skipped: u64,
-}
-
-/// `NFNLGRP_CONNTRACK_NEW`, `_UPDATE`, `_DESTROY`.
-const GROUPS: [u32; 3] = [1, 2, 3];
-
-impl Events {
-    /// Subscribes to new, updated and destroyed entries in the network
-    /// namespace of the calling thread, with an [`EVENTS_RCVBUF`] receive
-    /// buffer (`SO_RCVBUFFORCE`; without `CAP_NET_ADMIN`, as large as
-    /// `net.core.rmem_max` allows).
-    pub fn subscribe() -> io::Result<Events> {
-        Events::subscribe_with_buffer(EVENTS_RCVBUF)
-    }
-
-    /// [`Events::subscribe`] with a receive buffer of `bytes` (the kernel
-    /// doubles it for its bookkeeping).
-    pub fn subscribe_with_buffer(bytes: usize) -> io::Result<Events> {
-        let sock = open_socket()?;
-        for g in GROUPS {
-            sock.add_membership(g)?;
-        }
-        set_rcvbuf(&sock, bytes)?;
-        Ok(Events {
-            sock,
-            buf: Vec::with_capacity(RECV_BUF),
-            skipped: 0,
-        })
-    }
-
-    /// How long [`Events::recv`] waits for the first event (`None`:
-    /// forever).
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        socket2::SockRef::from(&self.sock).set_read_timeout(d)
-    }
-
-    /// In non-blocking mode [`Events::recv`] returns at once, with no
-    /// events if none are queued.
-    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        self.sock.set_non_blocking(on)
-    }
-
-    /// Waits for events (at most the read timeout) and returns every
-    /// event queued by then, in the kernel's order; an empty list when
-    /// the timeout expired first.
-    pub fn recv(&mut self) -> Result<Vec<Event>, EventsError> {
-        let mut out = Vec::new();
-        for n in 0..EVENT_READS {
-            let flags = if n == 0 { 0 } else { libc::MSG_DONTWAIT };
-            match recv_datagram(&self.sock, &mut self.buf, flags) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Err(EventsError::Lost),
-                Err(e) if super::is_timeout(&e) => break,
-                Err(e) => return Err(EventsError::Io(e)),
-            }
-            match codec::split(&self.buf) {
-                Ok(msgs) => {
-                    for m in msgs {
-                        match m {
-                            Msg::Entry { event, .. } => out.push(event),
-                            _ => self.skipped += 1,
-                        }
-                    }
-                }
-                Err(_) => self.skipped += 1,
-            }
-        }
-        Ok(out)
-    }
-
-    /// How many received messages were not conntrack entries or did not
-    /// decode (they are skipped).
-    pub fn skipped(&self) -> u64 {
-        self.skipped
-    }
-}
-
-impl AsRawFd for Events {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for Events {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-/// Decodes a datagram of ctnetlink messages into the events it holds;
-/// messages that are not entries are left out. Never panics.
-pub fn parse_events(datagram: &[u8]) -> Result<Vec<Event>, netlink_packet_core::DecodeError> {
-    Ok(codec::split(datagram)?
-        .into_iter()
-        .filter_map(|m| match m {
-            Msg::Entry { event, .. } => Some(event),
-            _ => None,
-        })
-        .collect())
 }
 
 fn open_socket() -> io::Result<Socket> {

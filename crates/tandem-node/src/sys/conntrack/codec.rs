@@ -511,3 +511,144 @@ fn protoinfo(p: &[ProtoInfo], e: &mut Entry) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::conntrack::{status, tcp_state, TcpInfo};
+    use netlink_packet_core::NLM_F_REQUEST;
+    use proptest::prelude::*;
+
+    fn t(src: &str, dst: &str, sp: u16, dp: u16) -> Tuple {
+        Tuple {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            src_port: sp,
+            dst_port: dp,
+        }
+    }
+
+    fn plain(p: u8, orig: Tuple) -> Entry {
+        Entry {
+            proto: p,
+            zone: 0,
+            orig,
+            reply: orig.inverse(p),
+            state: 0,
+            status: status::CONFIRMED,
+            timeout_s: 30,
+            mark: 9,
+            tcp: None,
+            sctp: None,
+            id: None,
+        }
+    }
+
+    /// Emits `e` as the kernel would send it back and decodes it.
+    fn round_trip(e: &Entry, purpose: Purpose) -> Entry {
+        let m = message(
+            ConntrackMessage::New(new_attrs(e, purpose)),
+            family_of(&e.orig),
+            NLM_F_REQUEST | NLM_F_CREATE,
+            7,
+        );
+        let mut bytes = Vec::new();
+        append(&mut bytes, &m);
+        match split(&bytes).unwrap().as_slice() {
+            [Msg::Entry {
+                seq: 7,
+                event: Event::New(got),
+            }] => *got,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn entries_without_nat_round_trip() {
+        let mut tcp = plain(proto::TCP, t("192.0.2.1", "192.0.2.2", 1000, 80));
+        tcp.state = tcp_state::ESTABLISHED;
+        tcp.tcp = Some(TcpInfo {
+            wscale: [7, 9],
+            flags: [0x23, 0x0a],
+        });
+        tcp.zone = 4;
+        let icmp = plain(proto::ICMP, t("192.0.2.1", "192.0.2.2", 77, 8 << 8));
+        let icmp6 = plain(proto::ICMPV6, t("fd00::1", "fd00::2", 78, 128 << 8));
+        let mut sctp = plain(proto::SCTP, t("fd00::1", "fd00::2", 5000, 5001));
+        sctp.state = 3;
+        sctp.sctp = Some(SctpInfo { vtag: [1, 2] });
+        for e in [tcp, icmp, icmp6, sctp] {
+            assert_eq!(round_trip(&e, Purpose::Create), e);
+        }
+        assert_eq!(icmp.reply.dst_port, 0, "echo reply");
+        assert_eq!(icmp6.reply.dst_port, 129 << 8, "ICMPv6 echo reply");
+    }
+
+    #[test]
+    fn a_nat_entry_is_sent_untranslated_with_its_bindings() {
+        let mut e = plain(proto::TCP, t("192.0.2.1", "198.51.100.10", 1000, 443));
+        e.reply = t("203.0.113.5", "203.0.113.1", 8443, 61000);
+        let attrs = new_attrs(&e, Purpose::Create);
+        let sent = entry(&attrs).unwrap();
+        assert_eq!(sent.reply, e.orig.inverse(proto::TCP));
+        let nat: Vec<(u16, Vec<u8>)> = attrs
+            .iter()
+            .filter_map(|a| match a {
+                ConntrackAttribute::Other(n) => Some((kind(n), value(n))),
+                _ => None,
+            })
+            .collect();
+        let dst = nat.iter().find(|(k, _)| *k == CTA_NAT_DST).unwrap();
+        let src = nat.iter().find(|(k, _)| *k == CTA_NAT_SRC).unwrap();
+        // MINIP, MAXIP, then CTA_NAT_PROTO { PORT_MIN, PORT_MAX }.
+        assert_eq!(&dst.1[4..8], &[203, 0, 113, 5]);
+        assert_eq!(&dst.1[12..16], &[203, 0, 113, 5]);
+        assert_eq!(&dst.1[24..26], &8443u16.to_be_bytes());
+        assert_eq!(&src.1[4..8], &[203, 0, 113, 1]);
+        assert_eq!(&src.1[24..26], &61000u16.to_be_bytes());
+        // An update carries the reply as it is, and no NAT.
+        let update = new_attrs(&e, Purpose::Update);
+        assert_eq!(entry(&update).unwrap().reply, e.reply);
+        assert!(!update
+            .iter()
+            .any(|a| matches!(a, ConntrackAttribute::Other(n) if kind(n) == CTA_NAT_DST)));
+    }
+
+    #[test]
+    fn only_settable_status_bits_are_sent_with_confirmed() {
+        let mut e = plain(proto::UDP, t("192.0.2.1", "192.0.2.2", 1, 2));
+        e.status = u32::MAX;
+        let got = entry(&new_attrs(&e, Purpose::Create)).unwrap();
+        assert_eq!(got.status, status::SETTABLE | status::CONFIRMED);
+    }
+
+    #[test]
+    fn every_prefix_of_a_message_is_handled() {
+        let e = plain(proto::TCP, t("fd00::1", "fd00::2", 1000, 80));
+        let m = message(
+            ConntrackMessage::New(new_attrs(&e, Purpose::Create)),
+            family_of(&e.orig),
+            NLM_F_REQUEST,
+            1,
+        );
+        let mut bytes = Vec::new();
+        append(&mut bytes, &m);
+        for n in 0..bytes.len() {
+            let _ = split(&bytes[..n]);
+            // A message whose length field is cut short with it.
+            let mut cut = bytes[..n].to_vec();
+            if n >= 4 {
+                cut[..4].copy_from_slice(&(n as u32).to_ne_bytes());
+                let _ = split(&cut);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_or_fail_without_panicking(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = split(&b);
+            let _ = decode(&b);
+        }
+    }
+}
