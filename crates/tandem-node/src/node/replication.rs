@@ -41,11 +41,6 @@ use crate::config::{ReplicationConfig, DEFAULT_SYNC_PORT};
 use crate::conntrack::{Entry, Event as CtEvent, TcpInfo, Tuple};
 use crate::snapshot::ReplicationStatus;
 
-/// conntrack's `IP_CT_TCP_FLAG_BE_LIBERAL`: an installed TCP entry
-/// accepts the window of the packets it sees (its tracking starts again
-/// from them), as a connection picked up in the middle must.
-pub const TCP_FLAG_BE_LIBERAL: u8 = 0x08;
-
 /// The replicator with what it was started from.
 #[derive(Debug)]
 pub(super) struct Running {
@@ -499,7 +494,9 @@ pub fn flow_of(settings: &ReplicationConfig, e: &Entry) -> Option<Flow> {
 }
 
 /// The table entry a mirrored flow is installed as: its remaining
-/// lifetime (at least a second), TCP picked up liberally.
+/// lifetime (at least a second), TCP picked up liberally
+/// ([`TcpInfo::pickup`]: conntrack cannot be given the windows, so it
+/// accepts in-state segments without window checks).
 pub fn entry_of(f: &Flow) -> Entry {
     let tuple = |t: &FlowTuple| Tuple {
         src: t.src,
@@ -507,10 +504,7 @@ pub fn entry_of(f: &Flow) -> Entry {
         src_port: t.src_port,
         dst_port: t.dst_port,
     };
-    let tcp = (f.proto == flow::proto::TCP).then(|| TcpInfo {
-        wscale: f.window.map_or([0, 0], |w| w.scale),
-        flags: [TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL],
-    });
+    let tcp = (f.proto == flow::proto::TCP).then(TcpInfo::pickup);
     Entry {
         proto: f.proto,
         zone: f.zone,
@@ -521,6 +515,7 @@ pub fn entry_of(f: &Flow) -> Entry {
         timeout_s: f.lifetime_ms.div_ceil(1000).max(1),
         mark: f.mark,
         tcp,
+        sctp: None,
         id: None,
     }
 }
