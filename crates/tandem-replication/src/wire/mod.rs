@@ -85,8 +85,12 @@ pub mod kind {
     pub const DIGEST: u8 = 0x46;
     /// HEARTBEAT (12 bytes).
     pub const HEARTBEAT: u8 = 0x47;
-    /// TCP window tracking of a flow (optional, 32 bytes).
+    /// The TCP windows of the flows of the flow section just before
+    /// (optional, 32 bytes).
     pub const TCPWIN: u8 = 0x80;
+    /// A flow's TCP window changed, the flow not in the payload
+    /// (optional, 32 bytes; the TCPWIN layout).
+    pub const TCPWIN_UPD: u8 = 0x81;
 
     /// The record length of a known type, `None` for a type this version
     /// does not know.
@@ -112,7 +116,7 @@ pub mod kind {
             BULK_END => 28,
             DIGEST => 10,
             HEARTBEAT => 12,
-            TCPWIN => 32,
+            TCPWIN | TCPWIN_UPD => 32,
             _ => return None,
         })
     }
@@ -336,7 +340,7 @@ pub enum Record {
         /// Its handle.
         handle: Handle,
     },
-    /// A flow's TCP window changed (TCPWIN, optional section).
+    /// A flow's TCP window changed (TCPWIN_UPD, optional section).
     FlowWindow {
         /// Its handle.
         handle: Handle,
