@@ -201,7 +201,7 @@ fn boundaries(payload: &[u8]) -> Vec<usize> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn records_round_trip(records in proptest::collection::vec(record(), 0..40)) {
