@@ -137,6 +137,8 @@ pub enum Change {
     },
 }
 
+mod expiry;
+mod state;
 mod table;
 
 pub use table::{PersistStats, PersistenceTable, TableFull, MAX_LIFETIME, PARTNER_TOMBSTONE_HOLD};
