@@ -69,6 +69,7 @@ use tandem_node::drive::{self, Options};
 use tandem_replication::persist::{KeyHasher, PersistenceTable};
 use tandem_replication::seal::{KeyRing, Psk};
 
+mod head;
 mod http;
 #[cfg(test)]
 mod tests;
