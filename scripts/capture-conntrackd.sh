@@ -23,6 +23,9 @@ out=${2:?usage: $0 FTFW|NOTRACK|ALARM OUTDIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 lc=$(echo "$mode" | tr 'A-Z' 'a-z')
+# LOSS=1: the receiver's nftables drops every third datagram from the
+# sender (after tcpdump saw it), so FT-FW's NACK and retransmission show.
+if [ "${LOSS:-0}" = 1 ]; then lc=$lc-loss; fi
 tag=ctdcap$$
 nsa=${tag}a
 nsb=${tag}b
@@ -113,6 +116,12 @@ sed "s|$run|/run/ctd|g" "$run/b.conf" >"$out/conntrackd-$lc.conf.receiver"
 
 cmds="$out/conntrackd-$lc.commands"
 : >"$cmds"
+if [ "${LOSS:-0}" = 1 ]; then
+  B() { echo "receiver\$ $*" >>"$cmds"; ip netns exec "$nsb" "$@"; }
+  B nft add table inet loss
+  B nft add chain inet loss in '{ type filter hook input priority 0; }'
+  B nft add rule inet loss in ip saddr 192.0.2.1 udp dport 3780 numgen inc mod 3 == 1 drop
+fi
 A() { echo "sender\$ $*" >>"$cmds"; ip netns exec "$nsa" "$@"; }
 
 ip netns exec "$nsb" tcpdump -i veth0 -U -s 2048 -w "$run/cap.pcap" udp port 3780 2>"$run/tcpdump.log" &

@@ -465,3 +465,71 @@ fn bytes_per_entry_by_kind() {
         }
     }
 }
+
+#[test]
+fn ftfw_loss_capture_nacks_exactly_the_dropped_and_converges() {
+    // The receiver dropped the sender's datagrams 1, 4, 7, ... (in capture
+    // order): its NACKs name exactly the data messages among them, and what
+    // it did receive, applied in order, leaves the sender's table.
+    let name = "conntrackd-ftfw-loss.pcap";
+    decode_all(name);
+    let mut dropped_seqs = BTreeSet::new();
+    let mut mirror = std::collections::BTreeMap::new();
+    let mut nacked = BTreeSet::new();
+    let mut i = 0;
+    for (src, d) in udp_payloads(name) {
+        let reprs: Vec<Repr> = msg::messages(&d)
+            .map(|m| Repr::parse(&m.unwrap()).unwrap())
+            .collect();
+        if src != SENDER {
+            for r in reprs {
+                if let (
+                    true,
+                    Body::Control {
+                        range: Some((a, b)),
+                    },
+                ) = (r.flags & flags::NACK != 0, &r.body)
+                {
+                    nacked.extend(*a..=*b);
+                }
+            }
+            continue;
+        }
+        let dropped = i % 3 == 1;
+        i += 1;
+        for r in reprs {
+            if dropped {
+                dropped_seqs.insert(r.seq);
+                continue;
+            }
+            if let Some(attrs) = r.entry() {
+                let f = entry::to_flow(attrs, 0).unwrap();
+                if r.msg_type == MsgType::CtDel {
+                    mirror.remove(&f.key());
+                } else {
+                    mirror.insert(f.key(), f);
+                }
+            }
+        }
+    }
+    assert!(!nacked.is_empty());
+    // Every NACKed seq was dropped (a NACK may also cover a dropped ACK or
+    // ALIVE, which FT-FW repairs too).
+    assert!(
+        nacked.is_subset(&dropped_seqs),
+        "{nacked:?} vs {dropped_seqs:?}"
+    );
+    let list: Vec<Flow> = lines("conntrackd-ftfw-loss.list")
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    let events = lines("conntrackd-ftfw-loss.events");
+    let deleted = keys(
+        events
+            .iter()
+            .filter(|(e, _)| e == "DESTROY")
+            .map(|(_, f)| *f),
+    );
+    let want: BTreeSet<_> = keys(list).difference(&deleted).copied().collect();
+    assert_eq!(mirror.keys().copied().collect::<BTreeSet<_>>(), want);
+}
