@@ -169,10 +169,15 @@ fn cookie_hasher(config: &DaemonConfig) -> Result<KeyHasher, String> {
         eprintln!("sticky_proxy: no [replication]: stickiness is kept on this unit only");
         return random_key().map(KeyHasher::new);
     };
-    let text = std::fs::read_to_string(&r.key_file)
-        .map_err(|e| format!("[replication] key_file {}: {e}", r.key_file.display()))?;
-    let psk = Psk::parse(&text)
-        .map_err(|e| format!("[replication] key_file {}: {e}", r.key_file.display()))?;
+    let Some(path) = &r.key_file else {
+        return Err(
+            "[replication] has no key_file: the proxy's table needs the tandem format".into(),
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("[replication] key_file {}: {e}", path.display()))?;
+    let psk =
+        Psk::parse(&text).map_err(|e| format!("[replication] key_file {}: {e}", path.display()))?;
     let ring = KeyRing::new(r.cluster, &psk, None).map_err(|e| e.to_string())?;
     Ok(ring.hasher())
 }

@@ -104,7 +104,10 @@ impl Replication {
                         .map_err(|_| format!("key file {}: not text", path.display()))
                 })
         };
-        let key = read_key(&settings.key_file)?;
+        let key = match &settings.key_file {
+            Some(p) => Some(read_key(p)?),
+            None => None,
+        };
         let next_key = match &settings.next_key_file {
             Some(p) => Some(read_key(p)?),
             None => None,
