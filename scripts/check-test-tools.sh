@@ -42,6 +42,9 @@ touch       coreutils
 grep        grep
 mkfifo      coreutils
 mount       mount
+nft         nftables
+conntrack   conntrack
+conntrackd  conntrackd
 umount      mount
 /nonexistent/tandem-notify-hook  -
 /usr/local/bin/ha-notify  -

@@ -115,6 +115,9 @@ pub struct GlobalConfig {
     pub health: Option<HealthConfig>,
     /// Configuration sync with the partner (`[sync]`), if configured.
     pub sync: Option<SyncConfig>,
+    /// Connection-table and persistence replication (`[replication]`),
+    /// if configured.
+    pub replication: Option<ReplicationConfig>,
     /// Which paths the file or a flag gave.
     set: SetPaths,
 }
@@ -160,6 +163,7 @@ impl Default for GlobalConfig {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             health: None,
             sync: None,
+            replication: None,
             set: SetPaths::default(),
         }
     }
@@ -231,6 +235,76 @@ pub struct SyncConfig {
     /// `app` fields whose values name a unit's address (`rewrite =
     /// ["app.geo.*.address", ...]`), as section and field patterns.
     pub rewrite: Vec<(String, String)>,
+}
+
+pub use build::replication::mask as mask_address;
+
+/// The default UDP port of replication.
+pub const DEFAULT_REPLICATION_PORT: u16 = 6974;
+
+/// What the replication link speaks (`[replication] format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicationFormat {
+    /// Tandem's own frames (docs/replication.md), the default.
+    Tandem,
+    /// conntrackd's sync messages, FT-FW mode (reliable): pairs with a
+    /// conntrackd peer (docs/conntrackd.md).
+    ConntrackdFtfw,
+    /// conntrackd's sync messages, NOTRACK mode (best effort).
+    ConntrackdNotrack,
+}
+
+impl ReplicationFormat {
+    /// The name the file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicationFormat::Tandem => "tandem",
+            ReplicationFormat::ConntrackdFtfw => "conntrackd-ftfw",
+            ReplicationFormat::ConntrackdNotrack => "conntrackd-notrack",
+        }
+    }
+}
+
+/// Connection-table and persistence replication with the partner
+/// (`[replication]`, docs/replication.md). Every field is a local setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationConfig {
+    /// This unit's node id, 1 to 255 (`node`); the partner's differs.
+    pub node: u8,
+    /// The pair's cluster id, 1 to 65535 (`cluster`), the same on both.
+    pub cluster: u16,
+    /// The UDP address to bind (`listen`, default the unspecified address
+    /// of the peer's family, port [`DEFAULT_REPLICATION_PORT`]).
+    pub listen: SocketAddr,
+    /// The partner, or a multicast group (`peer = "ADDR[:PORT]"`).
+    pub peer: SocketAddr,
+    /// The dedicated interface of the replication link, if any
+    /// (`interface`): the socket is bound to it.
+    pub interface: Option<String>,
+    /// The key file `tandemd replication keygen` wrote (`key_file`).
+    pub key_file: PathBuf,
+    /// The next key during a rotation (`next_key_file`): accepted as well.
+    pub next_key_file: Option<PathBuf>,
+    /// `format = "tandem"` (default), `"conntrackd-ftfw"` or
+    /// `"conntrackd-notrack"`.
+    pub format: ReplicationFormat,
+    /// Replicate the kernel's connection-tracking table (`conntrack`,
+    /// default true).
+    pub conntrack: bool,
+    /// Flows with an address in one of these prefixes are not replicated
+    /// (`ignore = ["198.51.100.0/24", ...]`). The replication and sync
+    /// ports' own flows never are.
+    pub ignore: Vec<(IpAddr, u8)>,
+    /// Longest a change waits before it is sent (`flush_ms`, 1 to 50,
+    /// default 5).
+    pub flush: Duration,
+    /// Bulk resync pacing, bits per second (`bulk_rate_mbit`, default 200).
+    pub bulk_rate: u64,
+    /// Most flows kept, each side (`max_flows`, default 4,194,304).
+    pub max_flows: usize,
+    /// How often the kernel table is read again to refresh lifetimes
+    /// (`refresh`, seconds, default 30; 0: never).
+    pub refresh: Duration,
 }
 
 /// A command run on every state change of an instance (`notify`,

@@ -43,6 +43,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod conntrack;
 pub mod control;
 pub mod decode;
 pub mod demo;

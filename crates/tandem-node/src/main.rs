@@ -78,6 +78,12 @@ enum Command {
         #[command(subcommand)]
         command: control_cli::SyncCommand,
     },
+    /// Connection-table and persistence replication: keygen. The
+    /// replication state is in `status` (docs/replication.md).
+    Replication {
+        #[command(subcommand)]
+        command: ReplicationCommand,
+    },
     /// Check a configuration file and explain every error, with its place
     /// (duplicate VRID on an interface, password on VRRPv3, ...). On the
     /// node it also checks the host: each interface exists, a priority-255
@@ -93,6 +99,15 @@ enum Command {
         #[arg(long)]
         no_host: bool,
     },
+}
+
+/// `tandemd replication ...`.
+#[derive(Debug, Subcommand)]
+enum ReplicationCommand {
+    /// Write a new replication key file (32 random bytes, mode 0600): copy
+    /// it to the partner; both units' `[replication] key_file`. Refuses to
+    /// overwrite a file unless --force.
+    Keygen(control_cli::KeygenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +170,18 @@ fn main() -> ExitCode {
             control_cli::run(&control_cli::ClientCommand::Config(command))
         }
         Command::Sync { command } => control_cli::run(&control_cli::ClientCommand::Sync(command)),
+        Command::Replication {
+            command: ReplicationCommand::Keygen(a),
+        } => match control_cli::replication_keygen(&a.file, a.force) {
+            Ok(()) => {
+                println!("wrote {}", a.file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tandemd replication keygen: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::CheckConfig {
             file,
             json,

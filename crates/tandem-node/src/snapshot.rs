@@ -193,6 +193,82 @@ pub struct NodeSnapshot {
     /// Configuration sync with the partner (`None`: no `[sync]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncStatus>,
+    /// Connection-table and persistence replication (`None`: no
+    /// `[replication]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationStatus>,
+}
+
+/// Replication as `status --json` and the metrics show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplicationStatus {
+    /// `opening`, `error`, `active` (this unit streams its table),
+    /// `syncing` (its mirror of the partner's is not complete), `in-sync`.
+    pub state: String,
+    /// This unit's node id.
+    pub node: u8,
+    /// The partner (or group).
+    pub peer: String,
+    /// The format spoken.
+    pub format: String,
+    /// The mirror is complete and verified.
+    pub in_sync: bool,
+    /// The partner is heard.
+    pub partner_up: bool,
+    /// Flows in this unit's table.
+    pub local_flows: usize,
+    /// Flows in the mirror of the partner's.
+    pub mirror_flows: usize,
+    /// Changes waiting to be sent.
+    pub pending: usize,
+    /// A bulk of this unit's table is being sent.
+    pub bulk_sending: bool,
+    /// A bulk of the partner's is being received.
+    pub bulk_receiving: bool,
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Frames accepted.
+    pub frames_received: u64,
+    /// Records re-sent to repair loss.
+    pub records_repaired: u64,
+    /// Frames the partner reported lost.
+    pub frames_lost: u64,
+    /// Resyncs asked of the partner.
+    pub resyncs_requested: u64,
+    /// Bulks sent.
+    pub bulks_sent: u64,
+    /// Shards whose digests differed.
+    pub digest_mismatches: u64,
+    /// Datagrams refused (TTL, authentication, replay, malformed).
+    pub refused: u64,
+    /// Flows refused because a table was full.
+    pub table_full: u64,
+    /// Table entries not replicated (filtered).
+    pub ignored: u64,
+    /// Flows installed at takeovers.
+    pub installed: u64,
+    /// Flows the table refused at takeovers.
+    pub install_failed: u64,
+    /// Table changes handed over by the host.
+    pub table_events: u64,
+    /// Whole reads of the table.
+    pub table_reads: u64,
+    /// Datagrams dropped because the queue to the loop was full (host).
+    pub datagrams_dropped: u64,
+    /// Datagrams from an address other than the partner's, dropped (host).
+    pub foreign_source: u64,
+    /// Datagrams larger than the receive buffer, dropped (host).
+    pub truncated: u64,
+    /// Sends that failed (host).
+    pub send_failed: u64,
+    /// Times table changes were lost (the kernel's or the queue's) and the
+    /// table was read whole again (host).
+    pub table_events_lost: u64,
+    /// The last error.
+    pub last_error: Option<String>,
 }
 
 /// Configuration sync as `sync status`, `status --json`, the metrics and
@@ -268,6 +344,7 @@ impl NodeSnapshot {
                 pacified: false,
             },
             maintenance: false,
+            replication: None,
             light: Light::Stopped,
             counters: NodeCounters::default(),
             sync: None,

@@ -26,6 +26,7 @@ use fields::{absolute, parse_listen, restart_guard};
 use instance::build_instance;
 #[cfg(test)]
 pub(super) use instance::map_election_error_for_test;
+pub(crate) mod replication;
 pub(super) use sync::{app_kind, unit_id_error, value_problem, DEFAULT_MAX_DOCUMENT};
 use sync::{apply_overlays, build_sync, check_app};
 
@@ -177,6 +178,12 @@ pub(super) fn build_config(
     if let Some(s) = &raw.sync {
         match build_sync(src, s) {
             Ok(s) => global.sync = Some(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(r) = &raw.replication {
+        match replication::build_replication(src, r) {
+            Ok(r) => global.replication = Some(r),
             Err(e) => errors.push(e),
         }
     }

@@ -461,6 +461,23 @@ pub enum Problem {
     /// A `[sync] listen` or `peer` that is not `ADDR` or `ADDR:PORT`.
     #[error("{0:?} is not ADDR or ADDR:PORT: write an IP address, optionally with a port, as \"192.0.2.1\", \"192.0.2.1:6973\" or \"[2001:db8::1]:6973\" (the port defaults to 6973)")]
     BadSyncAddress(String),
+    /// A `[replication] listen` or `peer` that is not `ADDR` or `ADDR:PORT`.
+    #[error("{0:?} is not ADDR or ADDR:PORT: write an IP address, optionally with a port, as \"198.51.100.2\" or \"198.51.100.2:6974\" (the port defaults to 6974)")]
+    BadReplicationAddress(String),
+    /// `[replication] listen` and `peer` of two families.
+    #[error("{listen} and the peer {peer} are of two families: give both of one family")]
+    ReplicationFamilies {
+        /// The listen address.
+        listen: IpAddr,
+        /// The peer's address.
+        peer: IpAddr,
+    },
+    /// A `[replication] format` that is none of the formats.
+    #[error("unknown replication format {0:?}: use \"tandem\", \"conntrackd-ftfw\" or \"conntrackd-notrack\"")]
+    UnknownReplicationFormat(String),
+    /// An `ignore` entry that is not `ADDR/PREFIX`.
+    #[error("{0:?} is not ADDR/PREFIX: write a network, as \"198.51.100.0/24\"")]
+    BadIgnorePrefix(String),
     /// Port 0 for sync.
     #[error("port 0 is not a port the partner can reach: leave the port out for 6973, or give the one both units use")]
     SyncPortZero,

@@ -19,6 +19,7 @@ pub(super) struct RawConfig {
     pub(super) instance: Option<Vec<S<RawInstance>>>,
     pub(super) sync_group: Option<Vec<S<RawSyncGroup>>>,
     pub(super) sync: Option<S<RawSync>>,
+    pub(super) replication: Option<S<RawReplication>>,
     pub(super) app: Option<RawApp>,
     pub(super) unit: Option<BTreeMap<String, S<RawUnit>>>,
 }
@@ -40,6 +41,26 @@ pub(super) struct RawSync {
     pub(super) max_document: Option<S<i64>>,
     pub(super) addresses: Option<S<Vec<RawPair>>>,
     pub(super) rewrite: Option<S<Vec<S<String>>>>,
+}
+
+/// `[replication]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReplication {
+    pub(super) node: Option<S<i64>>,
+    pub(super) cluster: Option<S<i64>>,
+    pub(super) listen: Option<S<String>>,
+    pub(super) peer: Option<S<String>>,
+    pub(super) interface: Option<S<String>>,
+    pub(super) key_file: Option<S<String>>,
+    pub(super) next_key_file: Option<S<String>>,
+    pub(super) format: Option<S<String>>,
+    pub(super) conntrack: Option<S<bool>>,
+    pub(super) ignore: Option<S<Vec<S<String>>>>,
+    pub(super) flush_ms: Option<S<i64>>,
+    pub(super) bulk_rate_mbit: Option<S<i64>>,
+    pub(super) max_flows: Option<S<i64>>,
+    pub(super) refresh: Option<S<f64>>,
 }
 
 /// One `addresses` entry, `["OWN", "PARTNER"]`.

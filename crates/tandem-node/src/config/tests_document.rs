@@ -46,6 +46,25 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "replication",
+        &[
+            "node",
+            "cluster",
+            "listen",
+            "peer",
+            "interface",
+            "key_file",
+            "next_key_file",
+            "format",
+            "conntrack",
+            "ignore",
+            "flush_ms",
+            "bulk_rate_mbit",
+            "max_flows",
+            "refresh",
+        ],
+    ),
+    (
         "instance",
         &[
             "interface",
@@ -109,6 +128,22 @@ mode = "active-standby"
 max_document = 1048576
 addresses = [["192.0.2.1", "192.0.2.2"]]
 rewrite = ["app.geo.*.address"]
+
+[replication]
+node = 1
+cluster = 7
+listen = "198.51.100.1:6974"
+peer = "198.51.100.2:6974"
+interface = "eth1"
+key_file = "/etc/tandemd/replication.key"
+next_key_file = "/etc/tandemd/replication-next.key"
+format = "tandem"
+conntrack = true
+ignore = ["203.0.113.0/24"]
+flush_ms = 5
+bulk_rate_mbit = 200
+max_flows = 1048576
+refresh = 30.0
 
 [[instance]]
 name = "v3"
@@ -258,6 +293,7 @@ fn every_key_has_an_explicit_class() {
         ("global", "control_socket"),
         ("health", "listen"),
         ("sync", "*"),
+        ("replication", "*"),
         ("instance", "priority"),
         ("instance", "advskew"),
         ("instance", "demotion"),
@@ -381,6 +417,7 @@ fn document_objects() {
         ("global", ""),
         ("health", ""),
         ("sync", ""),
+        ("replication", ""),
         ("instance", "v3"),
         ("instance", "v2"),
         ("instance", "carp"),

@@ -6,7 +6,7 @@
 mod keygen;
 mod sync;
 
-pub use keygen::{keygen, KeygenError};
+pub use keygen::{keygen, replication_keygen, KeygenError};
 pub use sync::{
     ConfigApplyArgs, ConfigCommand, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, KeygenArgs,
     SyncCommand, SyncDiffArgs, SyncForceArgs, SyncStatusArgs,

@@ -116,6 +116,9 @@ fn page(s: &NodeSnapshot) -> String {
     if let Some(sync) = &s.sync {
         let _ = writeln!(out, "{}", esc(&sync::status_line(sync)));
     }
+    if let Some(r) = &s.replication {
+        let _ = writeln!(out, "{}", esc(&replication_line(r)));
+    }
     node_counters(&mut out, &s.counters);
     if s.instances.is_empty() {
         out.push_str("no instances\n");
@@ -132,6 +135,30 @@ fn page(s: &NodeSnapshot) -> String {
 
 /// What the node dropped or refused, when it did: decode errors, unknown
 /// VRIDs, full queues, suppressed repeats.
+/// `replication: in-sync, node 1 -> 198.51.100.2:6974 (tandem), 120 flows here, 118 mirrored, ...`
+fn replication_line(r: &crate::snapshot::ReplicationStatus) -> String {
+    let mut line = format!(
+        "replication: {}, node {} -> {} ({}), {} flows here, {} mirrored",
+        r.state, r.node, r.peer, r.format, r.local_flows, r.mirror_flows
+    );
+    if r.pending > 0 {
+        line.push_str(&format!(", {} pending", r.pending));
+    }
+    if r.bulk_sending {
+        line.push_str(", sending a bulk");
+    }
+    if r.bulk_receiving {
+        line.push_str(", receiving a bulk");
+    }
+    if r.refused > 0 {
+        line.push_str(&format!(", {} datagrams refused", r.refused));
+    }
+    if let Some(e) = &r.last_error {
+        line.push_str(&format!(", last error: {e}"));
+    }
+    line
+}
+
 fn node_counters(out: &mut String, c: &crate::snapshot::NodeCounters) {
     let kinds = |m: &BTreeMap<String, u64>| {
         m.iter()
@@ -435,6 +462,7 @@ pub(crate) mod tests {
             light: Light::Active,
             counters: Default::default(),
             sync: None,
+            replication: None,
         }
     }
 

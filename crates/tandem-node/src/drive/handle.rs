@@ -18,6 +18,7 @@ use super::threads::{self, ControlHandle, HostEvent};
 use super::DriveError;
 use crate::config::DaemonConfig;
 use crate::control::api::{ControlReply, ControlRequest, Refusal};
+use crate::node::replication::PersistenceTable;
 use crate::node::{Event, Input, Node, NodeSettings, TrackState};
 use crate::snapshot::NodeSnapshot;
 
@@ -49,6 +50,21 @@ pub struct Options {
     pub recent_starts: Vec<std::time::Duration>,
     /// tandemd's log writer's drop counter, shown in status and metrics.
     pub log_drops: Option<tracing_appender::non_blocking::ErrorCounter>,
+    /// The appliance's persistence table, replicated over the
+    /// configuration's `[replication]` with the flows (see
+    /// [`Options::persistence`]).
+    pub persistence: Option<PersistenceTable>,
+}
+
+impl Options {
+    /// Replicates `table` (the appliance's persistence decisions) over
+    /// `[replication]`; the partner's entries answer the table's lookups
+    /// here the moment this unit is Active. Give the table calls the
+    /// node's clock ([`NodeHandle::now`]).
+    pub fn persistence(mut self, table: PersistenceTable) -> Options {
+        self.persistence = Some(table);
+        self
+    }
 }
 
 impl std::fmt::Debug for super::HandleEvent {
@@ -78,6 +94,7 @@ pub struct NodeHandle {
     thread: Option<JoinHandle<Result<(), DriveError>>>,
     _control_server: Option<crate::control::ServerGuard>,
     _http: Option<crate::http::HttpGuard>,
+    clock: super::threads::Clock,
 }
 
 /// Starts the node: sets up every instance on the host and runs the loop
@@ -98,6 +115,7 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
     )?;
     let control = host.control_handle();
     let snapshot = host.snapshot();
+    let clock = host.clock;
     if options.signals {
         threads::spawn_signals(host.events_tx.clone()).map_err(DriveError::Signals)?;
     }
@@ -146,6 +164,11 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
         recent_starts,
         ..NodeSettings::default()
     });
+    if let Some(table) = options.persistence.clone() {
+        let wake = control.clone();
+        table.set_waker(Box::new(move || wake.wake()));
+        node.set_persistence(table);
+    }
     // The first configuration is set up here, before the loop's thread
     // starts, so that a configuration that does not fit fails `start`.
     let (ready_tx, ready) = bounded(1);
@@ -196,6 +219,7 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
         thread: Some(thread),
         _control_server: control_server,
         _http: http,
+        clock,
     })
 }
 
@@ -280,6 +304,12 @@ impl NodeHandle {
             ControlReply::Refused(r) => Err(r),
             ok => Ok(ok),
         }
+    }
+
+    /// The node's clock: the `now` of its tables (a
+    /// [`PersistenceTable`]'s calls).
+    pub fn now(&self) -> tandem_time::Instant {
+        self.clock.now()
     }
 
     /// The status as last published (at most 100 ms old, at once after a

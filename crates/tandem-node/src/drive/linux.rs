@@ -12,6 +12,7 @@ use crossbeam_channel::{bounded, select, Receiver, Sender};
 use tandem_time::Instant;
 
 use super::fanout::Subscribers;
+use super::replication::{LinkEvent, Replication};
 use super::sync_tcp::{SyncTcp, Taken};
 use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
 use super::{DriveError, Host};
@@ -61,6 +62,8 @@ pub struct LinuxHost {
     warned: HashMap<String, (Instant, u64)>,
     /// The configuration-sync connection.
     sync_tcp: SyncTcp,
+    /// The replication link.
+    replication: Replication,
 }
 
 impl LinuxHost {
@@ -97,6 +100,7 @@ impl LinuxHost {
             log_drops,
             warned: HashMap::new(),
             sync_tcp: SyncTcp::new(),
+            replication: Replication::new(),
         })
     }
 
@@ -157,6 +161,7 @@ impl LinuxHost {
                 });
             }
             HostEvent::Subscribe(tx) => self.subscribers.add(tx),
+            HostEvent::Wake => {}
             HostEvent::Reload => {
                 let Some(path) = self.config_path.clone() else {
                     tracing::info!("SIGHUP: started from flags, nothing to reload");
@@ -231,6 +236,14 @@ impl LinuxHost {
             .map_or(0, |c| c.dropped_lines() as u64);
         snap.counters.event_lines_dropped = self.subscribers.lines_dropped;
         snap.counters.subscribers_dropped = self.subscribers.dropped;
+        if let Some(r) = &mut snap.replication {
+            let c = &self.replication.counters;
+            r.datagrams_dropped = c.datagrams_dropped.load(Ordering::Relaxed);
+            r.foreign_source = c.foreign_source.load(Ordering::Relaxed);
+            r.truncated = c.truncated.load(Ordering::Relaxed);
+            r.send_failed = c.send_failed.load(Ordering::Relaxed);
+            r.table_events_lost = c.events_lost.load(Ordering::Relaxed);
+        }
         let sync = &self.sync_tcp.counters;
         snap.counters.sync_connections_refused = sync.refused.load(Ordering::Relaxed);
         snap.counters.sync_write_queue_full = sync.queue_full.load(Ordering::Relaxed);
@@ -258,6 +271,8 @@ impl Host for LinuxHost {
         select! {
             recv(self.events) -> ev => if let Ok(ev) = ev { self.host_event(ev, inputs) },
             recv(self.sync_tcp.rx) -> ev => if let Ok(ev) = ev { self.sync_event(ev, inputs) },
+            recv(self.replication.table_rx) -> ev => if let Ok(LinkEvent::Input(i)) = ev { inputs.push(i) },
+            recv(self.replication.rx) -> ev => if let Ok(LinkEvent::Input(i)) = ev { inputs.push(i) },
             recv(self.packets) -> p => if let Ok(p) = p { inputs.push(packet_input(p)) },
             default(timeout) => {},
         }
@@ -274,6 +289,9 @@ impl Host for LinuxHost {
             self.sync_event(ev, inputs);
         }
         inputs.extend(self.packets.try_iter().take(BATCH).map(packet_input));
+        for rx in [&self.replication.table_rx, &self.replication.rx] {
+            inputs.extend(rx.try_iter().take(BATCH).map(|LinkEvent::Input(i)| i));
+        }
     }
 
     fn carry_out(&mut self, output: Output) -> Result<bool, DriveError> {
@@ -388,9 +406,20 @@ impl Host for LinuxHost {
             }
             Output::SyncAuthenticated => self.sync_tcp.authenticated(),
             Output::SyncStop => self.sync_tcp.stop(),
+            Output::ReplicationOpen { settings } => {
+                let answer = self.replication.open(self.clock, &settings);
+                self.pending.push_back(answer);
+            }
+            Output::ReplicationSend { bytes } => self.replication.send(&bytes),
+            Output::ReplicationStop => self.replication.stop(),
+            Output::ConntrackInstall { entries } => {
+                let answer = self.replication.install(self.clock, &entries);
+                self.pending.push_back(answer);
+            }
             Output::Stopped => {
                 self.stop.store(true, Ordering::SeqCst);
                 self.sync_tcp.stop();
+                self.replication.stop();
                 // The hooks of the last transitions run (the runner waits
                 // for its workers when dropped), then what they said is logged.
                 drop(self.hooks.take());

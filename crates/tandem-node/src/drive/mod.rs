@@ -48,6 +48,7 @@ mod fanout;
 mod files;
 mod handle;
 pub mod linux;
+mod replication;
 mod setup;
 pub mod sim;
 mod sync_tcp;

@@ -191,7 +191,7 @@ pub(super) fn pick_primary(cfg: &InstanceConfig, have: &[(IpAddr, u8)]) -> Optio
 }
 
 /// A random 64-bit value, never 0 (what an unset CARP counter looks like).
-fn random_u64() -> u64 {
+pub(super) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut f, &mut b);

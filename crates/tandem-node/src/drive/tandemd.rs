@@ -38,6 +38,7 @@ pub fn run(
             state_dir: Some(state_dir),
             recent_starts: Vec::new(),
             log_drops,
+            persistence: None,
         },
     )?;
     handle.join()

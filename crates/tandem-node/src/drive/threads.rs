@@ -63,6 +63,8 @@ pub(super) enum HostEvent {
         state: TrackState,
     },
     Subscribe(Sender<String>),
+    /// Turn the loop (a table of the Node's has changes waiting).
+    Wake,
 }
 
 /// Counters of the queues into the loop.
@@ -139,6 +141,11 @@ impl ControlHandle {
     /// Stops the node gracefully (priority 0, addresses removed).
     pub fn shutdown(&self) {
         let _ = self.tx.send_timeout(HostEvent::Stop, REPLY_TIMEOUT);
+    }
+
+    /// Turns the loop once (never blocks: a full queue already turns it).
+    pub fn wake(&self) {
+        let _ = self.tx.try_send(HostEvent::Wake);
     }
 
     /// Reloads the configuration file, as SIGHUP does.

@@ -61,6 +61,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
         light,
         counters: Default::default(),
         sync: None,
+        replication: None,
     }
 }
 

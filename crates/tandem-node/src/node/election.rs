@@ -34,6 +34,10 @@ impl Node {
                 self.counters_changed = true;
             }
             Action::AddAddresses { addresses, .. } => {
+                // Established connections find their entries the moment
+                // the addresses are here.
+                self.replication_before_addresses(now);
+                let inst = &self.instances[i];
                 self.outputs.push_back(Output::AddAddresses {
                     instance: inst.cfg.name.clone(),
                     ifindex: inst.host.ifindex,

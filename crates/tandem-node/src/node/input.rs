@@ -160,6 +160,60 @@ pub enum Input {
         /// Why, in words.
         reason: String,
     },
+    /// The answer to [`Output::ReplicationOpen`](super::Output::ReplicationOpen).
+    ReplicationOpened {
+        /// Arrival.
+        at: Instant,
+        /// The link, or why it could not be opened.
+        result: Result<ReplicationLink, String>,
+    },
+    /// A datagram from the replication link (from the partner's address,
+    /// or any address for a multicast group).
+    ReplicationReceived {
+        /// Arrival.
+        at: Instant,
+        /// TTL (IPv4) or hop limit (IPv6).
+        ttl: u8,
+        /// The UDP payload.
+        bytes: Vec<u8>,
+    },
+    /// The whole connection-tracking table as read now: what the Node
+    /// holds and this lacks has ended.
+    ConntrackTable {
+        /// Arrival.
+        at: Instant,
+        /// Every entry.
+        entries: Vec<crate::conntrack::Entry>,
+    },
+    /// Changes of the connection-tracking table, in order.
+    ConntrackEvents {
+        /// Arrival.
+        at: Instant,
+        /// The changes.
+        events: Vec<crate::conntrack::Event>,
+    },
+    /// The answer to [`Output::ConntrackInstall`](super::Output::ConntrackInstall).
+    ConntrackInstalled {
+        /// Arrival.
+        at: Instant,
+        /// Entries installed.
+        installed: usize,
+        /// Entries refused, and the first refusal in words.
+        failed: usize,
+        /// The first refusal.
+        error: Option<String>,
+    },
+}
+
+/// What the host opened for [`Output::ReplicationOpen`](super::Output::ReplicationOpen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationLink {
+    /// The key file's text.
+    pub key: String,
+    /// The next key file's text, if configured.
+    pub next_key: Option<String>,
+    /// A fresh random boot id (never 0).
+    pub boot: u64,
 }
 
 /// Which end of the configuration-sync TCP connection a unit is.
@@ -220,6 +274,11 @@ impl Input {
             | Input::SyncConnected { at, .. }
             | Input::SyncReceived { at, .. }
             | Input::SyncClosed { at, .. }
+            | Input::ReplicationOpened { at, .. }
+            | Input::ReplicationReceived { at, .. }
+            | Input::ConntrackTable { at, .. }
+            | Input::ConntrackEvents { at, .. }
+            | Input::ConntrackInstalled { at, .. }
             | Input::Shutdown { at } => *at,
         }
     }

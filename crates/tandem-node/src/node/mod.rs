@@ -33,6 +33,7 @@ mod input;
 mod output;
 mod plan;
 mod reload;
+pub mod replication;
 pub mod sync;
 
 use election::{advert_kind, protocol_kind};
@@ -49,7 +50,8 @@ use std::time::Duration;
 use tandem_election::{codec, Advert, Command, Instant, Received, SyncGroup, VirtualRouter};
 
 pub use input::{
-    ConfigFile, Input, ReplyTo, SetUpDone, SocketId, SyncSide, TrackState, WriteToken,
+    ConfigFile, Input, ReplicationLink, ReplyTo, SetUpDone, SocketId, SyncSide, TrackState,
+    WriteToken,
 };
 pub use output::{Event, EventKind, Level, Output};
 pub use plan::{units_of, Plan, SetUpError, Unit};
@@ -146,6 +148,8 @@ pub struct Node {
     published: Option<Instant>,
     /// Configuration sync and the configuration file's changes.
     sync: sync::SyncAdapter,
+    /// Connection-table and persistence replication.
+    replication: replication::ReplicationAdapter,
 }
 
 impl Node {
@@ -173,6 +177,7 @@ impl Node {
             counters_changed: false,
             published: None,
             sync: Default::default(),
+            replication: Default::default(),
         }
     }
 
@@ -230,6 +235,18 @@ impl Node {
             Input::SyncConnected { side, .. } => self.on_sync_connected(now, side),
             Input::SyncReceived { bytes, .. } => self.on_sync_received(now, &bytes),
             Input::SyncClosed { reason, .. } => self.on_sync_closed(now, &reason),
+            Input::ReplicationOpened { result, .. } => self.on_replication_opened(now, result),
+            Input::ReplicationReceived { ttl, bytes, .. } => {
+                self.on_replication_received(now, ttl, &bytes)
+            }
+            Input::ConntrackTable { entries, .. } => self.on_conntrack_table(now, entries),
+            Input::ConntrackEvents { events, .. } => self.on_conntrack_events(now, events),
+            Input::ConntrackInstalled {
+                installed,
+                failed,
+                error,
+                ..
+            } => self.on_conntrack_installed(now, installed, failed, error),
         }
         self.sync_settle(now);
     }
@@ -258,6 +275,9 @@ impl Node {
             );
         }
         self.sync_handle_timeout(now);
+        if self.replication_poll_timeout().is_some_and(|t| t <= now) {
+            self.replication_handle_timeout(now);
+        }
         if self.state_changed || (self.counters_changed && self.publish_due(now)) {
             self.publish(now);
         }
@@ -279,6 +299,7 @@ impl Node {
             self.bursts.poll_timeout(),
             self.limiter.poll_timeout(),
             self.sync_poll_timeout(),
+            self.replication_poll_timeout(),
             publish,
         ]
         .into_iter()

@@ -143,6 +143,32 @@ pub enum Output {
     SyncAuthenticated,
     /// Configuration sync stops: no listener, no dialing, no connection.
     SyncStop,
+    /// Replication: open the link of these settings (replacing any open
+    /// one): bind the UDP socket (TTL 255), read the key files, draw a boot
+    /// id; with `conntrack`, follow the connection-tracking table's events
+    /// and read it whole (again every `refresh`, and whenever events were
+    /// lost). The answer is [`Input::ReplicationOpened`](super::Input::ReplicationOpened),
+    /// then [`Input::ConntrackTable`](super::Input::ConntrackTable) and
+    /// [`Input::ConntrackEvents`](super::Input::ConntrackEvents).
+    ReplicationOpen {
+        /// The settings.
+        settings: Box<crate::config::ReplicationConfig>,
+    },
+    /// Replication: send this datagram to the partner (or group).
+    ReplicationSend {
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
+    /// Replication stops: socket closed, table no longer followed.
+    ReplicationStop,
+    /// Put these entries into the connection-tracking table now (an
+    /// existing entry is updated), before the outputs that follow (the
+    /// virtual addresses of a takeover); the answer is
+    /// [`Input::ConntrackInstalled`](super::Input::ConntrackInstalled).
+    ConntrackInstall {
+        /// The entries.
+        entries: Vec<crate::conntrack::Entry>,
+    },
 }
 
 /// How much an event matters, for the log.
@@ -264,6 +290,8 @@ pub enum EventKind {
     Stopped,
     /// Configuration sync (its own stable names: `sync_state`, ...).
     Sync(SyncEvent),
+    /// Connection-table and persistence replication (`replication_*`).
+    Replication(super::replication::ReplicationEvent),
 }
 
 impl EventKind {
@@ -280,6 +308,7 @@ impl EventKind {
             EventKind::ReloadFailed { .. } => "reload_failed",
             EventKind::Stopped => "stopped",
             EventKind::Sync(e) => e.name(),
+            EventKind::Replication(e) => e.name(),
         }
     }
 
@@ -292,6 +321,7 @@ impl EventKind {
             EventKind::Suppressed { .. } => Level::Warn,
             EventKind::ReloadFailed { .. } => Level::Error,
             EventKind::Sync(e) => e.level(),
+            EventKind::Replication(e) => e.level(),
             _ => Level::Info,
         }
     }
@@ -356,6 +386,7 @@ impl Event {
             EventKind::ReloadFailed { error } => json!({ "message": error }),
             EventKind::Stopped => json!({}),
             EventKind::Sync(e) => e.to_json(),
+            EventKind::Replication(e) => e.to_json(),
         };
         if let Value::Object(m) = &mut v {
             m.insert("at_unix".into(), json!(self.at_unix));
@@ -445,6 +476,7 @@ impl fmt::Display for EventKind {
             EventKind::ReloadFailed { error } => write!(f, "configuration unchanged: {error}"),
             EventKind::Stopped => f.write_str("stopped"),
             EventKind::Sync(e) => e.fmt(f),
+            EventKind::Replication(e) => e.fmt(f),
         }
     }
 }

@@ -146,6 +146,8 @@ pub(super) enum Scope {
     Socket(super::SocketId),
     /// An instance, by the number it got when it started.
     Instance(u64),
+    /// The node as a whole (replication's link).
+    Node,
 }
 
 /// What a rate-limited event is about: its name, its scope, its kind. Cheap

@@ -102,6 +102,7 @@ impl Node {
             light,
             counters: self.counters.clone(),
             sync: self.sync_status(now),
+            replication: self.replication_status(),
         }
     }
 

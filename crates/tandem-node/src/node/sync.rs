@@ -48,7 +48,7 @@ use tandem_config_sync::digest::{hex, DigestTree};
 use tandem_config_sync::doc::Document;
 use tandem_config_sync::frame::{Mode, RejectCode, Role};
 use tandem_config_sync::session::{self, Authority, Config, Session, State};
-use tandem_election::{Command, Instant};
+use tandem_election::Instant;
 
 pub use control::{is_secret, MASK};
 pub use event::SyncEvent;
@@ -599,10 +599,7 @@ impl Node {
             }
             None => false,
         };
-        if self.sync.held != Some(want_hold) && !self.groups.is_empty() {
-            self.sync.held = Some(want_hold);
-            self.command_all(now, Command::HoldPreemption(want_hold));
-        }
+        self.settle_hold(now, want_hold);
     }
 
     pub(super) fn sync_poll_timeout(&self) -> Option<Instant> {

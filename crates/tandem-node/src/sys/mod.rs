@@ -18,9 +18,11 @@
 //! that socket2 lacks, the receive buffer view) are each in a function of
 //! a few lines with a `SAFETY:` comment.
 
+pub mod conntrack;
 pub mod netlink;
 pub mod packet;
 pub mod raw;
+pub mod udp;
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -304,6 +306,58 @@ pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     // bytes (or nothing) and never write `MaybeUninit::uninit()`, so every
     // byte of `buf` is still initialised when the borrow ends.
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// Walks a `recvmsg` control buffer: a sequence of `cmsghdr { size_t
+/// len; int level; int type; }`, each header and data aligned to
+/// `size_t`, in host byte order; `f` gets each message's level, type and
+/// data. A malformed buffer ends the walk.
+pub(crate) fn control_messages(c: &[u8], mut f: impl FnMut(i32, i32, &[u8])) {
+    const W: usize = std::mem::size_of::<usize>();
+    let align = |n: usize| (n + W - 1) & !(W - 1);
+    let hdr = align(W + 8);
+    let mut off = 0;
+    while off + hdr <= c.len() {
+        let mut lenb = [0u8; W];
+        lenb.copy_from_slice(&c[off..off + W]);
+        let len = usize::from_ne_bytes(lenb);
+        let word = |at: usize| i32::from_ne_bytes([c[at], c[at + 1], c[at + 2], c[at + 3]]);
+        let (level, ty) = (word(off + W), word(off + W + 4));
+        if len < hdr || off + len > c.len() {
+            break;
+        }
+        f(level, ty, &c[off + hdr..off + len]);
+        off += align(len);
+    }
+}
+
+/// Sets an `int` socket option that socket2 does not offer.
+#[allow(unsafe_code)]
+pub(crate) fn set_int_option(
+    sock: &socket2::Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4);
+    // SAFETY: the descriptor is open for the whole call (borrowed from
+    // `sock`), and `optval` points to a live `c_int` whose size is `len`;
+    // the kernel only reads it.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            len,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Whether `name` can be a Linux interface name (`dev_valid_name`).

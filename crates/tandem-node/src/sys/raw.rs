@@ -374,30 +374,10 @@ struct Ancillary {
 }
 
 /// Reads `IPV6_HOPLIMIT` and `IPV6_PKTINFO` from a `recvmsg` control
-/// buffer: a sequence of `cmsghdr { size_t len; int level; int type; }`,
-/// each header and data aligned to `size_t`, in host byte order.
+/// buffer ([`super::control_messages`]).
 fn parse_ipv6_control(c: &[u8]) -> Ancillary {
-    const W: usize = std::mem::size_of::<usize>();
-    let align = |n: usize| (n + W - 1) & !(W - 1);
-    let hdr = align(W + 8);
     let mut out = Ancillary::default();
-    let mut off = 0;
-    while off + hdr <= c.len() {
-        let mut lenb = [0u8; W];
-        lenb.copy_from_slice(&c[off..off + W]);
-        let len = usize::from_ne_bytes(lenb);
-        let level =
-            i32::from_ne_bytes([c[off + W], c[off + W + 1], c[off + W + 2], c[off + W + 3]]);
-        let ty = i32::from_ne_bytes([
-            c[off + W + 4],
-            c[off + W + 5],
-            c[off + W + 6],
-            c[off + W + 7],
-        ]);
-        if len < hdr || off + len > c.len() {
-            break;
-        }
-        let data = &c[off + hdr..off + len];
+    super::control_messages(c, |level, ty, data| {
         if level == libc::IPPROTO_IPV6 {
             if ty == libc::IPV6_HOPLIMIT && data.len() >= 4 {
                 let v = i32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
@@ -408,33 +388,13 @@ fn parse_ipv6_control(c: &[u8]) -> Ancillary {
                 out.dst = Some(Ipv6Addr::from(a));
             }
         }
-        off += align(len);
-    }
+    });
     out
 }
 
 /// Turns on `IPV6_RECVPKTINFO`, which socket2 does not offer.
-#[allow(unsafe_code)]
 fn set_recv_pktinfo_v6(sock: &Socket) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4);
-    // SAFETY: the descriptor is open for the whole call (borrowed from
-    // `sock`), and `optval` points to a live `c_int` whose size is `len`;
-    // the kernel only reads it.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_RECVPKTINFO,
-            (&on as *const libc::c_int).cast(),
-            len,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    super::set_int_option(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
 }
 
 #[cfg(test)]

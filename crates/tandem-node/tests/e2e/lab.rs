@@ -94,6 +94,13 @@ pub(crate) enum Tool {
     Ucarp,
     /// ping, on the observer
     Ping,
+    /// nft (nftables): NAT and firewall rules, loss on a link
+    #[allow(dead_code)] // e2e_replication.rs only
+    Nft,
+    /// conntrack (conntrack-tools): the tests' independent view of a
+    /// connection-tracking table
+    #[allow(dead_code)] // e2e_replication.rs only
+    Conntrack,
 }
 
 /// The lab; see the module docs.
@@ -175,12 +182,14 @@ fn blocker(tools: &[Tool]) -> Option<String> {
             Tool::Keepalived => "keepalived",
             Tool::Ucarp => "ucarp",
             Tool::Ping => "ping",
+            Tool::Nft => "nft",
+            Tool::Conntrack => "conntrack",
         });
     }
     let missing: Vec<&str> = need.into_iter().filter(|c| !have(c)).collect();
     (!missing.is_empty()).then(|| {
         format!(
-            "the end-to-end test needs {} (Debian packages: keepalived ucarp tcpdump iproute2 iputils-ping)",
+            "the end-to-end test needs {} (Debian packages: keepalived ucarp tcpdump iproute2 iputils-ping nftables conntrack)",
             missing.join(", ")
         )
     })
@@ -412,6 +421,93 @@ impl Lab {
             });
             assert!(ok.is_some(), "{ns}: no usable link-local address");
         }
+    }
+
+    /// A namespace of the lab's own (`ID-suffix`, loopback up), removed
+    /// with the lab.
+    #[allow(dead_code)] // e2e_replication.rs only
+    pub(crate) fn add_host(&mut self, suffix: &str) -> String {
+        let ns = format!("{}-{suffix}", self.id);
+        self.add_ns(&ns);
+        ns
+    }
+
+    /// A second segment: bridge `bridge` in the switch namespace, and for
+    /// each `(ns, port, ifname, mac, cidr)` a veth from port `port` on it
+    /// to `ifname` in `ns`, with that MAC and address.
+    #[allow(dead_code)] // e2e_replication.rs only
+    pub(crate) fn add_segment(
+        &mut self,
+        bridge: &str,
+        links: &[(&str, &str, &str, [u8; 6], &str)],
+    ) {
+        let sw = self.sw.clone();
+        run(
+            "ip",
+            &[
+                "-n",
+                &sw,
+                "link",
+                "add",
+                bridge,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
+            ],
+        );
+        run("ip", &["-n", &sw, "link", "set", bridge, "up"]);
+        for (ns, port, ifname, mac, cidr) in links {
+            run(
+                "ip",
+                &[
+                    "-n", &sw, "link", "add", port, "type", "veth", "peer", "name", ifname,
+                    "netns", ns,
+                ],
+            );
+            run("ip", &["-n", &sw, "link", "set", port, "master", bridge]);
+            run("ip", &["-n", &sw, "link", "set", port, "up"]);
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "link",
+                    "set",
+                    ifname,
+                    "address",
+                    &mac_string(*mac),
+                ],
+            );
+            run("ip", &["-n", ns, "link", "set", ifname, "up"]);
+            run("ip", &["-n", ns, "addr", "add", cidr, "dev", ifname]);
+        }
+    }
+
+    /// Sets a bridge port of any segment up or down.
+    #[allow(dead_code)] // e2e_replication.rs only
+    pub(crate) fn set_port(&self, port: &str, up: bool) {
+        run(
+            "ip",
+            &[
+                "-n",
+                &self.sw,
+                "link",
+                "set",
+                port,
+                if up { "up" } else { "down" },
+            ],
+        );
+    }
+
+    /// Runs `args` inside `ns`; its stdout (panics if it fails).
+    #[allow(dead_code)] // e2e_replication.rs only
+    pub(crate) fn exec(&self, ns: &str, args: &[&str]) -> String {
+        nsx(ns, args)
     }
 
     /// Node `k` (0 = a).

@@ -7,6 +7,8 @@ const WHY_LOCAL_PATH: &str = "a path on this unit's file system";
 const WHY_LOCAL_HEALTH: &str = "the address this unit's health port binds";
 const WHY_LOCAL_SYNC: &str =
     "the sync channel's own settings: this unit's id, its address and the partner's, its key";
+const WHY_LOCAL_REPLICATION: &str =
+    "the replication link's own settings: this unit's node id, its address and the partner's, its keys";
 const WHY_LOCAL_PRIORITY: &str =
     "the unit's own priority: the two units of a pair differ in it by design";
 const WHY_LOCAL_SOURCE: &str = "this unit's own address";
@@ -17,6 +19,7 @@ pub(super) const RULES: &[(&str, &str, Class, &str)] = &[
     ("global", "control_socket", Class::Local, WHY_LOCAL_PATH),
     ("health", "listen", Class::Local, WHY_LOCAL_HEALTH),
     ("sync", "*", Class::Local, WHY_LOCAL_SYNC),
+    ("replication", "*", Class::Local, WHY_LOCAL_REPLICATION),
     ("instance", "priority", Class::Local, WHY_LOCAL_PRIORITY),
     ("instance", "advskew", Class::Local, WHY_LOCAL_PRIORITY),
     ("instance", "demotion", Class::Local, WHY_LOCAL_PRIORITY),

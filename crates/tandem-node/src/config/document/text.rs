@@ -21,6 +21,7 @@ struct DocFile {
     global: Option<Spanned<toml::Table>>,
     health: Option<Spanned<toml::Table>>,
     sync: Option<Spanned<toml::Table>>,
+    replication: Option<Spanned<toml::Table>>,
     instance: Option<Vec<Spanned<toml::Table>>>,
     sync_group: Option<Vec<Spanned<toml::Table>>>,
     unit: Option<BTreeMap<String, Spanned<DocUnit>>>,
@@ -39,7 +40,7 @@ pub(super) const HEADER: &str =
     "# written by tandemd config sync; local settings are this unit's own (docs/config-sync.md)";
 
 /// Sections rendered with a single object and no id, in this order.
-const SINGLE: [&str; 3] = ["global", "health", "sync"];
+const SINGLE: [&str; 4] = ["global", "health", "sync", "replication"];
 
 /// Sections rendered as arrays of tables, the id as `name`.
 const NAMED: [&str; 2] = ["instance", "sync_group"];
@@ -86,6 +87,7 @@ fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
         ("global", &file.global),
         ("health", &file.health),
         ("sync", &file.sync),
+        ("replication", &file.replication),
     ] {
         if let Some(t) = table {
             add(ObjectKey::new(section, ""), t, section, None)?;
@@ -223,20 +225,22 @@ fn write_objects<'a>(
     let mut out = String::with_capacity(HEADER.len() + 1 + count.saturating_mul(128));
     out.push_str(HEADER);
     out.push('\n');
+    const NAMED_FIRST: u8 = SINGLE.len() as u8;
+    const NAMED_END: u8 = NAMED_FIRST + NAMED.len() as u8;
     let rank = |key: &ObjectKey| -> u8 {
         let s = key.section.as_str();
         if let Some(i) = SINGLE.iter().position(|x| *x == s) {
             return i as u8;
         }
         if let Some(i) = NAMED.iter().position(|x| *x == s) {
-            return 3 + i as u8;
+            return NAMED_FIRST + i as u8;
         }
         if s.starts_with("unit.") {
-            5
+            NAMED_END
         } else if s.starts_with("app.") {
-            6
+            NAMED_END + 1
         } else {
-            7
+            NAMED_END + 2
         }
     };
     // Each key's rank worked out once; stable: within a rank, the
@@ -247,7 +251,7 @@ fn write_objects<'a>(
     let mut header: Option<(&str, String)> = None;
     for (r, key, fields) in keys {
         out.push('\n');
-        if (3..5).contains(&r) {
+        if (NAMED_FIRST..NAMED_END).contains(&r) {
             let _ = writeln!(out, "[[{}]]", key.section);
             out.push_str("name = ");
             write_str(&mut out, &key.id);
@@ -260,7 +264,7 @@ fn write_objects<'a>(
             if let Some((_, h)) = &header {
                 out.push_str(h);
             }
-            if !key.id.is_empty() || r > 2 {
+            if !key.id.is_empty() || r >= NAMED_FIRST {
                 out.push('.');
                 write_str(&mut out, &key.id);
             }

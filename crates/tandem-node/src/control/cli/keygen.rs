@@ -27,6 +27,9 @@ pub enum KeygenError {
     /// The operating system's random generator failed.
     #[error("cannot generate a key: {0}")]
     Random(#[source] ChannelError),
+    /// The operating system's random source could not be read.
+    #[error("cannot generate a key: /dev/urandom: {0}")]
+    RandomSource(#[source] io::Error),
     /// Creating, writing or renaming the file failed.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -58,7 +61,27 @@ pub fn keygen(path: &Path, force: bool) -> Result<(), KeygenError> {
         });
     }
     let key = Key::generate().map_err(KeygenError::Random)?;
-    let text = key.to_file();
+    write_key(path, force, &key.to_file())
+}
+
+/// `tandemd replication keygen FILE [--force]`: a new replication key
+/// file (32 random bytes from the operating system), written as
+/// [`keygen`] writes a sync key.
+pub fn replication_keygen(path: &Path, force: bool) -> Result<(), KeygenError> {
+    if !directory(path).is_dir() {
+        return Err(KeygenError::NoDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes))
+        .map_err(|e| KeygenError::RandomSource(e))?;
+    let text = tandem_replication::seal::Psk(bytes).to_text();
+    write_key(path, force, &text)
+}
+
+fn write_key(path: &Path, force: bool, text: &str) -> Result<(), KeygenError> {
     let write_error = |source| KeygenError::Write {
         path: path.to_path_buf(),
         source,
