@@ -48,7 +48,8 @@ pub struct Config {
     pub digest_interval: Duration,
     /// Bulk pacing, payload bytes per second.
     pub bulk_rate: u64,
-    /// Frames remembered for repair (their manifests).
+    /// Frames remembered for repair (their manifests); at least
+    /// 4 × [`ACK_EVERY`].
     pub ring_frames: usize,
     /// Added to a mirrored entry's lifetime before it expires.
     pub lifetime_grace: Duration,

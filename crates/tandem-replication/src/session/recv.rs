@@ -228,6 +228,9 @@ impl Replicator {
         };
         cand.replay.accept(h.seq);
         self.counters.frames_received += 1;
+        // A boot we have not bound cannot have bound ours: until it does,
+        // HELLO alone goes out (anything else it would refuse).
+        self.partner_bound_us(false);
         let mut bind = false;
         for hello in &hellos {
             if hello.challenge != self.rx.partner_challenge {
@@ -370,9 +373,12 @@ impl Replicator {
                         .mirror
                         .window(lseq, handle, window, base + 1, &hasher)
                 }
-                Record::Persist(p) => {
+                Record::Persist(mut p) => {
                     eliciting = true;
                     if let Some(t) = &self.cfg.persistence {
+                        let grace =
+                            u32::try_from(self.cfg.lifetime_grace.as_millis()).unwrap_or(u32::MAX);
+                        p.lifetime_ms = p.lifetime_ms.saturating_add(grace);
                         t.apply_partner(now, lseq, Change::Upsert(p));
                     }
                     Applied::Done
@@ -463,7 +469,7 @@ impl Replicator {
             self.rx.nack_at = Some(now + REORDER_GRACE);
         }
         self.apply_held(cum);
-        if cum >= h.seq {
+        if cum >= h.seq && !self.rx.partner_bulk_active {
             self.compare_digests(lseq, &digests);
         }
         if eliciting {
@@ -712,10 +718,16 @@ impl Replicator {
         if now >= self.hello_at {
             self.prune_persist();
         }
+        let mut lost = false;
         if let Some(p) = &self.cfg.persistence {
             if p.has_changes() && self.tx.flush_at.is_none() {
                 self.tx.flush_at = Some(now + self.cfg.flush_budget);
             }
+            lost = p.take_changes_lost();
+        }
+        if lost {
+            // Changes the table could not keep: only a bulk repairs them.
+            self.queue_bulk(FULL, false);
         }
         self.update_sync();
     }

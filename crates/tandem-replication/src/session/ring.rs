@@ -111,6 +111,11 @@ impl Ring {
         self.base - 1
     }
 
+    /// Frames kept (from the oldest not settled).
+    pub(crate) fn unsettled(&self) -> usize {
+        self.frames.len()
+    }
+
     /// Some frame is waiting for an acknowledgement.
     pub(crate) fn has_unsettled(&self) -> bool {
         !self.frames.is_empty()

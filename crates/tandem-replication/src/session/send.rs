@@ -124,6 +124,12 @@ impl Replicator {
         self.active && self.tx.partner_bound
     }
 
+    /// The repair ring's size: as configured, but at least a few ACK
+    /// periods, so that normal acknowledgement lag never overflows it.
+    pub(crate) fn ring_frames(&self) -> usize {
+        self.cfg.ring_frames.max(4 * super::ACK_EVERY as usize)
+    }
+
     fn burst(&self) -> f64 {
         (self.cfg.bulk_rate as f64 / 100.0).max(4.0 * self.max_payload() as f64)
     }
@@ -136,7 +142,7 @@ impl Replicator {
 
     fn credit_ok(&self) -> bool {
         let in_flight = (self.tx.next_seq - 1).saturating_sub(self.tx.peer_cum);
-        let ring = (self.cfg.ring_frames as u64 * 3 / 4).max(1);
+        let ring = (self.ring_frames() as u64 * 3 / 4).max(1);
         in_flight < u64::from(self.tx.peer_credit).min(ring)
     }
 
@@ -317,6 +323,10 @@ impl Replicator {
         if self.bulk_pending() {
             fl |= flags::BULK_ACTIVE;
         }
+        if self.tx.ring.unsettled() >= self.ring_frames() / 2 {
+            // Half the ring waits: acknowledge now, not after the delay.
+            fl |= flags::ACK_REQUESTED;
+        }
         let header = Header {
             minor: MINOR,
             flags: fl,
@@ -330,7 +340,7 @@ impl Replicator {
         };
         let datagram = self.cfg.keys.seal(header, &b.encode());
         self.tx.ring.push(seq, m);
-        let evicted = self.tx.ring.evict(self.cfg.ring_frames);
+        let evicted = self.tx.ring.evict(self.ring_frames());
         if evicted > 0 {
             // Frames we can no longer repair one by one: resync the stream.
             self.counters.ring_overflows += evicted;
