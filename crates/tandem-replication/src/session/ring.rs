@@ -327,7 +327,7 @@ mod tests {
             panic!("not repaired")
         };
         assert_eq!(items.len(), 2);
-        assert_eq!(r.lost(2), Lost::Unknown, "settled and gone");
+        assert_eq!(r.lost(2), Lost::Settled(Vec::new()), "nothing to repair");
         // Both items go into frame 3.
         assert!(r.carried(1));
         r.repaired_one(1);
