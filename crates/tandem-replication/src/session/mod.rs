@@ -497,7 +497,7 @@ impl Replicator {
         self.cfg
             .max_datagram
             .saturating_sub(crate::wire::HEADER_LEN + crate::wire::TAG_LEN)
-            .max(64)
+            .clamp(64, usize::from(u16::MAX))
     }
 }
 
