@@ -142,7 +142,9 @@ impl Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut w = [0u8; 8];
-            w.get_mut(..chunk.len()).map(|d| d.copy_from_slice(chunk));
+            if let Some(d) = w.get_mut(..chunk.len()) {
+                d.copy_from_slice(chunk);
+            }
             self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
                 .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }

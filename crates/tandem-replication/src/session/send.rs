@@ -626,7 +626,7 @@ impl Replicator {
     /// the lost frames that had nothing to repair.
     fn push_closes(&mut self, b: &mut FrameBuilder, m: &mut Manifest) {
         let mut all: Vec<u64> = m.closes.clone();
-        all.extend(self.tx.closing.drain(..));
+        all.append(&mut self.tx.closing);
         all.sort_unstable();
         all.dedup();
         let mut i = 0;
@@ -805,35 +805,21 @@ impl Replicator {
     }
 
     /// Queues a bulk of `range` of our stream; `restart`: a request for
-    /// the range under way restarts it.
+    /// the range under way restarts it (a receiver asks again only when
+    /// it saw no bulk for a while).
     pub(crate) fn queue_bulk(&mut self, range: ShardRange, restart: bool) {
-        if let Some(cur) = &self.tx.bulk {
-            if cur.range == range && restart {
-                self.tx.bulk = None;
-                self.tx.bulk_queue.push_front(range);
-                return;
-            }
-            if cur.range == range {
-                // Under way, and it started before the frames in question:
-                // a second full bulk follows.
-                if !self.tx.bulk_queue.contains(&range) {
-                    self.tx.bulk_queue.push_back(range);
-                }
-                return;
-            }
-            if range == FULL && restart {
-                self.tx.bulk = None;
-            }
-        }
-        if range == FULL {
-            self.tx.bulk_queue.retain(|r| *r == FULL);
-        }
-        if self.tx.bulk_queue.contains(&range)
-            || self.tx.bulk_queue.contains(&FULL)
-                && self.tx.bulk.as_ref().map_or(true, |b| b.range != FULL)
-        {
+        let covers = |o: &ShardRange, i: &ShardRange| o.first <= i.first && i.last <= o.last;
+        let cur = self.tx.bulk.as_ref().map(|b| b.range);
+        if restart && cur.is_some_and(|c| covers(&range, &c)) {
+            self.tx.bulk = None;
+            self.tx.bulk_queue.retain(|r| !covers(&range, r));
+            self.tx.bulk_queue.push_front(range);
             return;
         }
+        if self.tx.bulk_queue.iter().any(|r| covers(r, &range)) {
+            return;
+        }
+        self.tx.bulk_queue.retain(|r| !covers(&range, r));
         if self.tx.bulk_queue.len() >= MAX_BULK_QUEUE {
             self.tx.bulk_queue.clear();
             self.tx.bulk_queue.push_back(FULL);
