@@ -224,7 +224,9 @@ fn variety() -> Vec<Entry> {
         3,
     );
     zoned.zone = 7;
-    vec![tcp, udp6, icmp, dnat, snat, zoned]
+    let mut dnat6 = entry(proto::UDP, tuple("fd00::1", "fd00::10", 2006, 53), 0, 60, 0);
+    dnat6.reply = tuple("fd00:5::5", "fd00::1", 5353, 2006);
+    vec![tcp, udp6, icmp, dnat, snat, zoned, dnat6]
 }
 
 #[test]
@@ -268,6 +270,9 @@ fn created_entries_are_what_conntrack_lists() {
     }
     assert_eq!(tcp.status & status::ASSURED, status::ASSURED);
     assert_eq!(got(2005).zone, 7);
+    let dnat6 = got(2006);
+    assert_eq!(dnat6.reply, want[6].reply);
+    assert_eq!(dnat6.status & status::DST_NAT, status::DST_NAT);
     // get finds an entry by its key, zone included.
     assert_eq!(ct.get(&want[5].key()).unwrap().map(|e| e.mark), Some(3));
     let mut unzoned = want[5].key();
@@ -300,7 +305,44 @@ fn an_existing_entry_is_updated_and_a_bad_one_fails_alone() {
         "-m",
         "1",
     ]);
+    // Assured: an update without ASSURED cannot clear it, and keeps it.
+    ns.ct(&[
+        "-I",
+        "-p",
+        "udp",
+        "-s",
+        "192.0.2.1",
+        "-d",
+        "192.0.2.2",
+        "--sport",
+        "3004",
+        "--dport",
+        "53",
+        "-t",
+        "100",
+        "-u",
+        "SEEN_REPLY,ASSURED",
+        "-m",
+        "1",
+    ]);
     let mut ct = ns.conntrack();
+    let assured = entry(
+        proto::UDP,
+        tuple("192.0.2.1", "192.0.2.2", 3004, 53),
+        0,
+        200,
+        5,
+    );
+    let applied = ct.create(&[assured]);
+    assert!(applied.failed.is_empty(), "{applied:?}");
+    assert_eq!(applied.updated, 1);
+    let got = ct.get(&assured.key()).unwrap().unwrap();
+    assert_eq!(
+        (got.mark, got.status & status::ASSURED),
+        (5, status::ASSURED)
+    );
+    assert!(ct.delete(&assured.key()).unwrap());
+
     let mut existing = entry(
         proto::TCP,
         tuple("192.0.2.1", "192.0.2.2", 3000, 80),

@@ -55,7 +55,9 @@
 //! The status sent always has `IPS_CONFIRMED`: the kernel answers `EBUSY`
 //! to a status that would clear it (the entry it builds is confirmed).
 //! Bits outside [`status::SETTABLE`] are not sent. On an update the kernel
-//! also refuses (`EBUSY`) to clear `IPS_SEEN_REPLY` or `IPS_ASSURED`.
+//! also refuses (`EBUSY`) to clear `IPS_SEEN_REPLY`, `IPS_ASSURED` or
+//! `IPS_EXPECTED`; such an entry is updated again without a status (it
+//! keeps the kernel's).
 //!
 //! # TCP mid-stream pickup
 //!
@@ -487,7 +489,15 @@ impl Conntrack {
                 Err(e) => applied.failed.push((i, e)),
             }
         }
+        let mut busy = Vec::new();
         for (i, r) in self.batch(entries, &exists, Purpose::Update) {
+            match r {
+                Ok(()) => applied.updated += 1,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy.push(i),
+                Err(e) => applied.failed.push((i, e)),
+            }
+        }
+        for (i, r) in self.batch(entries, &busy, Purpose::UpdateKeepStatus) {
             match r {
                 Ok(()) => applied.updated += 1,
                 Err(e) => applied.failed.push((i, e)),
@@ -506,7 +516,7 @@ impl Conntrack {
     ) -> Vec<(usize, io::Result<()>)> {
         let flags = match purpose {
             Purpose::Create => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
-            Purpose::Update => NLM_F_REQUEST,
+            Purpose::Update | Purpose::UpdateKeepStatus => NLM_F_REQUEST,
         };
         let mut results = Vec::with_capacity(which.len());
         let mut rest = which;
