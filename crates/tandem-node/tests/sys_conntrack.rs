@@ -18,7 +18,8 @@ mod lab;
 use std::time::{Duration, Instant};
 
 use tandem_node::sys::conntrack::{
-    parse_events, proto, status, tcp_flag, tcp_state, Entry, Event, Events, EventsError, TcpInfo,
+    parse_events, proto, status, tcp_flag, tcp_state, Entry, Event, Events, EventsError, SctpInfo,
+    TcpInfo,
 };
 
 use lab::{assert_listed, can_run, entry, listed, listed_by_port, tuple, Ns};
@@ -226,7 +227,18 @@ fn variety() -> Vec<Entry> {
     zoned.zone = 7;
     let mut dnat6 = entry(proto::UDP, tuple("fd00::1", "fd00::10", 2006, 53), 0, 60, 0);
     dnat6.reply = tuple("fd00:5::5", "fd00::1", 5353, 2006);
-    vec![tcp, udp6, icmp, dnat, snat, zoned, dnat6]
+    // SCTP_CONNTRACK_ESTABLISHED is 3.
+    let mut sctp = entry(
+        proto::SCTP,
+        tuple("192.0.2.1", "192.0.2.2", 2007, 3868),
+        3,
+        90,
+        0,
+    );
+    sctp.sctp = Some(SctpInfo {
+        vtag: [0x1111, 0x2222],
+    });
+    vec![tcp, udp6, icmp, dnat, snat, zoned, dnat6, sctp]
 }
 
 #[test]
@@ -273,6 +285,8 @@ fn created_entries_are_what_conntrack_lists() {
     let dnat6 = got(2006);
     assert_eq!(dnat6.reply, want[6].reply);
     assert_eq!(dnat6.status & status::DST_NAT, status::DST_NAT);
+    let sctp = got(2007);
+    assert_eq!((sctp.state, sctp.sctp), (3, want[7].sctp), "{sctp:?}");
     // get finds an entry by its key, zone included.
     assert_eq!(ct.get(&want[5].key()).unwrap().map(|e| e.mark), Some(3));
     let mut unzoned = want[5].key();
@@ -380,8 +394,21 @@ fn an_existing_entry_is_updated_and_a_bad_one_fails_alone() {
     assert_eq!(applied.failed[0].0, 1);
     assert_eq!(applied.failed[0].1.raw_os_error(), Some(libc::EINVAL));
 
+    // update creates what is not there.
+    let absent = entry(
+        proto::UDP,
+        tuple("192.0.2.1", "192.0.2.2", 3005, 53),
+        0,
+        60,
+        4,
+    );
+    let applied = ct.update(&[fresh, absent]);
+    assert!(applied.failed.is_empty(), "{applied:?}");
+    assert_eq!((applied.updated, applied.created), (1, 1));
+
     let list = listed(&ns);
-    assert_eq!(list.len(), 3, "{list:#?}");
+    assert_eq!(list.len(), 4, "{list:#?}");
+    assert_listed(listed_by_port(&list, 3005), &absent);
     assert_listed(listed_by_port(&list, 3000), &existing);
     assert_listed(listed_by_port(&list, 3001), &fresh);
     assert_listed(listed_by_port(&list, 3003), &fresh2);
@@ -579,14 +606,25 @@ fn twenty_thousand_entries_in_one_batch() {
     assert_eq!(dump.len(), n as usize);
     let count = ns.ct(&["-C"]);
     assert_eq!(count.trim(), n.to_string());
-    // Again: every one exists, so every one is updated.
+    // Updates: one round.
+    let t = Instant::now();
+    let applied = ct.update(&many);
+    let took = t.elapsed();
+    assert!(applied.failed.is_empty());
+    assert_eq!((applied.updated, applied.created), (n as usize, 0));
+    println!(
+        "updated {n} entries (update) in {:.3} s: {:.0} entries/s",
+        took.as_secs_f64(),
+        f64::from(n) / took.as_secs_f64()
+    );
+    // create again: every one exists, so every one is updated.
     let t = Instant::now();
     let applied = ct.create(&many);
     let took = t.elapsed();
     assert!(applied.failed.is_empty());
     assert_eq!(applied.updated, n as usize);
     println!(
-        "updated {n} entries in {:.3} s: {:.0} entries/s",
+        "updated {n} entries (create) in {:.3} s: {:.0} entries/s",
         took.as_secs_f64(),
         f64::from(n) / took.as_secs_f64()
     );

@@ -477,29 +477,54 @@ impl Conntrack {
 
     /// Installs `entries`: each is created, or updated if the table has an
     /// entry with its key (module docs: an update keeps the existing NAT).
-    /// Every entry needs a timeout. Failures are reported per entry.
+    /// Every entry needs a timeout. Failures are reported per entry. For
+    /// entries that mostly exist already, [`Conntrack::update`] takes one
+    /// round instead of two.
     pub fn create(&mut self, entries: &[Entry]) -> Applied {
+        self.apply(entries, true)
+    }
+
+    /// [`Conntrack::create`] for entries expected to exist: each is
+    /// updated, or created if the table has no entry with its key.
+    pub fn update(&mut self, entries: &[Entry]) -> Applied {
+        self.apply(entries, false)
+    }
+
+    fn apply(&mut self, entries: &[Entry], create_first: bool) -> Applied {
         let mut applied = Applied::default();
         let all: Vec<usize> = (0..entries.len()).collect();
-        let mut exists = Vec::new();
-        for (i, r) in self.batch(entries, &all, Purpose::Create) {
-            match r {
-                Ok(()) => applied.created += 1,
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => exists.push(i),
-                Err(e) => applied.failed.push((i, e)),
+        let (mut to_update, mut to_create) = (Vec::new(), Vec::new());
+        if create_first {
+            for (i, r) in self.batch(entries, &all, Purpose::Create) {
+                match r {
+                    Ok(()) => applied.created += 1,
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => to_update.push(i),
+                    Err(e) => applied.failed.push((i, e)),
+                }
             }
+        } else {
+            to_update = all;
         }
         let mut busy = Vec::new();
-        for (i, r) in self.batch(entries, &exists, Purpose::Update) {
+        for (i, r) in self.batch(entries, &to_update, Purpose::Update) {
             match r {
                 Ok(()) => applied.updated += 1,
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy.push(i),
+                Err(e) if !create_first && e.raw_os_error() == Some(libc::ENOENT) => {
+                    to_create.push(i)
+                }
                 Err(e) => applied.failed.push((i, e)),
             }
         }
         for (i, r) in self.batch(entries, &busy, Purpose::UpdateKeepStatus) {
             match r {
                 Ok(()) => applied.updated += 1,
+                Err(e) => applied.failed.push((i, e)),
+            }
+        }
+        for (i, r) in self.batch(entries, &to_create, Purpose::Create) {
+            match r {
+                Ok(()) => applied.created += 1,
                 Err(e) => applied.failed.push((i, e)),
             }
         }
