@@ -431,6 +431,13 @@ fn delete_and_flush_remove_entries() {
     assert!(!list
         .iter()
         .any(|f| f.get("o.sport").is_some_and(|p| p == "2000")));
+    // Batched: the rest, one of them twice.
+    let mut keys: Vec<_> = want[1..5].iter().map(Entry::key).collect();
+    keys.push(want[1].key());
+    let d = ct.delete_all(&keys);
+    assert!(d.failed.is_empty(), "{d:?}");
+    assert_eq!((d.deleted, d.absent), (4, 1));
+    assert_eq!(listed(&ns).len(), want.len() - 6);
     ct.flush().unwrap();
     assert_eq!(listed(&ns).len(), 0);
     assert!(ct.dump().unwrap().is_empty());

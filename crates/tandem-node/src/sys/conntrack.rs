@@ -386,6 +386,18 @@ pub struct Applied {
     pub failed: Vec<(usize, io::Error)>,
 }
 
+/// What [`Conntrack::delete_all`] did.
+#[derive(Debug, Default)]
+pub struct Deleted {
+    /// Entries deleted.
+    pub deleted: usize,
+    /// Keys the table had no entry for.
+    pub absent: usize,
+    /// Keys whose deletion failed otherwise: the index in the slice and the
+    /// kernel's error.
+    pub failed: Vec<(usize, io::Error)>,
+}
+
 /// A ctnetlink socket for requests.
 #[derive(Debug)]
 pub struct Conntrack {
@@ -543,6 +555,23 @@ impl Conntrack {
             Purpose::Create => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
             Purpose::Update | Purpose::UpdateKeepStatus => NLM_F_REQUEST,
         };
+        self.batch_of(which, flags, |i| {
+            let e = &entries[i];
+            (
+                ConntrackMessage::New(codec::new_attrs(e, purpose)),
+                codec::family_of(&e.orig),
+            )
+        })
+    }
+
+    /// Sends the messages `build` makes for `which` in batches, with
+    /// `flags`; the result of each.
+    fn batch_of(
+        &mut self,
+        which: &[usize],
+        flags: u16,
+        build: impl Fn(usize) -> (ConntrackMessage, NetfilterProtoFamily),
+    ) -> Vec<(usize, io::Result<()>)> {
         let mut results = Vec::with_capacity(which.len());
         let mut rest = which;
         let mut datagram = Vec::with_capacity(BATCH_BYTES + 4096);
@@ -552,16 +581,10 @@ impl Conntrack {
             let mut seqs = Vec::new();
             let mut taken = 0;
             for (k, &i) in rest.iter().enumerate() {
-                let e = &entries[i];
                 let last = k + 1 == rest.len() || k + 1 == BATCH_MESSAGES;
-                let attrs = codec::new_attrs(e, purpose);
+                let (msg, family) = build(i);
                 let seq = self.next_seq();
-                let mut m = codec::message(
-                    ConntrackMessage::New(attrs),
-                    codec::family_of(&e.orig),
-                    flags,
-                    seq,
-                );
+                let mut m = codec::message(msg, family, flags, seq);
                 let full = datagram.len() + m.buffer_len() > BATCH_BYTES;
                 if last || full {
                     m.header.flags |= NLM_F_ACK;
@@ -577,6 +600,27 @@ impl Conntrack {
             results.extend(self.run_batch(&datagram, &seqs));
         }
         results
+    }
+
+    /// Deletes the entries `keys` name, batched like [`Conntrack::create`].
+    pub fn delete_all(&mut self, keys: &[Key]) -> Deleted {
+        let all: Vec<usize> = (0..keys.len()).collect();
+        let mut out = Deleted::default();
+        let results = self.batch_of(&all, NLM_F_REQUEST, |i| {
+            let k = &keys[i];
+            (
+                ConntrackMessage::Delete(codec::key_attrs(k)),
+                codec::family_of(&k.orig),
+            )
+        });
+        for (i, r) in results {
+            match r {
+                Ok(()) => out.deleted += 1,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => out.absent += 1,
+                Err(e) => out.failed.push((i, e)),
+            }
+        }
+        out
     }
 
     /// Sends one batch datagram and reads its answers: every message
@@ -719,10 +763,9 @@ fn recv_datagram(sock: &Socket, buf: &mut Vec<u8>, flags: libc::c_int) -> io::Re
         buf.clear();
         let n = sock.recv(buf, flags | libc::MSG_TRUNC)?;
         if n > buf.len() {
-            return Err(io::Error::other(format!(
-                "a {n}-byte datagram did not fit the {}-byte buffer",
-                buf.len()
-            )));
+            // Longer than any ctnetlink datagram: dropped, said as EMSGSIZE
+            // (which a netlink receive never fails with otherwise).
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
         }
         Ok(())
     })
