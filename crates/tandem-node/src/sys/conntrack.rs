@@ -86,8 +86,9 @@
 //!
 //! # Batches
 //!
-//! [`Conntrack::create`] sends many `IPCTNL_MSG_CT_NEW` per `sendmsg` (up
-//! to [`BATCH_MESSAGES`] or 60 KiB). Only the last message of a batch asks
+//! [`Conntrack::create`], [`Conntrack::update`] and
+//! [`Conntrack::delete_all`] send many messages per `sendmsg` (up to
+//! [`BATCH_MESSAGES`] or 60 KiB). Only the last message of a batch asks
 //! for an ACK; the kernel answers every failing message with its error
 //! regardless, so one ACK closes a batch and the errors before it name the
 //! failed entries. A failure is reported for its entry; it never stops the
@@ -99,8 +100,12 @@
 //! with a large receive buffer (`SO_RCVBUFFORCE`). The kernel sends events
 //! only with `net.netfilter.nf_conntrack_events` 1, or 2 (the default)
 //! and a listener. When the buffer overflows the kernel drops events and
-//! the next read fails with `ENOBUFS`: [`EventsError::Lost`], after which
-//! the caller should resynchronise with a dump.
+//! the next read fails with `ENOBUFS` ([`EventsError::Lost`]), even while
+//! events are still queued. The socket takes no new events until its
+//! queue has been read empty, so after a loss: read on until
+//! [`Events::recv`] returns no events, then resynchronise with a dump.
+//! (Found in the tests: changes made before the queue was drained were
+//! never reported.)
 
 mod codec;
 mod events;
