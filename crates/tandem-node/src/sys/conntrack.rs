@@ -380,7 +380,7 @@ pub enum Event {
     Destroy(Entry),
 }
 
-/// What [`Conntrack::create`] did.
+/// What [`Conntrack::create`] or [`Conntrack::update`] did.
 #[derive(Debug, Default)]
 pub struct Applied {
     /// Entries created.
