@@ -50,6 +50,8 @@ use crate::snapshot::ReplicationStatus;
 pub(super) struct Running {
     pub(super) settings: ReplicationConfig,
     pub(super) engine: Engine,
+    /// A conntrackd peer's sessions heard (HELLO after none) on this link.
+    pub(super) peer_sessions: u64,
 }
 
 /// The Node's replication state.
@@ -156,11 +158,15 @@ impl Node {
         };
         let active = self.any_active();
         engine.set_active(now, active);
+        if !active {
+            engine.backup_resync(now);
+        }
         self.replication.active = active;
         self.replication.last_error = None;
         self.replication.run = Some(Running {
             settings: settings.clone(),
             engine,
+            peer_sessions: 0,
         });
         self.emit(
             now,
@@ -306,6 +312,9 @@ impl Node {
         if let Some(run) = &mut self.replication.run {
             if self.replication.active != active {
                 run.engine.set_active(now, active);
+                if !active {
+                    run.engine.backup_resync(now);
+                }
                 self.replication.active = active;
                 self.state_changed = true;
                 self.replication_drain(now);
@@ -332,13 +341,24 @@ impl Node {
     fn replication_drain(&mut self, now: Instant) {
         let mut events = Vec::new();
         if let Some(run) = &mut self.replication.run {
+            let mut resync = false;
             while let Some(out) = run.engine.poll() {
                 match out {
                     Said::Send(bytes) => self.outputs.push_back(Output::ReplicationSend { bytes }),
                     Said::Event(e) => events.push(e),
                     Said::Conntrackd(e) => {
+                        // A conntrackd peer that restarted (a session after
+                        // the first, which the RESYNC of our start covers): a
+                        // Backup asks for its table again.
+                        if e == conntrackd::status::Event::PeerHello {
+                            run.peer_sessions += 1;
+                            resync = run.peer_sessions > 1 && !self.replication.active;
+                        }
                         tracing_free_conntrackd_event(&mut self.replication.conntrackd_events, &e)
                     }
+                }
+                if std::mem::take(&mut resync) {
+                    run.engine.backup_resync(now);
                 }
             }
         }

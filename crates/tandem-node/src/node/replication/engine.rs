@@ -47,6 +47,17 @@ impl Engine {
         }
     }
 
+    /// A Backup asks for the peer's whole table. A conntrackd peer sends
+    /// its table only when asked (RESYNC, as keepalived's
+    /// primary-backup.sh runs `conntrackd -n` on a Backup): entries it
+    /// had before this unit listened would never come. Tandem's
+    /// replicator asks by itself.
+    pub(super) fn backup_resync(&mut self, now: Instant) {
+        if let Engine::Conntrackd(e) = self {
+            e.request_resync(now);
+        }
+    }
+
     pub(super) fn upsert_flow(&mut self, now: Instant, flow: Flow) -> bool {
         match self {
             Engine::Tandem(r) => r.upsert_flow(now, flow).is_ok(),
