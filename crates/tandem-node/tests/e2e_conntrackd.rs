@@ -73,6 +73,19 @@ fn conntrackd_active_tandemd_takes_over_its_entries() {
         p.cache_keys("-i").len(),
         p.report()
     );
+    // A delete travels too (CT_DEL).
+    p.conntrack(0, "-D -p udp -s 203.0.113.101 --sport 30000");
+    let want = p.table(0);
+    assert_eq!(want.len(), 35, "a's kernel table: {want:?}");
+    let deleted = lab::wait_for(Duration::from_secs(10), || {
+        p.replication()
+            .is_some_and(|r| r["mirror_flows"].as_u64() == Some(35))
+    });
+    assert!(
+        deleted.is_some(),
+        "b's mirror keeps a deleted entry: {:?}",
+        p.replication()
+    );
     // The negative control: a mirror is not the kernel's table.
     assert!(
         p.table(1).is_empty(),
@@ -130,6 +143,17 @@ fn tandemd_active_conntrackd_commits_its_entries() {
         ext.difference(&keys).take(3).collect::<Vec<_>>(),
         p.replication(),
         p.report()
+    );
+    // A delete travels too.
+    p.conntrack(1, "-D -p tcp -s 203.0.113.1 --sport 40000");
+    let want = p.table(1);
+    assert_eq!(want.len(), 25, "b's kernel table: {want:?}");
+    let keys: std::collections::BTreeSet<String> = want.iter().map(|l| flow_key(l)).collect();
+    let deleted = lab::wait_for(Duration::from_secs(10), || p.cache_keys("-e") == keys);
+    assert!(
+        deleted.is_some(),
+        "conntrackd's external cache keeps a deleted entry: {:?}",
+        p.cache_keys("-e").difference(&keys).collect::<Vec<_>>()
     );
     // (conntrackd's `-e` shows a NAT entry's original tuple only: it
     // keeps the NAT attributes, not a reply tuple; the commit below

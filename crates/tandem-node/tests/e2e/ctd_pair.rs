@@ -181,6 +181,13 @@ impl CtdPair {
             .exec(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
     }
 
+    /// `conntrack ARGS` (words) on unit `k`; its stdout.
+    pub(crate) fn conntrack(&self, k: usize, args: &str) -> String {
+        let mut v = vec!["conntrack"];
+        v.extend(args.split_whitespace());
+        self.lab.exec(&self.lab.node(k).ns, &v)
+    }
+
     /// The test flows (an address in 203.0.113.0/24) of unit `k`'s kernel
     /// table, as `conntrack -L` shows them without the timeout and the
     /// reference count: tuples, protocol state, status flags and mark.
