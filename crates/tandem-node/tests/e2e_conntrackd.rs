@@ -115,6 +115,12 @@ fn conntrackd_active_tandemd_takes_over_its_entries() {
                 && l.contains("src=198.51.100.100 dst=203.0.113.200 sport=8080")),
         "the DNAT entry: {got:?}"
     );
+    eprintln!(
+        "b's mirror: 36 entries {:?} after the last conntrack -R; b holds the VIP {:?} after the crash, its kernel a's entries {:?} later",
+        mirrored.unwrap(),
+        took.unwrap(),
+        installed.unwrap()
+    );
 }
 
 /// tandemd -> conntrackd: the Active tandemd's kernel entries in
@@ -181,5 +187,11 @@ fn tandemd_active_conntrackd_commits_its_entries() {
             .any(|l| l.contains("src=203.0.113.200 dst=192.0.2.80")
                 && l.contains("src=198.51.100.100 dst=203.0.113.200 sport=8080")),
         "the DNAT entry: {got:?}"
+    );
+    eprintln!(
+        "external cache {:?} after conntrack -R, kernel {:?} after conntrackd -c; b's mirror then: {:?}",
+        cached.unwrap(),
+        committed.unwrap(),
+        p.replication().map(|r| r["mirror_flows"].clone())
     );
 }
