@@ -98,11 +98,12 @@ fn conntrackd_active_tandemd_takes_over_its_entries() {
     p.lab.set_port("qa", false);
     let took = lab::wait_for(Duration::from_secs(5), || p.lab.holders(VIP).contains(&1));
     assert!(took.is_some(), "b never takes over; {}", p.report());
-    let installed = lab::wait_for(Duration::from_secs(5), || p.table(1) == want);
+    // The mirror went in before the VIP: the table is complete as soon as
+    // the VIP is seen.
     let got = p.table(1);
     assert!(
-        installed.is_some(),
-        "b's kernel table differs from a's: a had {}, b has {}; only on a: {:?}; only on b: {:?}",
+        got == want,
+        "b holds the VIP but its kernel table differs from a's: a had {}, b has {}; only on a: {:?}; only on b: {:?}",
         want.len(),
         got.len(),
         want.difference(&got).take(3).collect::<Vec<_>>(),
@@ -116,10 +117,9 @@ fn conntrackd_active_tandemd_takes_over_its_entries() {
         "the DNAT entry: {got:?}"
     );
     eprintln!(
-        "b's mirror: 36 entries {:?} after the last conntrack -R; b holds the VIP {:?} after the crash, its kernel a's entries {:?} later",
+        "b's mirror: 36 entries {:?} after the last conntrack -R; b holds the VIP {:?} after the crash, with a's entries",
         mirrored.unwrap(),
-        took.unwrap(),
-        installed.unwrap()
+        took.unwrap()
     );
 }
 
