@@ -195,3 +195,51 @@ fn tandemd_active_conntrackd_commits_its_entries() {
         p.replication().map(|r| r["mirror_flows"].clone())
     );
 }
+
+/// conntrackd restarted under a running tandemd Backup: what a's kernel
+/// got meanwhile reaches b's mirror, because tandemd asks the new
+/// conntrackd (its HELLO) for its table, as it asked the first.
+#[test]
+fn restarted_conntrackd_is_asked_for_its_table() {
+    let Some(mut p) = CtdPair::new("ctdrestart", 100) else {
+        return;
+    };
+    p.start_conntrackd();
+    p.start_keepalived(200);
+    let active = lab::wait_for(Duration::from_secs(10), || p.lab.holders(VIP) == vec![0]);
+    assert!(active.is_some(), "keepalived never Active; {}", p.report());
+    p.start_tandemd();
+    p.restore(0, "first.ct", &flows(20_000, 10, 0, false));
+    let first = lab::wait_for(Duration::from_secs(10), || {
+        p.replication()
+            .is_some_and(|r| r["mirror_flows"].as_u64() == Some(10) && r["in_sync"] == true)
+    });
+    assert!(first.is_some(), "b never mirrors 10: {:?}", p.replication());
+    let requested = p.replication().unwrap()["resyncs_requested"].as_u64();
+    // conntrackd stops (SIGTERM: it removes its lock file); entries made
+    // meanwhile are in a's kernel only; a new conntrackd reads them at
+    // its start and sends them when asked.
+    let old = p.conntrackd.take().unwrap();
+    p.lab.signal(old, "TERM");
+    assert!(
+        p.lab.wait_exit(old, Duration::from_secs(5)),
+        "conntrackd survives SIGTERM"
+    );
+    p.restore(0, "meanwhile.ct", &flows(30_000, 10, 5, false));
+    p.start_conntrackd();
+    let caught = lab::wait_for(Duration::from_secs(15), || {
+        p.replication()
+            .is_some_and(|r| r["mirror_flows"].as_u64() == Some(25))
+    });
+    assert!(
+        caught.is_some(),
+        "b's mirror misses what a's kernel got while conntrackd was down: {:?}; {}",
+        p.replication(),
+        p.report()
+    );
+    let again = p.replication().unwrap()["resyncs_requested"].as_u64();
+    assert!(
+        again > requested,
+        "no new RESYNC: {requested:?} then {again:?}"
+    );
+}
