@@ -576,3 +576,87 @@ pub fn entry_of(f: &Flow) -> Entry {
         id: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tandem_replication::conntrackd::msg::{flags, messages};
+
+    use super::super::{Input, NodeSettings};
+    use super::*;
+    use crate::drive::fake::FakeHost;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    /// RESYNCs the Node asked for (re-sends of one queued are not counted).
+    fn resyncs(node: &Node, ms: u64) -> u64 {
+        node.snapshot(at(ms))
+            .replication
+            .map_or(0, |r| r.resyncs_requested)
+    }
+
+    /// Whether a datagram with a RESYNC left.
+    fn resync_sent(host: &FakeHost) -> bool {
+        host.outputs_since(0)
+            .iter()
+            .filter_map(|o| match o {
+                Output::ReplicationSend { bytes } => Some(bytes),
+                _ => None,
+            })
+            .flat_map(|b| messages(b).filter_map(Result::ok).collect::<Vec<_>>())
+            .any(|m| m.flags() & flags::RESYNC != 0)
+    }
+
+    /// A conntrackd peer's ALIVE (with HELLO while it says HELLO).
+    fn alive(host: &mut FakeHost, ms: u64, seq: u32, hello: bool) {
+        let fl = flags::ALIVE | if hello { flags::HELLO } else { 0 };
+        let mut bytes = vec![0x1a, fl, 0, 8];
+        bytes.extend(seq.to_be_bytes());
+        host.push(Input::ReplicationReceived {
+            at: at(ms),
+            ttl: 64,
+            bytes,
+        });
+    }
+
+    /// A Backup with a conntrackd peer asks for its table when its link
+    /// opens, not again at the peer's first HELLO, and again when the peer
+    /// restarts (a HELLO after its session was established).
+    #[test]
+    fn a_conntrackd_backup_asks_for_the_peers_table() {
+        let cfg = crate::config::parse(
+            "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51\npriority = 100\n\
+             addresses = [\"192.0.2.100/24\"]\n\n[replication]\nnode = 2\ncluster = 7\n\
+             format = \"conntrackd-ftfw\"\npeer = \"198.51.100.1:3780\"\n",
+        )
+        .unwrap();
+        let mut node = Node::new(NodeSettings::default());
+        let mut host = FakeHost::new();
+        host.push(Input::Configure {
+            at: Instant::ZERO,
+            config: Box::new(cfg),
+            reply: None,
+        });
+        host.push(Input::ReplicationOpened {
+            at: at(10),
+            result: Ok(ReplicationLink {
+                key: None,
+                next_key: None,
+                boot: 1000,
+            }),
+        });
+        host.run_until(&mut node, at(20)).unwrap();
+        assert_eq!(resyncs(&node, 20), 1, "at the link's opening");
+        assert!(resync_sent(&host), "no RESYNC went out");
+        // The peer's first session: our RESYNC covers it.
+        alive(&mut host, 30, 5000, true);
+        alive(&mut host, 40, 5001, false);
+        host.run_until(&mut node, at(50)).unwrap();
+        assert_eq!(resyncs(&node, 50), 1, "not again at the first HELLO");
+        // The peer restarted: a new session, a new RESYNC.
+        alive(&mut host, 60, 9000, true);
+        host.run_until(&mut node, at(70)).unwrap();
+        assert_eq!(resyncs(&node, 70), 2, "at the peer's restart");
+    }
+}
