@@ -188,11 +188,17 @@ fn tandemd_active_conntrackd_commits_its_entries() {
                 && l.contains("src=198.51.100.100 dst=203.0.113.200 sport=8080")),
         "the DNAT entry: {got:?}"
     );
+    // conntrackd sends the committed entries back (they are its kernel's
+    // now): seen, not required.
+    let echo = lab::wait_for(Duration::from_secs(3), || {
+        p.replication()
+            .is_some_and(|r| r["mirror_flows"].as_u64() == Some(25))
+    });
     eprintln!(
-        "external cache {:?} after conntrack -R, kernel {:?} after conntrackd -c; b's mirror then: {:?}",
+        "external cache {:?} after conntrack -R, kernel {:?} after conntrackd -c; conntrackd's echo in b's mirror {:?} later",
         cached.unwrap(),
         committed.unwrap(),
-        p.replication().map(|r| r["mirror_flows"].clone())
+        echo
     );
 }
 
