@@ -20,6 +20,7 @@
 //! [`serve`] binds the port and answers from the daemon's
 //! [`NodeSnapshot`]. docs/health.md documents the port.
 
+mod replication;
 mod server;
 mod sync;
 
@@ -426,6 +427,9 @@ pub fn metrics_text(snap: &NodeSnapshot) -> String {
     node_counters(&mut out, &snap.counters);
     if let Some(sync) = &snap.sync {
         sync::sync_metrics(&mut out, sync, &snap.counters);
+    }
+    if let Some(r) = &snap.replication {
+        replication::replication_metrics(&mut out, r);
     }
     out
 }

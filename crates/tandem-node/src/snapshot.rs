@@ -256,6 +256,17 @@ pub struct ReplicationStatus {
     pub table_events: u64,
     /// Whole reads of the table.
     pub table_reads: u64,
+    /// Datagrams dropped because the queue to the loop was full (host).
+    pub datagrams_dropped: u64,
+    /// Datagrams from an address other than the partner's, dropped (host).
+    pub foreign_source: u64,
+    /// Datagrams larger than the receive buffer, dropped (host).
+    pub truncated: u64,
+    /// Sends that failed (host).
+    pub send_failed: u64,
+    /// Times table changes were lost (the kernel's or the queue's) and the
+    /// table was read whole again (host).
+    pub table_events_lost: u64,
     /// The last error.
     pub last_error: Option<String>,
 }

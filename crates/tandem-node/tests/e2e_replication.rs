@@ -34,7 +34,11 @@ fn failover_with(tag: &str, replication: bool) -> Option<Result<(), String>> {
     let mut p = NatPair::new(tag, replication)?;
     let _echo = p.echo_server();
     p.start(0);
-    assert!(p.wait_active(0, Duration::from_secs(5)), "a never Active; {}", p.lab.report());
+    assert!(
+        p.wait_active(0, Duration::from_secs(5)),
+        "a never Active; {}",
+        p.lab.report()
+    );
     p.start(1);
     // b is the Backup and, with replication, in sync.
     if replication {
@@ -42,7 +46,12 @@ fn failover_with(tag: &str, replication: bool) -> Option<Result<(), String>> {
             p.replication(1)
                 .is_some_and(|r| r["in_sync"] == true && r["state"] == "in-sync")
         });
-        assert!(synced.is_some(), "b never in sync: {:?}; {}", p.replication(1), p.lab.report());
+        assert!(
+            synced.is_some(),
+            "b never in sync: {:?}; {}",
+            p.replication(1),
+            p.lab.report()
+        );
     } else {
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -56,10 +65,18 @@ fn failover_with(tag: &str, replication: bool) -> Option<Result<(), String>> {
     if replication {
         // The entry reaches b's mirror (the flush budget is 5 ms).
         let mirrored = lab::wait_for(Duration::from_secs(3), || {
-            p.replication(1).is_some_and(|r| r["mirror_flows"].as_u64() >= Some(1))
+            p.replication(1)
+                .is_some_and(|r| r["mirror_flows"].as_u64() >= Some(1))
         });
-        assert!(mirrored.is_some(), "b mirrors no flow: {:?}", p.replication(1));
-        assert!(p.conntrack_lines(1).is_empty(), "b installs before a takeover");
+        assert!(
+            mirrored.is_some(),
+            "b mirrors no flow: {:?}",
+            p.replication(1)
+        );
+        assert!(
+            p.conntrack_lines(1).is_empty(),
+            "b installs before a takeover"
+        );
     }
     p.kill(0);
     assert!(
@@ -71,7 +88,10 @@ fn failover_with(tag: &str, replication: bool) -> Option<Result<(), String>> {
     let failure = stream.finish();
     if went_on && failure.is_none() {
         let lines = p.conntrack_lines(1);
-        assert!(!lines.is_empty(), "the stream went on, but b has no entry for it");
+        assert!(
+            !lines.is_empty(),
+            "the stream went on, but b has no entry for it"
+        );
         Some(Ok(()))
     } else {
         Some(Err(failure.unwrap_or_else(|| "the stream stalled".into())))
@@ -102,6 +122,9 @@ fn stream_breaks_at_failover_without_replication() {
         Ok(()) => panic!("the stream survived without replication: the test would prove nothing"),
         // The Backup's firewall answered the unknown connection's packets
         // with a reset.
-        Err(why) => assert!(why.contains("reset"), "the stream broke, but not by a reset: {why}"),
+        Err(why) => assert!(
+            why.contains("reset"),
+            "the stream broke, but not by a reset: {why}"
+        ),
     }
 }

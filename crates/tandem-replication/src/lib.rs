@@ -25,4 +25,6 @@ pub mod flow;
 pub mod persist;
 pub mod seal;
 pub mod session;
+pub mod sim;
+pub mod table;
 pub mod wire;

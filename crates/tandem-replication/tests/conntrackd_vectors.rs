@@ -533,3 +533,36 @@ fn ftfw_loss_capture_nacks_exactly_the_dropped_and_converges() {
     let want: BTreeSet<_> = keys(list).difference(&deleted).copied().collect();
     assert_eq!(mirror.keys().copied().collect::<BTreeSet<_>>(), want);
 }
+
+#[test]
+fn our_entry_for_a_flow_is_conntrackds_without_synproxy() {
+    // conntrackd's CT messages with the kernel's (zero) SYNPROXY block left
+    // out are exactly what we send for the flow they decode to: same
+    // attributes, same order, same bytes.
+    let all = decode_all("conntrackd-ftfw.pcap");
+    let mut n = 0;
+    for (_, r) in all
+        .iter()
+        .filter(|(s, r)| *s == SENDER && r.msg_type.is_ct())
+    {
+        let theirs: Vec<msg::Attr> = r
+            .entry()
+            .unwrap()
+            .iter()
+            .filter(|a| !matches!(a, msg::Attr::Synproxy { .. }))
+            .cloned()
+            .collect();
+        let flow = entry::to_flow(r.entry().unwrap(), 0).unwrap();
+        let ours = entry::from_flow(&flow, true);
+        let bytes = |attrs: Vec<msg::Attr>| {
+            Repr {
+                body: Body::Entry(attrs),
+                ..r.clone()
+            }
+            .to_bytes()
+        };
+        assert_eq!(bytes(ours), bytes(theirs), "{flow:?}");
+        n += 1;
+    }
+    assert_eq!(n, 20);
+}

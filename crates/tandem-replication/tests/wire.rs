@@ -293,7 +293,7 @@ fn update_delete_and_standalone_window() {
         0x00, 0x01, 0x02, 0x03, 0x07, 0x00, 0x00, 0x0e, 0x00, 0x00, 0x13, 0x88,
         0x06, 0x08, 0x00, 0x01,  // FLOW_DEL, 8
         0x00, 0x01, 0x02, 0x03, 0x00, 0x00, 0x00, 0x00,
-        0x80, 0x20, 0x00, 0x01,  // TCPWIN without its flow: a FlowWindow
+        0x81, 0x20, 0x00, 0x01,  // TCPWIN_UPD: a FlowWindow
         0x00, 0x01, 0x02, 0x03, 1, 2, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
@@ -707,4 +707,62 @@ fn zero_copy_view_reads_flow4_fields() {
     );
     assert_eq!(f.to_flow(), Ok((H, dnat_flow())));
     assert_eq!(s.flows6().count(), 0);
+}
+
+/// Fuzz crash: flows without windows, then standalone windows of the same
+/// handles. They once shared the TCPWIN type, and came back as the flows'
+/// windows; standalone windows are TCPWIN_UPD records now.
+#[test]
+fn standalone_windows_after_their_flows_stay_standalone() {
+    let window = TcpWindow {
+        scale: [0, 1],
+        ..TcpWindow::default()
+    };
+    let records = [
+        Record::Flow {
+            handle: H,
+            flow: dnat_flow(),
+        },
+        Record::Flow {
+            handle: H,
+            flow: dnat_flow(),
+        },
+        Record::FlowWindow { handle: H, window },
+        Record::FlowWindow { handle: H, window },
+    ];
+    let mut out = Vec::new();
+    encode_payload(&records, &mut out);
+    let kinds: Vec<_> = Sections::new_checked(&out)
+        .unwrap()
+        .map(|s| (s.kind(), s.count()))
+        .collect();
+    assert_eq!(kinds, [(kind::FLOW4, 2), (kind::TCPWIN_UPD, 2)]);
+    assert_eq!(decode_payload(&out).as_deref(), Ok(&records[..]));
+    // A TCPWIN section not right after its flows (here an unknown optional
+    // section between) holds standalone windows.
+    let mut windowed = Vec::new();
+    let with = Flow {
+        window: Some(window),
+        ..dnat_flow()
+    };
+    encode_payload(
+        &[Record::Flow {
+            handle: H,
+            flow: with,
+        }],
+        &mut windowed,
+    );
+    let mut p = windowed[..36].to_vec();
+    p.extend_from_slice(&[0xcb, 0, 0x71, 0x05]);
+    p.extend_from_slice(&windowed[36..]);
+    assert_eq!(
+        decode_payload(&p),
+        Ok(vec![
+            Record::Flow {
+                handle: H,
+                flow: dnat_flow()
+            },
+            Record::FlowWindow { handle: H, window }
+        ])
+    );
 }

@@ -236,6 +236,14 @@ impl LinuxHost {
             .map_or(0, |c| c.dropped_lines() as u64);
         snap.counters.event_lines_dropped = self.subscribers.lines_dropped;
         snap.counters.subscribers_dropped = self.subscribers.dropped;
+        if let Some(r) = &mut snap.replication {
+            let c = &self.replication.counters;
+            r.datagrams_dropped = c.datagrams_dropped.load(Ordering::Relaxed);
+            r.foreign_source = c.foreign_source.load(Ordering::Relaxed);
+            r.truncated = c.truncated.load(Ordering::Relaxed);
+            r.send_failed = c.send_failed.load(Ordering::Relaxed);
+            r.table_events_lost = c.events_lost.load(Ordering::Relaxed);
+        }
         let sync = &self.sync_tcp.counters;
         snap.counters.sync_connections_refused = sync.refused.load(Ordering::Relaxed);
         snap.counters.sync_write_queue_full = sync.queue_full.load(Ordering::Relaxed);

@@ -436,13 +436,28 @@ impl Lab {
     /// each `(ns, port, ifname, mac, cidr)` a veth from port `port` on it
     /// to `ifname` in `ns`, with that MAC and address.
     #[allow(dead_code)] // e2e_replication.rs only
-    pub(crate) fn add_segment(&mut self, bridge: &str, links: &[(&str, &str, &str, [u8; 6], &str)]) {
+    pub(crate) fn add_segment(
+        &mut self,
+        bridge: &str,
+        links: &[(&str, &str, &str, [u8; 6], &str)],
+    ) {
         let sw = self.sw.clone();
         run(
             "ip",
             &[
-                "-n", &sw, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0",
-                "stp_state", "0", "forward_delay", "0",
+                "-n",
+                &sw,
+                "link",
+                "add",
+                bridge,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
             ],
         );
         run("ip", &["-n", &sw, "link", "set", bridge, "up"]);
@@ -456,7 +471,18 @@ impl Lab {
             );
             run("ip", &["-n", &sw, "link", "set", port, "master", bridge]);
             run("ip", &["-n", &sw, "link", "set", port, "up"]);
-            run("ip", &["-n", ns, "link", "set", ifname, "address", &mac_string(*mac)]);
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "link",
+                    "set",
+                    ifname,
+                    "address",
+                    &mac_string(*mac),
+                ],
+            );
             run("ip", &["-n", ns, "link", "set", ifname, "up"]);
             run("ip", &["-n", ns, "addr", "add", cidr, "dev", ifname]);
         }
@@ -467,7 +493,14 @@ impl Lab {
     pub(crate) fn set_port(&self, port: &str, up: bool) {
         run(
             "ip",
-            &["-n", &self.sw, "link", "set", port, if up { "up" } else { "down" }],
+            &[
+                "-n",
+                &self.sw,
+                "link",
+                "set",
+                port,
+                if up { "up" } else { "down" },
+            ],
         );
     }
 

@@ -91,10 +91,19 @@ impl NatPair {
             &[
                 (&a, "qa", "eth1", [2, 0, 0, 0, 1, 1], "198.51.100.1/24"),
                 (&b, "qb", "eth1", [2, 0, 0, 0, 1, 2], "198.51.100.2/24"),
-                (&server, "qs", "eth0", [2, 0, 0, 0, 1, 10], "198.51.100.10/24"),
+                (
+                    &server,
+                    "qs",
+                    "eth0",
+                    [2, 0, 0, 0, 1, 10],
+                    "198.51.100.10/24",
+                ),
             ],
         );
-        lab.exec(&server, &["ip", "route", "add", "default", "via", "198.51.100.254"]);
+        lab.exec(
+            &server,
+            &["ip", "route", "add", "default", "via", "198.51.100.254"],
+        );
         for ns in [&a, &b] {
             lab.exec(
                 ns,
@@ -115,7 +124,11 @@ impl NatPair {
             .arg(&key)
             .output()
             .expect("tandemd replication keygen");
-        assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let key = key.to_str().unwrap().to_owned();
         let confs = (0..2)
             .map(|k| lab.write(&format!("tandemd-{k}.toml"), &config(k, &key, replication)))
@@ -228,7 +241,8 @@ impl NatPair {
             TcpStream::connect_timeout(&to, Duration::from_secs(3))
         })
         .expect("the client connects through the VIP");
-        sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         let echoed = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(std::sync::Mutex::new(None::<String>));
         let stop = Arc::new(AtomicBool::new(false));
@@ -320,7 +334,10 @@ impl Stream {
     /// stream broke or stalled.
     pub(crate) fn advances(&self, n: u64, timeout: Duration) -> bool {
         let want = self.echoed() + n;
-        wait_for(timeout, || self.echoed() >= want || self.failure().is_some()).is_some()
+        wait_for(timeout, || {
+            self.echoed() >= want || self.failure().is_some()
+        })
+        .is_some()
             && self.failure().is_none()
             && self.echoed() >= want
     }

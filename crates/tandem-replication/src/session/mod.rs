@@ -7,6 +7,7 @@
 //! datagrams and events out ([`Replicator::poll_output`]), and the one
 //! deadline ([`Replicator::poll_timeout`]).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tandem_time::Instant;
@@ -14,7 +15,16 @@ use tandem_time::Instant;
 use crate::flow::{Flow, FlowKey};
 use crate::persist::{Persistence, PersistenceTable};
 use crate::seal::{KeyRing, OpenError};
+use crate::table::mirror::Mirror;
+use crate::table::{FlowHasher, Upserted};
 use crate::wire::DecodeError;
+
+mod recv;
+mod ring;
+mod send;
+mod window;
+
+pub use window::RECV_WINDOW;
 
 /// The replicator's settings.
 #[derive(Debug, Clone)]
@@ -38,7 +48,8 @@ pub struct Config {
     pub digest_interval: Duration,
     /// Bulk pacing, payload bytes per second.
     pub bulk_rate: u64,
-    /// Frames remembered for repair (their manifests).
+    /// Frames remembered for repair (their manifests); at least
+    /// 4 × [`ACK_EVERY`].
     pub ring_frames: usize,
     /// Added to a mirrored entry's lifetime before it expires.
     pub lifetime_grace: Duration,
@@ -141,6 +152,12 @@ pub enum Refusal {
     /// Malformed payload (after authentication).
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// A stream id this unit does not run (it runs stream 0).
+    #[error("stream {stream} is not run by this unit (it runs stream 0): the partner is configured with more streams")]
+    UnknownStream {
+        /// The stream id.
+        stream: u8,
+    },
 }
 
 /// Counters, all monotonic.
@@ -172,6 +189,22 @@ pub struct Counters {
     pub refused_malformed: u64,
     /// Flows refused because the table or mirror was full.
     pub table_full: u64,
+    /// Frames that left the repair ring unacknowledged (each escalates
+    /// to a full resync of our stream).
+    pub ring_overflows: u64,
+    /// Mirror entries removed by a bulk's mark-and-sweep.
+    pub swept: u64,
+    /// Mirror entries dropped at the end of their lifetime.
+    pub expired: u64,
+    /// ACK records sent.
+    pub acks_sent: u64,
+    /// NACK records sent (one per missing range).
+    pub nacks_sent: u64,
+    /// Bulk entries sent.
+    pub bulk_entries_sent: u64,
+    /// Frames of the partner received beyond the receive window (dropped;
+    /// the sender repairs them).
+    pub beyond_window: u64,
 }
 
 /// The replicator's state, for status and metrics.
@@ -193,6 +226,11 @@ pub struct Status {
     pub bulk_sending: bool,
     /// A bulk of the partner's stream is being received.
     pub bulk_receiving: bool,
+    /// The partner reports its mirror of our stream in sync (the IN_SYNC
+    /// flag of its frames).
+    pub partner_in_sync: bool,
+    /// The partner has bound our boot id (we may stream to it).
+    pub partner_bound: bool,
     /// Counters.
     pub counters: Counters,
 }
@@ -205,87 +243,261 @@ pub struct FlowTableFull {
     pub capacity: usize,
 }
 
+/// HELLO period.
+pub const HELLO_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a hole may stay open before it is NACKed (reordering).
+pub const REORDER_GRACE: Duration = Duration::from_millis(2);
+/// ACK at the latest after this many frames that need one.
+pub const ACK_EVERY: u32 = 32;
+/// A resync asked and not under way is asked again after this long.
+pub const RESYNC_RETRY: Duration = Duration::from_secs(1);
+
 /// One unit's replicator.
 #[derive(Debug)]
 pub struct Replicator {
-    _config: Config,
+    pub(crate) cfg: Config,
+    pub(crate) boot: u64,
+    pub(crate) now: Instant,
+    pub(crate) active: bool,
+    pub(crate) hasher: FlowHasher,
+    pub(crate) out: VecDeque<Output>,
+    pub(crate) counters: Counters,
+    pub(crate) tx: send::Tx,
+    pub(crate) rx: recv::Rx,
+    /// When the next HELLO goes.
+    pub(crate) hello_at: Instant,
+    /// pump() stopped at its frame budget: call again at once.
+    pub(crate) again: bool,
 }
+
+/// Most outputs queued (events beyond it are dropped; datagrams are
+/// bounded by the pump's frame budget).
+const MAX_OUTPUTS: usize = 1 << 16;
 
 impl Replicator {
     /// A replicator with a fresh random `boot` id (the driver's random
     /// source: nothing here reads one).
     pub fn new(config: Config, boot: u64, now: Instant) -> Replicator {
-        let _ = (boot, now);
-        Replicator { _config: config }
+        let hasher = FlowHasher::new(config.keys.digest_key());
+        let tx = send::Tx::new(&config, now);
+        let rx = recv::Rx::new(&config, boot, &hasher);
+        Replicator {
+            cfg: config,
+            boot,
+            now,
+            active: false,
+            hasher,
+            out: VecDeque::new(),
+            counters: Counters::default(),
+            tx,
+            rx,
+            hello_at: now,
+            again: false,
+        }
+    }
+
+    pub(crate) fn tick(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    pub(crate) fn event(&mut self, e: Event) {
+        if self.out.len() < MAX_OUTPUTS {
+            self.out.push_back(Output::Event(e));
+        }
+    }
+
+    /// This unit's boot id.
+    pub fn boot(&self) -> u64 {
+        self.boot
     }
 
     /// Becomes Active (streams its table) or Backup (mirrors the partner's).
     pub fn set_active(&mut self, now: Instant, active: bool) {
-        let _ = (now, active);
-        todo!("session: set_active")
+        self.tick(now);
+        if self.active != active {
+            self.active = active;
+            self.hello_at = self.now;
+            if active && self.tx.table.dirty_len() > 0 {
+                self.tx
+                    .flush_at
+                    .get_or_insert(self.now + self.cfg.flush_budget);
+            }
+        }
+        self.pump();
     }
 
     /// A flow of the local table was created or changed.
     pub fn upsert_flow(&mut self, now: Instant, flow: Flow) -> Result<(), FlowTableFull> {
-        let _ = (now, flow);
-        todo!("session: upsert_flow")
+        self.tick(now);
+        match self.tx.table.upsert(self.now, flow, &self.hasher) {
+            None => {
+                self.counters.table_full += 1;
+                Err(FlowTableFull {
+                    capacity: self.tx.table.capacity(),
+                })
+            }
+            Some(Upserted::Unchanged(_)) => Ok(()),
+            Some(_) => {
+                self.changed();
+                Ok(())
+            }
+        }
     }
 
     /// A flow of the local table ended; `false` if it was not there.
     pub fn remove_flow(&mut self, now: Instant, key: &FlowKey) -> bool {
-        let _ = (now, key);
-        todo!("session: remove_flow")
+        self.tick(now);
+        if self.tx.table.remove(key).is_none() {
+            return false;
+        }
+        self.changed();
+        true
+    }
+
+    fn changed(&mut self) {
+        let now = self.now;
+        let budget = self.cfg.flush_budget;
+        self.tx.flush_at.get_or_insert(now + budget);
+        if self.tx.table.dirty_len() * 24 >= self.max_payload() {
+            self.pump();
+        }
     }
 
     /// A datagram from the partner's address, with its TTL (hop limit).
     pub fn handle_datagram(&mut self, now: Instant, ttl: u8, datagram: &[u8]) {
-        let _ = (now, ttl, datagram);
-        todo!("session: handle_datagram")
+        self.tick(now);
+        self.receive(ttl, datagram);
+        self.pump();
     }
 
     /// Time passed (early or repeated calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!("session: handle_timeout")
+        self.tick(now);
+        self.timers();
+        self.pump();
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!("session: poll_timeout")
+        if self.again {
+            return Some(self.now);
+        }
+        [Some(self.hello_at), self.tx_deadline(), self.rx_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next output.
     pub fn poll_output(&mut self) -> Option<Output> {
-        todo!("session: poll_output")
+        self.out.pop_front()
     }
 
     /// Asks the partner for a full resync of its stream.
     pub fn request_resync(&mut self, now: Instant) {
-        let _ = now;
-        todo!("session: request_resync")
+        self.tick(now);
+        self.want(
+            crate::wire::ShardRange {
+                first: 0,
+                last: crate::table::SHARDS as u16 - 1,
+            },
+            crate::wire::ResyncReason::Operator,
+        );
+        self.pump();
     }
 
-    /// The local table's flows.
+    /// The local table's flows (each with its remaining lifetime as of the
+    /// last input).
     pub fn local_flows(&self) -> Vec<Flow> {
-        todo!("session: local_flows")
+        self.tx.table.flows(self.now)
     }
 
     /// The mirror's live flows, each with its remaining lifetime at `now`
     /// (what a takeover installs).
     pub fn mirror_flows(&self, now: Instant) -> Vec<Flow> {
-        let _ = now;
-        todo!("session: mirror_flows")
+        self.rx.mirror.flows(now.max(self.now))
     }
 
     /// The partner's live persistence entries.
     pub fn mirror_persistence(&self, now: Instant) -> Vec<Persistence> {
-        let _ = now;
-        todo!("session: mirror_persistence")
+        self.cfg
+            .persistence
+            .as_ref()
+            .map(|p| p.partner_entries(now.max(self.now)))
+            .unwrap_or_default()
     }
 
     /// Status and counters.
     pub fn status(&self) -> Status {
-        todo!("session: status")
+        Status {
+            active: self.active,
+            in_sync: self.rx.in_sync,
+            partner_up: self
+                .rx
+                .last_heard
+                .is_some_and(|t| self.now.saturating_since(t) <= self.cfg.heartbeat * 3),
+            local_flows: self.tx.table.len(),
+            mirror_flows: self.rx.mirror.len(),
+            pending: self.tx.table.dirty_len()
+                + self.tx.repairs.len()
+                + self.tx.persist_pending.len(),
+            bulk_sending: self.tx.bulk.is_some() || !self.tx.bulk_queue.is_empty(),
+            bulk_receiving: self.rx.bulk_receiving,
+            partner_in_sync: self.rx.partner_in_sync,
+            partner_bound: self.tx.partner_bound,
+            counters: self.counters,
+        }
+    }
+
+    /// The digest of shards `first..=last` of our stream as sent, and of
+    /// the mirror: equal when the partner's mirror of our stream and ours
+    /// of the partner's match (tests, figures).
+    pub fn digests(&self) -> (u64, u64) {
+        let last = crate::table::SHARDS as u16 - 1;
+        (
+            self.tx.digests.range(0, last),
+            self.rx
+                .mirror
+                .range_digest(crate::wire::ShardRange { first: 0, last }),
+        )
+    }
+
+    /// The mirror (tests, figures).
+    pub fn mirror(&self) -> &Mirror {
+        &self.rx.mirror
+    }
+
+    /// Debugging: the receive window of the partner's stream
+    /// (cumulative, highest) and our stream's floor and next sequence
+    /// number.
+    pub fn debug_sequences(&self) -> (u64, u64, u64, u64) {
+        let (c, h) = self.rx.bound.as_ref().map_or((0, 0), |b| b.window());
+        (c, h, self.tx.ring.floor(), self.tx.next_seq)
+    }
+
+    /// Fault injection for tests: changes a mirrored flow behind the
+    /// protocol's back, as a bug or a memory fault would (the digests
+    /// must find and repair it). `false` if the slot holds no flow.
+    pub fn debug_tamper_mirror(&mut self, slot: u32, f: impl FnOnce(&mut Flow)) -> bool {
+        let hasher = self.hasher.clone();
+        self.rx.mirror.tamper(slot, &hasher, f)
+    }
+
+    /// Fault injection for tests: puts a flow in the mirror that the
+    /// partner never sent (as if its delete had been lost and the slot
+    /// never reused). `false` if the slot holds a flow.
+    pub fn debug_plant_mirror(&mut self, slot: u32, gen: u8, flow: Flow) -> bool {
+        let hasher = self.hasher.clone();
+        self.rx
+            .mirror
+            .plant(self.now, crate::wire::Handle { slot, gen }, flow, &hasher)
+    }
+
+    pub(crate) fn max_payload(&self) -> usize {
+        self.cfg
+            .max_datagram
+            .saturating_sub(crate::wire::HEADER_LEN + crate::wire::TAG_LEN)
+            .clamp(64, usize::from(u16::MAX))
     }
 }
 
@@ -315,6 +527,7 @@ impl Refusal {
             Refusal::Replayed { .. } => "replayed",
             Refusal::UnboundBoot { .. } => "unbound_boot",
             Refusal::Decode(_) => "malformed",
+            Refusal::UnknownStream { .. } => "unknown_stream",
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::persist::{PersistKey, Persistence};
 /// A TCPWIN section right after a flow section of `n` records, whose
 /// first `n` records name those flows' handles in order, carries their
 /// windows: they come back as the flows' [`Flow::window`](crate::flow::Flow::window).
-/// Any other TCPWIN record is a [`Record::FlowWindow`].
+/// A TCPWIN_UPD record, and any other TCPWIN record (not written by this
+/// encoder), is a [`Record::FlowWindow`].
 pub fn decode_payload(payload: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let sections = Sections::new_checked(payload)?;
     let mut out = Vec::with_capacity(payload.len() / 24);
@@ -35,6 +36,10 @@ pub fn decode_payload(payload: &[u8]) -> Result<Vec<Record>, DecodeError> {
                 run = None;
                 continue;
             }
+            kind::TCPWIN_UPD => out.extend(s.window_updates().map(|w| Record::FlowWindow {
+                handle: w.handle(),
+                window: w.window(),
+            })),
             _ => others(&mut out, s)?,
         }
         run = match s.kind() {

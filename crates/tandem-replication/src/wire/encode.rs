@@ -5,8 +5,9 @@
 //! - a run of consecutive [`Record::Flow`]s that take the same flow form
 //!   and all have a window, or all have none, is one section (at most
 //!   65,535 records), always a new one;
-//! - a run with windows is followed by a TCPWIN section whose first
-//!   records are the run's windows, in the run's order;
+//! - a run with windows is followed by a TCPWIN section of the run's
+//!   windows, in the run's order (a [`Record::FlowWindow`] is a
+//!   TCPWIN_UPD record, never part of it);
 //! - any other record joins the last section if it has the same type (and
 //!   fewer than 65,535 records), else starts one.
 
@@ -86,7 +87,7 @@ fn kind_of(record: &Record) -> u8 {
         Record::Flow { flow, .. } => FlowForm::of(flow).kind(),
         Record::FlowUpdate { .. } => kind::FLOW_UPD,
         Record::FlowDelete { .. } => kind::FLOW_DEL,
-        Record::FlowWindow { .. } => kind::TCPWIN,
+        Record::FlowWindow { .. } => kind::TCPWIN_UPD,
         Record::Persist(p) => match p.key {
             PersistKey::Source {
                 addr: IpAddr::V4(_),
@@ -260,8 +261,8 @@ fn write_flow(w: &mut Writer<'_>, handle: Handle, flow: &Flow, form: &FlowForm) 
     }
 }
 
-fn write_window(w: &mut Writer<'_>, handle: Handle, win: &TcpWindow) {
-    let b = w.record(kind::TCPWIN);
+fn write_window(w: &mut Writer<'_>, k: u8, handle: Handle, win: &TcpWindow) {
+    let b = w.record(k);
     put32(b, 0, handle.to_wire());
     b[4..6].copy_from_slice(&win.scale);
     b[6..8].copy_from_slice(&win.flags);
@@ -294,7 +295,7 @@ fn hashed(key: &PersistKey) -> (u8, u64) {
 /// Writes one record that is not a flow.
 fn write_other(w: &mut Writer<'_>, record: &Record) {
     if let Record::FlowWindow { handle, window } = record {
-        return write_window(w, *handle, window);
+        return write_window(w, kind::TCPWIN_UPD, *handle, window);
     }
     let b = w.record(kind_of(record));
     match record {
@@ -455,7 +456,7 @@ pub fn encode_payload(records: &[Record], out: &mut Vec<u8>) {
                     },
                 } = r
                 {
-                    write_window(&mut w, *handle, win);
+                    write_window(&mut w, kind::TCPWIN, *handle, win);
                 }
             }
         }

@@ -15,6 +15,40 @@
 //! Section types below 0x80 are critical: a receiver that does not know
 //! one refuses the frame ([`DecodeError::UnknownCritical`]). Types 0x80 and
 //! up are optional: skipped by their length.
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use tandem_replication::flow::{proto, Flow, Tuple};
+//! use tandem_replication::seal::{KeyRing, Psk};
+//! use tandem_replication::wire::{decode_payload, FrameBuilder, Handle, Header, Record};
+//!
+//! let flow = Flow::untranslated(
+//!     proto::TCP,
+//!     Tuple {
+//!         src: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)),
+//!         dst: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
+//!         src_port: 40000,
+//!         dst_port: 443,
+//!     },
+//!     3,
+//!     432_000_000,
+//! );
+//! let mut frame = FrameBuilder::new(1400 - 48);
+//! frame.push(Record::Flow { handle: Handle { slot: 1, gen: 0 }, flow }).unwrap();
+//! assert_eq!(frame.payload_len(), 4 + 32);
+//!
+//! let keys = KeyRing::new(7, &Psk::from_bytes([1; 32]), None).unwrap();
+//! let header = Header {
+//!     minor: 0, flags: 0, payload_len: 0, cluster: 7, node: 1, stream: 0,
+//!     key_id: 0, boot: 0x5eed, seq: 1,
+//! };
+//! let datagram = keys.seal(header, &frame.encode());
+//! assert_eq!(datagram.len(), 32 + 36 + 16);
+//!
+//! let (header, payload) = keys.open(&datagram).unwrap();
+//! assert_eq!(header.seq, 1);
+//! assert_eq!(decode_payload(&payload).unwrap(), frame.records());
+//! ```
 
 use crate::flow::{Flow, TcpWindow};
 use crate::persist::{PersistKey, Persistence, TableId};
@@ -85,8 +119,12 @@ pub mod kind {
     pub const DIGEST: u8 = 0x46;
     /// HEARTBEAT (12 bytes).
     pub const HEARTBEAT: u8 = 0x47;
-    /// TCP window tracking of a flow (optional, 32 bytes).
+    /// The TCP windows of the flows of the flow section just before
+    /// (optional, 32 bytes).
     pub const TCPWIN: u8 = 0x80;
+    /// A flow's TCP window changed, the flow not in the payload
+    /// (optional, 32 bytes; the TCPWIN layout).
+    pub const TCPWIN_UPD: u8 = 0x81;
 
     /// The record length of a known type, `None` for a type this version
     /// does not know.
@@ -112,7 +150,7 @@ pub mod kind {
             BULK_END => 28,
             DIGEST => 10,
             HEARTBEAT => 12,
-            TCPWIN => 32,
+            TCPWIN | TCPWIN_UPD => 32,
             _ => return None,
         })
     }
@@ -336,7 +374,7 @@ pub enum Record {
         /// Its handle.
         handle: Handle,
     },
-    /// A flow's TCP window changed (TCPWIN, optional section).
+    /// A flow's TCP window changed (TCPWIN_UPD, optional section).
     FlowWindow {
         /// Its handle.
         handle: Handle,

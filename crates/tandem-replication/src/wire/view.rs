@@ -1,7 +1,8 @@
 //! Zero-copy views of a payload: [`Sections`] checks every section header
 //! once (types, record lengths, counts, bounds), then walks the sections
 //! without a further check; typed views ([`Flow4`], [`Flow6`], [`Flow4X`],
-//! [`Flow6X`], [`FlowUpdate`], [`FlowDelete`], [`TcpWin`]) read one
+//! [`Flow6X`], [`FlowUpdate`], [`FlowDelete`], [`TcpWin`] for TCPWIN and
+//! TCPWIN_UPD) read one
 //! record's fields in place. Field values are checked by their `to_*`
 //! conversions (a view's getters never fail and never panic).
 
@@ -218,6 +219,20 @@ typed!(
 );
 
 impl<'a> Section<'a> {
+    /// TCPWIN_UPD records (the TCPWIN layout).
+    ///
+    /// Empty unless the section has that type.
+    pub fn window_updates(&self) -> impl Iterator<Item = TcpWin<'a>> + 'a {
+        let records = if self.kind == kind::TCPWIN_UPD {
+            self.records
+        } else {
+            &[]
+        };
+        records
+            .chunks_exact(TcpWin::LEN)
+            .filter_map(|r| <&[u8; 32]>::try_from(r).ok().map(TcpWin))
+    }
+
     /// The section type ([`kind`]).
     pub fn kind(&self) -> u8 {
         self.kind
