@@ -670,3 +670,164 @@ fn a_bad_key_file_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not a replication key file"), "{err}");
 }
+
+// ---- A real link: two tandemd units (tests/vectors/README.md) -----------
+
+fn real(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(name)
+}
+
+fn all_records(frames: &[Value]) -> Vec<(&Value, &Value)> {
+    frames
+        .iter()
+        .flat_map(|f| {
+            f["records"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |r| (f, r))
+        })
+        .collect()
+}
+
+#[test]
+fn a_real_link_decodes_frame_by_frame() {
+    let pcap = real("tandem-replication.pcap");
+    let key = real("tandem-replication.key");
+    let frames = json_lines(&decode(
+        &pcap,
+        &["--replication-key", key.to_str().unwrap(), "--json"],
+    ));
+    assert!(frames.len() > 100, "{} frames", frames.len());
+    for f in &frames {
+        assert_eq!(f["proto"], "tandem-replication", "{f}");
+        assert_eq!(f["seal"], "opened", "{f}");
+        assert_eq!(f["problems"], Value::Array(vec![]), "{f}");
+        assert_eq!(
+            (f["cluster"].as_u64(), f["ttl"].as_u64()),
+            (Some(7), Some(255)),
+            "{f}"
+        );
+        let node = f["node"].as_u64().unwrap();
+        assert_eq!(f["src"], format!("198.51.100.{node}"), "{f}");
+        assert_eq!(f["src_port"], 6974);
+    }
+    // Each sender's sequence numbers go up by one from 1.
+    for node in [1, 2] {
+        let seqs: Vec<u64> = frames
+            .iter()
+            .filter(|f| f["node"] == node)
+            .map(|f| f["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "node {node}"
+        );
+    }
+    let records = all_records(&frames);
+    let roles: Vec<(u64, &str)> = records
+        .iter()
+        .filter(|(_, r)| r["section"] == "hello")
+        .map(|(f, r)| (f["node"].as_u64().unwrap(), r["role"].as_str().unwrap()))
+        .collect();
+    assert!(
+        roles.contains(&(1, "active")) && roles.contains(&(2, "backup")),
+        "{roles:?}"
+    );
+    assert!(!roles.contains(&(2, "active")), "{roles:?}");
+    // The flows node 1 streamed, by their original source.
+    let flow = |src: &str, section: &str| -> (u64, Value) {
+        let (_, r) = records
+            .iter()
+            .find(|(f, r)| {
+                f["node"] == 1 && r["section"] == section && r["flow"]["original"]["src"] == src
+            })
+            .unwrap_or_else(|| panic!("no {section} flow from {src}"));
+        (r["slot"].as_u64().unwrap(), r["flow"].clone())
+    };
+    let (_, dnat) = flow("192.0.2.254", "flow4");
+    assert_eq!(dnat["proto"], "tcp");
+    assert_eq!(dnat["original"]["dst"], "192.0.2.100");
+    assert_eq!(dnat["original"]["dst_port"], 80);
+    assert_eq!(dnat["reply"]["src"], "198.51.100.10");
+    assert_eq!(dnat["reply"]["src_port"], 8080);
+    assert_eq!(dnat["nat"], "dnat");
+    assert_eq!(dnat["state"], "established");
+    let life = dnat["lifetime_ms"].as_u64().unwrap();
+    assert!((431_990_000..=431_999_000).contains(&life), "{life}");
+    let (_, marked) = flow("192.0.2.254", "flow4x");
+    assert_eq!(marked["mark"], 7, "the update set mark 7");
+    let (udp_slot, udp) = flow("192.0.2.11", "flow4");
+    assert_eq!(
+        (udp["proto"].as_str(), udp["state"].as_str()),
+        (Some("udp"), None)
+    );
+    assert_eq!(udp["original"]["dst_port"], 53);
+    let (_, icmp) = flow("192.0.2.12", "flow4");
+    assert_eq!(icmp["original"]["icmp_type"], 8);
+    assert_eq!(icmp["original"]["icmp_id"], 4660);
+    assert_eq!(icmp["reply"]["icmp_type"], 0);
+    let (v6_slot, v6) = flow("fd00::10", "flow6");
+    assert_eq!(v6["original"]["dst_port"], 443);
+    assert_eq!(v6["nat"], Value::Null);
+    let (_, snat) = flow("192.0.2.14", "flow4");
+    assert_eq!(snat["nat"], "snat");
+    assert_eq!(snat["reply"]["dst"], "203.0.113.1");
+    assert_eq!(snat["reply"]["dst_port"], 61000);
+    assert_eq!(snat["state"], "syn_sent");
+    // The two deletes name the deleted flows' slots.
+    let deleted: Vec<u64> = records
+        .iter()
+        .filter(|(_, r)| r["section"] == "flow_del")
+        .map(|(_, r)| r["slot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(deleted, [udp_slot, v6_slot]);
+    // Node 2 acknowledged node 1's stream up to the last delete at least.
+    let acked = records
+        .iter()
+        .filter(|(f, r)| f["node"] == 2 && r["section"] == "ack")
+        .filter_map(|(_, r)| r["cumulative"].as_u64())
+        .max()
+        .unwrap();
+    let last_delete = records
+        .iter()
+        .filter(|(_, r)| r["section"] == "flow_del")
+        .filter_map(|(f, _)| f["seq"].as_u64())
+        .max()
+        .unwrap();
+    assert!(
+        acked >= last_delete,
+        "acked {acked}, last delete in {last_delete}"
+    );
+
+    // Text: the same, line by line.
+    let text = stdout(&decode(
+        &pcap,
+        &["--replication-key", key.to_str().unwrap()],
+    ));
+    assert!(text.lines().any(|l| l.contains(
+        "FLOW4 slot 0 gen 0 tcp 192.0.2.254:40000 -> 192.0.2.100:80 reply 198.51.100.10:8080 -> 192.0.2.254:40000 (dnat) state established"
+    )), "{text}");
+    assert!(!text.contains(" -- "));
+
+    // No key: every header, nothing opened; another key: refused.
+    let sealed = json_lines(&decode(&pcap, &["--json"]));
+    assert_eq!(sealed.len(), frames.len());
+    assert!(sealed
+        .iter()
+        .all(|f| f["seal"] == "sealed" && f["records"].is_null()));
+    assert_eq!(sealed[5]["seq"], frames[5]["seq"]);
+    let (other, _) = keygen("key-real-other");
+    let refused = json_lines(&decode(
+        &pcap,
+        &["--replication-key", other.to_str().unwrap(), "--json"],
+    ));
+    assert!(
+        refused.iter().all(|f| f["authenticated"] == false),
+        "{:?}",
+        refused[0]
+    );
+}
