@@ -33,6 +33,7 @@ use tandem_replication::wire::{
 use crate::capture::Frame;
 use crate::file::{read_limited, FileError};
 
+pub mod records;
 pub mod render;
 mod udp;
 
@@ -46,6 +47,12 @@ pub const REPLICATION_TTL: u8 = 255;
 const MAX_RINGS: usize = 64;
 /// Replay windows kept (one per cluster, node, stream and boot id).
 const MAX_WINDOWS: usize = 4096;
+/// Flows remembered by handle, to name the flow of an update or delete.
+const MAX_FLOWS: usize = 1 << 16;
+
+/// A flow's handle in its sender's stream: cluster, node, stream, boot id,
+/// handle (wire form).
+type FlowRef = (u16, u8, u8, u64, u32);
 
 /// What the replication decoder needs besides the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +172,10 @@ pub struct SectionRecords {
     /// Its records (none for an optional type this version does not
     /// know: skipped), or why they do not decode.
     pub records: Result<Vec<Record>, wire::DecodeError>,
+    /// Beside each record: the flow its handle names, for an update,
+    /// delete or window record whose flow an earlier frame of the same
+    /// (cluster, node, stream, boot id) carried in this capture.
+    pub known: Vec<Option<Flow>>,
 }
 
 /// One Tandem replication frame.
@@ -243,6 +254,7 @@ pub struct Decoder {
     key_ids: Vec<u8>,
     rings: HashMap<(u16, usize), KeyRing>,
     windows: HashMap<(u16, u8, u8, u64), ReplayWindow>,
+    flows: HashMap<FlowRef, Flow>,
 }
 
 /// A header's fields read without a check (for a malformed header).
@@ -281,6 +293,7 @@ fn sections(payload: &[u8]) -> Result<Vec<SectionRecords>, wire::DecodeError> {
             count: s.count(),
             record_len: s.record_len(),
             records: decode_payload(&one),
+            known: Vec::new(),
         });
     }
     Ok(out)
@@ -294,6 +307,7 @@ impl Decoder {
             opts,
             rings: HashMap::new(),
             windows: HashMap::new(),
+            flows: HashMap::new(),
         }
     }
 
@@ -367,7 +381,32 @@ impl Decoder {
             Ok(s) => f.sections = s,
             Err(e) => f.error = Some(e),
         }
+        for s in &mut f.sections {
+            if let Ok(records) = &s.records {
+                s.known = records.iter().map(|r| self.remember(&header, r)).collect();
+            }
+        }
         f
+    }
+
+    /// Keeps a flow record's flow by its handle; gives the flow an update,
+    /// delete or window record names (a delete forgets it).
+    fn remember(&mut self, h: &Header, r: &Record) -> Option<Flow> {
+        let at = |handle: &wire::Handle| (h.cluster, h.node, h.stream, h.boot, handle.to_wire());
+        match r {
+            Record::Flow { handle, flow } => {
+                if self.flows.len() >= MAX_FLOWS {
+                    self.flows.clear();
+                }
+                self.flows.insert(at(handle), *flow);
+                None
+            }
+            Record::FlowUpdate { handle, .. } | Record::FlowWindow { handle, .. } => {
+                self.flows.get(&at(handle)).copied()
+            }
+            Record::FlowDelete { handle } => self.flows.remove(&at(handle)),
+            _ => None,
+        }
     }
 
     /// Opens with each key whose id is the header's.
