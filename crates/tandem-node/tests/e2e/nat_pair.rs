@@ -176,7 +176,7 @@ impl NatPair {
     pub(crate) fn conntrack_lines(&self, k: usize) -> Vec<String> {
         let ns = self.lab.node(k).ns.clone();
         self.lab
-            .exec(&ns, &["conntrack", "-L", "-p", "tcp", "--orig-dst", VIP])
+            .in_ns(&ns, &["conntrack", "-L", "-p", "tcp", "--orig-dst", VIP])
             .lines()
             .filter(|l| l.contains("dport=80"))
             .map(str::to_owned)

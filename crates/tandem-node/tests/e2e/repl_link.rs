@@ -258,7 +258,7 @@ impl LinkPair {
         if !lines.iter().any(|l| l.starts_with("-U")) {
             let path = self.lab.write(name, &(lines.join("\n") + "\n"));
             self.lab
-                .exec(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
+                .in_ns(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
             return;
         }
         for line in lines {
