@@ -139,7 +139,7 @@ impl Node {
                 config.bulk_rate = settings.bulk_rate / 8;
                 config.max_flows = settings.max_flows;
                 config.persistence = self.replication.persistence.clone();
-                Engine::Tandem(Replicator::new(config, link.boot, now))
+                Engine::Tandem(Box::new(Replicator::new(config, link.boot, now)))
             }
             ReplicationFormat::ConntrackdFtfw | ReplicationFormat::ConntrackdNotrack => {
                 let mode = if settings.format == ReplicationFormat::ConntrackdFtfw {
