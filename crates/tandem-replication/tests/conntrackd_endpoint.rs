@@ -267,6 +267,7 @@ fn lossy_run(seed: u64, loss: u64, settle_s: u64) {
     }
     l.secs(settle_s);
     eprintln!("seed {seed:#x}, 1 in {loss} lost");
+    assert_eq!(l.a.status().local_flows, l.a.local_flows().len());
     same(l.b.mirror_flows(l.now), l.a.local_flows());
     let a = l.a.status().counters;
     let b = l.b.status().counters;
