@@ -18,7 +18,8 @@ mod lab;
 use std::time::{Duration, Instant};
 
 use tandem_node::sys::conntrack::{
-    parse_events, proto, status, tcp_flag, tcp_state, Entry, Event, Events, EventsError, TcpInfo,
+    parse_events, proto, status, tcp_flag, tcp_state, Entry, Event, Events, EventsError, SctpInfo,
+    TcpInfo,
 };
 
 use lab::{assert_listed, can_run, entry, listed, listed_by_port, tuple, Ns};
@@ -224,7 +225,20 @@ fn variety() -> Vec<Entry> {
         3,
     );
     zoned.zone = 7;
-    vec![tcp, udp6, icmp, dnat, snat, zoned]
+    let mut dnat6 = entry(proto::UDP, tuple("fd00::1", "fd00::10", 2006, 53), 0, 60, 0);
+    dnat6.reply = tuple("fd00:5::5", "fd00::1", 5353, 2006);
+    // SCTP_CONNTRACK_ESTABLISHED is 3.
+    let mut sctp = entry(
+        proto::SCTP,
+        tuple("192.0.2.1", "192.0.2.2", 2007, 3868),
+        3,
+        90,
+        0,
+    );
+    sctp.sctp = Some(SctpInfo {
+        vtag: [0x1111, 0x2222],
+    });
+    vec![tcp, udp6, icmp, dnat, snat, zoned, dnat6, sctp]
 }
 
 #[test]
@@ -268,6 +282,11 @@ fn created_entries_are_what_conntrack_lists() {
     }
     assert_eq!(tcp.status & status::ASSURED, status::ASSURED);
     assert_eq!(got(2005).zone, 7);
+    let dnat6 = got(2006);
+    assert_eq!(dnat6.reply, want[6].reply);
+    assert_eq!(dnat6.status & status::DST_NAT, status::DST_NAT);
+    let sctp = got(2007);
+    assert_eq!((sctp.state, sctp.sctp), (3, want[7].sctp), "{sctp:?}");
     // get finds an entry by its key, zone included.
     assert_eq!(ct.get(&want[5].key()).unwrap().map(|e| e.mark), Some(3));
     let mut unzoned = want[5].key();
@@ -300,7 +319,44 @@ fn an_existing_entry_is_updated_and_a_bad_one_fails_alone() {
         "-m",
         "1",
     ]);
+    // Assured: an update without ASSURED cannot clear it, and keeps it.
+    ns.ct(&[
+        "-I",
+        "-p",
+        "udp",
+        "-s",
+        "192.0.2.1",
+        "-d",
+        "192.0.2.2",
+        "--sport",
+        "3004",
+        "--dport",
+        "53",
+        "-t",
+        "100",
+        "-u",
+        "SEEN_REPLY,ASSURED",
+        "-m",
+        "1",
+    ]);
     let mut ct = ns.conntrack();
+    let assured = entry(
+        proto::UDP,
+        tuple("192.0.2.1", "192.0.2.2", 3004, 53),
+        0,
+        200,
+        5,
+    );
+    let applied = ct.create(&[assured]);
+    assert!(applied.failed.is_empty(), "{applied:?}");
+    assert_eq!(applied.updated, 1);
+    let got = ct.get(&assured.key()).unwrap().unwrap();
+    assert_eq!(
+        (got.mark, got.status & status::ASSURED),
+        (5, status::ASSURED)
+    );
+    assert!(ct.delete(&assured.key()).unwrap());
+
     let mut existing = entry(
         proto::TCP,
         tuple("192.0.2.1", "192.0.2.2", 3000, 80),
@@ -338,8 +394,21 @@ fn an_existing_entry_is_updated_and_a_bad_one_fails_alone() {
     assert_eq!(applied.failed[0].0, 1);
     assert_eq!(applied.failed[0].1.raw_os_error(), Some(libc::EINVAL));
 
+    // update creates what is not there.
+    let absent = entry(
+        proto::UDP,
+        tuple("192.0.2.1", "192.0.2.2", 3005, 53),
+        0,
+        60,
+        4,
+    );
+    let applied = ct.update(&[fresh, absent]);
+    assert!(applied.failed.is_empty(), "{applied:?}");
+    assert_eq!((applied.updated, applied.created), (1, 1));
+
     let list = listed(&ns);
-    assert_eq!(list.len(), 3, "{list:#?}");
+    assert_eq!(list.len(), 4, "{list:#?}");
+    assert_listed(listed_by_port(&list, 3005), &absent);
     assert_listed(listed_by_port(&list, 3000), &existing);
     assert_listed(listed_by_port(&list, 3001), &fresh);
     assert_listed(listed_by_port(&list, 3003), &fresh2);
@@ -362,6 +431,13 @@ fn delete_and_flush_remove_entries() {
     assert!(!list
         .iter()
         .any(|f| f.get("o.sport").is_some_and(|p| p == "2000")));
+    // Batched: the rest, one of them twice.
+    let mut keys: Vec<_> = want[1..5].iter().map(Entry::key).collect();
+    keys.push(want[1].key());
+    let d = ct.delete_all(&keys);
+    assert!(d.failed.is_empty(), "{d:?}");
+    assert_eq!((d.deleted, d.absent), (4, 1));
+    assert_eq!(listed(&ns).len(), want.len() - 6);
     ct.flush().unwrap();
     assert_eq!(listed(&ns).len(), 0);
     assert!(ct.dump().unwrap().is_empty());
@@ -537,14 +613,25 @@ fn twenty_thousand_entries_in_one_batch() {
     assert_eq!(dump.len(), n as usize);
     let count = ns.ct(&["-C"]);
     assert_eq!(count.trim(), n.to_string());
-    // Again: every one exists, so every one is updated.
+    // Updates: one round.
+    let t = Instant::now();
+    let applied = ct.update(&many);
+    let took = t.elapsed();
+    assert!(applied.failed.is_empty());
+    assert_eq!((applied.updated, applied.created), (n as usize, 0));
+    println!(
+        "updated {n} entries (update) in {:.3} s: {:.0} entries/s",
+        took.as_secs_f64(),
+        f64::from(n) / took.as_secs_f64()
+    );
+    // create again: every one exists, so every one is updated.
     let t = Instant::now();
     let applied = ct.create(&many);
     let took = t.elapsed();
     assert!(applied.failed.is_empty());
     assert_eq!(applied.updated, n as usize);
     println!(
-        "updated {n} entries in {:.3} s: {:.0} entries/s",
+        "updated {n} entries (create) in {:.3} s: {:.0} entries/s",
         took.as_secs_f64(),
         f64::from(n) / took.as_secs_f64()
     );

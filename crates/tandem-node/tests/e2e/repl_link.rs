@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lab::{wait_for, Lab, Pid, Tool};
+use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
 use super::sync_pair::in_netns;
 
 /// The relay's address.
@@ -115,13 +115,13 @@ impl LinkPair {
             ],
         );
         for ns in [&a, &b] {
-            lab.exec(
+            lab.in_ns(
                 ns,
                 &["sysctl", "-qw", "net.netfilter.nf_conntrack_events=1"],
             );
         }
         let key = lab.dir.join("replication.key");
-        let out = std::process::Command::new(super::lab::TANDEMD)
+        let out = std::process::Command::new(TANDEMD)
             .args(["replication", "keygen"])
             .arg(&key)
             .output()
@@ -241,7 +241,7 @@ impl LinkPair {
     /// `tandemd status --json` of unit `k`'s `replication`.
     pub(crate) fn replication(&self, k: usize) -> Option<serde_json::Value> {
         let sock = format!("{}/tandemd.sock", self.lab.state_dir(k).display());
-        let out = std::process::Command::new(super::lab::TANDEMD)
+        let out = std::process::Command::new(TANDEMD)
             .args(["status", "--json", "--control-socket", &sock])
             .output()
             .ok()?;
@@ -250,11 +250,28 @@ impl LinkPair {
     }
 
     /// Loads `lines` (`conntrack -R` lines) into unit `k`'s kernel table.
+    /// Updates (`-U`) run one command each: conntrack 1.4.7 fails restores
+    /// of several `-U` lines with "Protocol error" now and then (tried
+    /// up to three times).
     pub(crate) fn conntrack_restore(&self, k: usize, name: &str, lines: &[String]) {
-        let path = self.lab.write(name, &(lines.join("\n") + "\n"));
         let ns = self.lab.node(k).ns.clone();
-        self.lab
-            .exec(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
+        if !lines.iter().any(|l| l.starts_with("-U")) {
+            let path = self.lab.write(name, &(lines.join("\n") + "\n"));
+            self.lab
+                .in_ns(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
+            return;
+        }
+        for line in lines {
+            let mut args = vec!["netns", "exec", &ns, "conntrack"];
+            args.extend(line.split_whitespace());
+            let ok = (0..3).any(|_| {
+                std::process::Command::new("ip")
+                    .args(&args)
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+            assert!(ok, "conntrack {line} failed three times");
+        }
     }
 
     /// The test flows (203.0.113.0/24) of unit `k`'s kernel table, each

@@ -137,6 +137,10 @@ pub(super) enum Purpose {
     Create,
     /// A change to an existing entry: no NAT (the kernel refuses it).
     Update,
+    /// An update without `CTA_STATUS`, for an entry whose status the
+    /// kernel will not take (it would clear `IPS_SEEN_REPLY`,
+    /// `IPS_ASSURED` or `IPS_EXPECTED`).
+    UpdateKeepStatus,
 }
 
 /// The attributes of an `IPCTNL_MSG_CT_NEW` for `e` (see the module docs
@@ -173,9 +177,11 @@ pub(super) fn new_attrs(e: &Entry, purpose: Purpose) -> Vec<ConntrackAttribute> 
             e.proto, &e.reply,
         ))),
     }
-    attrs.push(ConntrackAttribute::CtaStatus(Status::from_bits_retain(
-        (e.status & super::status::SETTABLE) | super::status::CONFIRMED,
-    )));
+    if purpose != Purpose::UpdateKeepStatus {
+        attrs.push(ConntrackAttribute::CtaStatus(Status::from_bits_retain(
+            (e.status & super::status::SETTABLE) | super::status::CONFIRMED,
+        )));
+    }
     attrs.push(ConntrackAttribute::CtaTimeout(e.timeout_s));
     attrs.push(ConntrackAttribute::CtaMark(e.mark));
     if e.zone != 0 {

@@ -18,7 +18,8 @@ const EVENT_READS: usize = 1024;
 #[non_exhaustive]
 pub enum EventsError {
     /// The socket's buffer overflowed and the kernel dropped events
-    /// (`ENOBUFS`): resynchronise with [`super::Conntrack::dump`].
+    /// (`ENOBUFS`), or a datagram too long for the buffer was dropped:
+    /// resynchronise with [`super::Conntrack::dump`].
     #[error("conntrack events were lost (the event socket's buffer overflowed)")]
     Lost,
     /// Reading the socket failed.
@@ -82,7 +83,11 @@ impl Events {
             let flags = if n == 0 { 0 } else { libc::MSG_DONTWAIT };
             match recv_datagram(&self.sock, &mut self.buf, flags) {
                 Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Err(EventsError::Lost),
+                // An overflow, or a datagram too long for the buffer
+                // (dropped by the receive).
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::EMSGSIZE)) => {
+                    return Err(EventsError::Lost)
+                }
                 Err(e) if crate::sys::is_timeout(&e) => break,
                 Err(e) => return Err(EventsError::Io(e)),
             }
