@@ -109,12 +109,12 @@ impl ProxyPair {
                 ),
             ],
         );
-        lab.exec(
+        lab.in_ns(
             &servers,
             &["ip", "addr", "add", "198.51.100.11/24", "dev", "eth0"],
         );
         for addr in CLIENTS {
-            lab.exec(
+            lab.in_ns(
                 &client,
                 &["ip", "addr", "add", &format!("{addr}/24"), "dev", "eth0"],
             );
