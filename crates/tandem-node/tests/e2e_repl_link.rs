@@ -156,7 +156,7 @@ fn forged_replayed_and_wrong_key_frames_change_nothing() {
         .expect("a frame of a");
     // Random bytes, and a valid header before garbage.
     for i in 0..50u8 {
-        relay.inject(&vec![i; 100], 255);
+        relay.inject(&[i; 100], 255);
     }
     let mut garbage = last.clone();
     for b in garbage.iter_mut().skip(32) {
@@ -184,10 +184,13 @@ fn forged_replayed_and_wrong_key_frames_change_nothing() {
     }
     // A good frame, but not from the link (TTL 64).
     relay.inject(&last, 64);
+    // Every one of them: random 50, garbage 1, altered 20, again 20,
+    // other key 10, TTL 1.
+    const REFUSED: u64 = 50 + 1 + 20 + 20 + 10 + 1;
     let refused = lab::wait_for(Duration::from_secs(5), || {
         p.replication(1)
             .and_then(|r| r["refused"].as_u64())
-            .is_some_and(|n| n >= refused_before + 50 + 1 + 20 + 20 + 10 + 1)
+            .is_some_and(|n| n >= refused_before + REFUSED)
     });
     assert!(
         refused.is_some(),

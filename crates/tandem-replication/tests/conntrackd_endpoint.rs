@@ -267,6 +267,7 @@ fn lossy_run(seed: u64, loss: u64, settle_s: u64) {
     }
     l.secs(settle_s);
     eprintln!("seed {seed:#x}, 1 in {loss} lost");
+    assert_eq!(l.a.status().local_flows, l.a.local_flows().len());
     same(l.b.mirror_flows(l.now), l.a.local_flows());
     let a = l.a.status().counters;
     let b = l.b.status().counters;
@@ -502,4 +503,65 @@ fn answers_hello_and_a_real_resync_request() {
     assert!(got_back);
     assert_eq!(bulk, 1, "the one local flow, once, for the one RESYNC");
     assert!(ours.status().peer_up);
+}
+
+#[test]
+fn a_backup_keeps_its_table_to_itself_but_answers_resync() {
+    let mut l = Link::new(Mode::Ftfw, |_| {});
+    for i in 0..5 {
+        l.a.upsert_flow(l.now, flow(i)).unwrap();
+    }
+    assert!(l.a.remove_flow(l.now, &flow(4).key()));
+    assert!(!l.a.remove_flow(l.now, &flow(4).key()), "already gone");
+    l.secs(2);
+    assert!(l.b.mirror_flows(l.now).is_empty(), "Backup streams nothing");
+    assert_eq!(l.a.status().local_flows, 4);
+    l.b.request_resync(l.now);
+    l.secs(2);
+    same(l.b.mirror_flows(l.now), l.a.local_flows());
+    assert_eq!(l.b.status().counters.resyncs_requested, 1);
+    assert_eq!(l.a.status().counters.resyncs_answered, 1);
+}
+
+#[test]
+fn full_table_refuses_and_counts() {
+    let now = Instant::from_millis(1);
+    let mut c = Config::new(Mode::Ftfw, 1);
+    c.max_flows = 2;
+    let mut ep = Endpoint::new(c, now);
+    ep.upsert_flow(now, flow(1)).unwrap();
+    ep.upsert_flow(now, flow(2)).unwrap();
+    ep.upsert_flow(now, flow(2)).unwrap(); // an update takes no room
+    let err = ep.upsert_flow(now, flow(3)).unwrap_err();
+    assert_eq!(err.capacity, 2);
+    assert_eq!(ep.status().counters.table_full, 1);
+}
+
+#[test]
+fn malformed_datagrams_and_expectations_are_counted_not_applied() {
+    let now = Instant::from_millis(1);
+    let mut ep = Endpoint::new(Config::new(Mode::Ftfw, 1), now);
+    // Garbage, a wrong version, a truncated message.
+    ep.handle_datagram(now, &[0xff; 3]);
+    ep.handle_datagram(now, &[0x20, 0, 0, 8, 0, 0, 0, 1]);
+    ep.handle_datagram(now, &[0x10, 0, 0, 40, 0, 0, 0, 1, 0, 0]);
+    // An expectation (EXP_NEW with one attribute) and a CT_NEW without a
+    // tuple, both well framed.
+    let exp = [0x13, 0, 0, 16, 0, 0, 0, 2, 0, 5, 0, 2, 6, 0, 0, 0];
+    ep.handle_datagram(now, &exp);
+    let no_tuple = [0x10, 0, 0, 16, 0, 0, 0, 3, 0, 5, 0, 2, 6, 0, 0, 0];
+    ep.handle_datagram(now, &no_tuple);
+    // A data message with ACK set is no data message.
+    ep.handle_datagram(now, &[0x10, flags::ACK, 0, 8, 0, 0, 0, 4]);
+    let c = ep.status().counters;
+    assert_eq!(
+        (c.malformed, c.bad_version, c.expectations_skipped),
+        (2, 1, 1)
+    );
+    assert_eq!((c.entries_refused, c.bad_header), (1, 1));
+    assert!(ep.mirror_flows(now).is_empty());
+    let refused = std::iter::from_fn(|| ep.poll_output())
+        .filter(|o| matches!(o, Output::Event(Event::Refused(_))))
+        .count();
+    assert_eq!(refused, 3);
 }

@@ -5,10 +5,10 @@
 //!
 //! - The link opens when a configuration with `[replication]` is applied
 //!   ([`Output::ReplicationOpen`]); the host answers with the key files'
-//!   texts and a boot id ([`Input::ReplicationOpened`]). Changed settings
+//!   texts and a boot id ([`Input::ReplicationOpened`](super::Input::ReplicationOpened)). Changed settings
 //!   reopen it; a configuration without `[replication]` stops it.
-//! - The table: the host reads it whole ([`Input::ConntrackTable`]) and
-//!   follows its events ([`Input::ConntrackEvents`]); each entry becomes a
+//! - The table: the host reads it whole ([`Input::ConntrackTable`](super::Input::ConntrackTable)) and
+//!   follows its events ([`Input::ConntrackEvents`](super::Input::ConntrackEvents)); each entry becomes a
 //!   flow of the local table ([`flow_of`]) unless it is ignored (loopback,
 //!   the `ignore` prefixes, the replication and sync ports' own traffic,
 //!   protocols other than TCP, UDP, SCTP, ICMP and ICMPv6).
@@ -141,7 +141,7 @@ impl Node {
                 config.bulk_rate = settings.bulk_rate / 8;
                 config.max_flows = settings.max_flows;
                 config.persistence = self.replication.persistence.clone();
-                Engine::Tandem(Replicator::new(config, link.boot, now))
+                Engine::Tandem(Box::new(Replicator::new(config, link.boot, now)))
             }
             ReplicationFormat::ConntrackdFtfw | ReplicationFormat::ConntrackdNotrack => {
                 let mode = if settings.format == ReplicationFormat::ConntrackdFtfw {

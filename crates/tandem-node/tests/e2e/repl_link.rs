@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lab::{wait_for, Lab, Pid, Tool};
+use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
 use super::sync_pair::in_netns;
 
 /// The relay's address.
@@ -115,13 +115,13 @@ impl LinkPair {
             ],
         );
         for ns in [&a, &b] {
-            lab.exec(
+            lab.in_ns(
                 ns,
                 &["sysctl", "-qw", "net.netfilter.nf_conntrack_events=1"],
             );
         }
         let key = lab.dir.join("replication.key");
-        let out = std::process::Command::new(super::lab::TANDEMD)
+        let out = std::process::Command::new(TANDEMD)
             .args(["replication", "keygen"])
             .arg(&key)
             .output()
@@ -241,7 +241,7 @@ impl LinkPair {
     /// `tandemd status --json` of unit `k`'s `replication`.
     pub(crate) fn replication(&self, k: usize) -> Option<serde_json::Value> {
         let sock = format!("{}/tandemd.sock", self.lab.state_dir(k).display());
-        let out = std::process::Command::new(super::lab::TANDEMD)
+        let out = std::process::Command::new(TANDEMD)
             .args(["status", "--json", "--control-socket", &sock])
             .output()
             .ok()?;
@@ -258,7 +258,7 @@ impl LinkPair {
         if !lines.iter().any(|l| l.starts_with("-U")) {
             let path = self.lab.write(name, &(lines.join("\n") + "\n"));
             self.lab
-                .exec(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
+                .in_ns(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
             return;
         }
         for line in lines {

@@ -113,6 +113,9 @@ pub struct Endpoint {
     ack_at: Option<Instant>,
     bulk: Option<Bulk>,
     bulk_after_overflow: bool,
+    /// Local entries in state Dead (removed, their CT_DEL not yet
+    /// acknowledged).
+    dead: usize,
     out: VecDeque<Output>,
     counters: Counters,
 }
@@ -139,6 +142,7 @@ impl Endpoint {
             ack_at: None,
             bulk: None,
             bulk_after_overflow: false,
+            dead: 0,
             out: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -168,6 +172,9 @@ impl Endpoint {
             Some(l) => {
                 if l.flow == flow && l.state != ObjState::Dead {
                     return Ok(());
+                }
+                if l.state == ObjState::Dead {
+                    self.dead = self.dead.saturating_sub(1);
                 }
                 l.state = match l.state {
                     ObjState::Dead => ObjState::New,
@@ -217,6 +224,7 @@ impl Endpoint {
             self.local.remove(key);
         } else {
             l.state = ObjState::Dead;
+            self.dead += 1;
             self.enqueue(*key, false);
         }
         self.xmit();
@@ -394,13 +402,23 @@ impl Endpoint {
         }));
     }
 
+    /// Queues a control message, unless the transmit queue already holds
+    /// more than the table and `max_outputs` (a driver that stopped
+    /// draining): then it is dropped and counted.
+    fn push_ctl(&mut self, r: Repr) {
+        if self.tx.len() >= self.local.len() + self.cfg.max_outputs {
+            self.counters.control_dropped += 1;
+            return;
+        }
+        self.tx.push_back(Tx::Ctl(r));
+    }
+
     fn reply(&mut self, r: Reply) {
         let (f, from, to) = match r {
             Reply::Ack(a, b) => (flags::ACK, a, b),
             Reply::Nack(a, b) => (flags::NACK, a, b),
         };
-        self.tx
-            .push_back(Tx::Ctl(Repr::control(f, 0, Some((from, to)))));
+        self.push_ctl(Repr::control(f, 0, Some((from, to))));
     }
 
     /// What a message asks for (digest_msg), after tracking.
@@ -472,6 +490,7 @@ impl Endpoint {
                     l.rs_seq = None;
                     if l.state == ObjState::Dead && !l.in_tx && !l.sent_in_hello {
                         self.local.remove(&key);
+                        self.dead = self.dead.saturating_sub(1);
                     }
                 }
             }
@@ -488,7 +507,7 @@ impl Endpoint {
             }
             Item::Ctl(r) => {
                 self.counters.retransmitted += 1;
-                self.tx.push_back(Tx::Ctl(r));
+                self.push_ctl(r);
             }
         }
     }
@@ -509,8 +528,7 @@ impl Endpoint {
                 Some(r) if self.cfg.mode == Mode::Ftfw => self.reply(r),
                 _ => {
                     if now >= self.alive_at {
-                        self.tx
-                            .push_back(Tx::Ctl(Repr::control(flags::ALIVE, 0, None)));
+                        self.push_ctl(Repr::control(flags::ALIVE, 0, None));
                     }
                 }
             }
@@ -672,6 +690,7 @@ impl Endpoint {
                     .is_some_and(|l| l.state == ObjState::Dead && !l.in_tx)
                 {
                     self.local.remove(&key);
+                    self.dead = self.dead.saturating_sub(1);
                 }
             }
             return;
@@ -749,11 +768,7 @@ impl Endpoint {
                 .heard
                 .is_some_and(|h| self.now.saturating_since(h) < self.cfg.peer_timeout),
             hello_done: self.hello == Hello::Done,
-            local_flows: self
-                .local
-                .values()
-                .filter(|l| l.state != ObjState::Dead)
-                .count(),
+            local_flows: self.local.len().saturating_sub(self.dead),
             mirror_flows: self.mirror.len(),
             pending: self.tx.len(),
             resend_queue: self.rs.len(),

@@ -41,8 +41,12 @@ pub enum EntryError {
     },
 }
 
+/// DCCP's protocol number.
+const DCCP: u8 = 33;
+
+/// The protocols whose entries carry `NTA_PORT` (UDP-Lite: 136).
 fn has_ports(p: u8) -> bool {
-    matches!(p, proto::TCP | proto::UDP | proto::SCTP | 33 | 136)
+    matches!(p, proto::TCP | proto::UDP | proto::SCTP | DCCP | 136)
 }
 
 fn is_icmp(p: u8) -> bool {
@@ -56,7 +60,7 @@ pub fn to_flow(attrs: &[Attr], default_lifetime_ms: u32) -> Result<Flow, EntryEr
     let mut l4 = None;
     let (mut sport, mut dport) = (0u16, 0u16);
     let (mut icmp_type, mut icmp_code, mut icmp_id) = (0u8, 0u8, 0u16);
-    let mut state = 0u8;
+    let (mut tcp_state, mut sctp_state, mut dccp_state) = (None, None, None);
     let mut status = 0u32;
     let mut timeout = None;
     let (mut mark, mut zone) = (0u32, 0u16);
@@ -66,7 +70,9 @@ pub fn to_flow(attrs: &[Attr], default_lifetime_ms: u32) -> Result<Flow, EntryEr
             Attr::Ipv6 { src, dst } => addrs = Some((src.into(), dst.into())),
             Attr::L4Proto(p) => l4 = Some(p),
             Attr::Port { src, dst } => (sport, dport) = (src, dst),
-            Attr::TcpState(s) | Attr::SctpState(s) | Attr::DccpState(s) => state = s,
+            Attr::TcpState(s) => tcp_state = Some(s),
+            Attr::SctpState(s) => sctp_state = Some(s),
+            Attr::DccpState(s) => dccp_state = Some(s),
             Attr::Status(s) => status = s,
             Attr::Timeout(t) => timeout = Some(t),
             Attr::Mark(m) => mark = m,
@@ -79,6 +85,18 @@ pub fn to_flow(attrs: &[Attr], default_lifetime_ms: u32) -> Result<Flow, EntryEr
     }
     let (src, dst) = addrs.ok_or(EntryError::Missing { attr: nta::IPV4 })?;
     let proto = l4.ok_or(EntryError::Missing { attr: nta::L4PROTO })?;
+    // Only the protocol's own state and ports count (conntrackd sends no
+    // others).
+    let state = match proto {
+        proto::TCP => tcp_state,
+        proto::SCTP => sctp_state,
+        DCCP => dccp_state,
+        _ => None,
+    }
+    .unwrap_or(0);
+    if !has_ports(proto) {
+        (sport, dport) = (0, 0);
+    }
     let original = if is_icmp(proto) {
         Tuple {
             src,
@@ -162,7 +180,7 @@ pub fn from_flow(flow: &Flow, with_timeout: bool) -> Vec<Attr> {
             v.push(Attr::SctpVtagOrig(0));
             v.push(Attr::SctpVtagRepl(0));
         }
-        33 => {
+        DCCP => {
             v.push(port);
             v.push(Attr::DccpState(flow.state));
             v.push(Attr::DccpRole(0));

@@ -97,6 +97,8 @@ pub struct Counters {
     pub mirror_full: u64,
     /// Local flows refused because the table was full.
     pub table_full: u64,
+    /// Control messages not queued: the driver stopped draining outputs.
+    pub control_dropped: u64,
 }
 
 /// The endpoint's state, for status and metrics.

@@ -21,7 +21,7 @@ pub(super) enum Said {
 /// The engine of a running link.
 #[derive(Debug)]
 pub(crate) enum Engine {
-    Tandem(Replicator),
+    Tandem(Box<Replicator>),
     Conntrackd(Box<Endpoint>),
 }
 
