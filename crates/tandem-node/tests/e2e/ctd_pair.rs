@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::lab::{wait_for, Lab, Pid, Tool};
+use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
 
 /// conntrackd's sync port (both ends).
 pub(crate) const PORT: u16 = 3780;
@@ -106,7 +106,7 @@ impl CtdPair {
             ],
         );
         for ns in [&a, &b] {
-            lab.exec(
+            lab.in_ns(
                 ns,
                 &["sysctl", "-qw", "net.netfilter.nf_conntrack_events=1"],
             );
@@ -165,7 +165,7 @@ impl CtdPair {
     /// `tandemd status --json`'s `replication` on b.
     pub(crate) fn replication(&self) -> Option<serde_json::Value> {
         let sock = format!("{}/tandemd.sock", self.lab.state_dir(1).display());
-        let out = Command::new(super::lab::TANDEMD)
+        let out = Command::new(TANDEMD)
             .args(["status", "--json", "--control-socket", &sock])
             .output()
             .ok()?;
@@ -178,14 +178,14 @@ impl CtdPair {
         let ns = self.lab.node(k).ns.clone();
         let path = self.lab.write(name, &(lines.join("\n") + "\n"));
         self.lab
-            .exec(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
+            .in_ns(&ns, &["conntrack", "-R", path.to_str().unwrap()]);
     }
 
     /// `conntrack ARGS` (words) on unit `k`; its stdout.
     pub(crate) fn conntrack(&self, k: usize, args: &str) -> String {
         let mut v = vec!["conntrack"];
         v.extend(args.split_whitespace());
-        self.lab.exec(&self.lab.node(k).ns, &v)
+        self.lab.in_ns(&self.lab.node(k).ns, &v)
     }
 
     /// The test flows (an address in 203.0.113.0/24) of unit `k`'s kernel
