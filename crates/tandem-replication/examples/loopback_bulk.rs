@@ -32,6 +32,7 @@ fn run(
     clock: Wall,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    mirrored: Arc<AtomicU64>,
 ) {
     let now = || Instant::from_duration(clock.elapsed());
     let mut buf = vec![0u8; 65536];
@@ -57,6 +58,14 @@ fn run(
             sock.set_nonblocking(false).unwrap();
         }
         r.handle_timeout(now());
+        // What the main thread watches, without taking the lock.
+        let st = r.status();
+        let v = if st.in_sync {
+            st.mirror_flows as u64 | 1 << 63
+        } else {
+            st.mirror_flows as u64
+        };
+        mirrored.store(v, Ordering::Relaxed);
         while let Some(o) = r.poll_output() {
             if let Output::Send(d) = o {
                 sent.fetch_add(d.len() as u64, Ordering::Relaxed);
@@ -104,40 +113,47 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let sent_a = Arc::new(AtomicU64::new(0));
     let sent_b = Arc::new(AtomicU64::new(0));
+    let a_view = Arc::new(AtomicU64::new(0));
+    let b_view = Arc::new(AtomicU64::new(0));
     let ta = {
-        let (r, s, st, n) = (
+        let (r, s, st, n, v) = (
             a.clone(),
             sa.try_clone().unwrap(),
             stop.clone(),
             sent_a.clone(),
+            a_view.clone(),
         );
-        std::thread::spawn(move || run(r, s, ab, clock, st, n))
+        std::thread::spawn(move || run(r, s, ab, clock, st, n, v))
     };
     let started = Wall::now();
     let b = Arc::new(Mutex::new(Replicator::new(cb, 0x0b0b_0b0b, now())));
     let tb = {
-        let (r, s, st, n) = (
+        let (r, s, st, n, v) = (
             b.clone(),
             sb.try_clone().unwrap(),
             stop.clone(),
             sent_b.clone(),
+            b_view.clone(),
         );
-        std::thread::spawn(move || run(r, s, aa, clock, st, n))
+        std::thread::spawn(move || run(r, s, aa, clock, st, n, v))
     };
-    let deadline = Duration::from_secs(120);
+    let in_sync_with = |n: u64| b_view.load(Ordering::Relaxed) == n | 1 << 63;
+    let deadline = Duration::from_secs(30);
     let mut in_sync = None;
     while started.elapsed() < deadline {
         std::thread::sleep(Duration::from_millis(2));
-        let s = b.lock().unwrap().status();
-        if s.in_sync && s.mirror_flows == flows as usize {
+        if in_sync_with(u64::from(flows)) {
             in_sync = Some(started.elapsed());
             break;
         }
     }
     let Some(took) = in_sync else {
+        stop.store(true, Ordering::Relaxed);
+        let _ = tb.join();
+        let _ = ta.join();
         let s = b.lock().unwrap().status();
         eprintln!("b never in sync in {deadline:?}: {s:?}");
-        stop.store(true, Ordering::Relaxed);
+        eprintln!("a: {:?}", a.lock().unwrap().status());
         std::process::exit(1);
     };
     let st = a.lock().unwrap().status();
@@ -173,7 +189,7 @@ fn main() {
         let t0 = Wall::now();
         a.lock().unwrap().upsert_flow(now(), f).unwrap();
         loop {
-            if b.lock().unwrap().status().mirror_flows == (flows + i + 1) as usize {
+            if b_view.load(Ordering::Relaxed) & !(1 << 63) == u64::from(flows + i + 1) {
                 break;
             }
             if t0.elapsed() > Duration::from_secs(2) {

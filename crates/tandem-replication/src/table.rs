@@ -331,6 +331,22 @@ impl SenderTable {
         }
     }
 
+    /// A bulk of the whole table starts: it sends every live flow's
+    /// current state, so the live flows queued for the flush need not go
+    /// too (a table filled before the partner came would otherwise go
+    /// twice, and first as a burst of live frames). Flows that ended stay
+    /// queued: their deletes free the slots.
+    pub fn bulk_supersedes_dirty(&mut self) {
+        let slots = &mut self.slots;
+        self.dirty.retain(|&s| match slots.get_mut(s as usize) {
+            Some(slot) if slot.flow.is_some() => {
+                slot.dirty = false;
+                false
+            }
+            _ => true,
+        });
+    }
+
     /// Queues `slot` for the flush (once).
     pub fn mark_dirty(&mut self, slot: u32) {
         if let Some(s) = self.slots.get_mut(slot as usize) {

@@ -115,12 +115,14 @@ fn silent_corruption_is_repaired_by_digests() {
     );
 }
 
-/// The link is cut while the Active keeps changing its table: the frames
-/// leave its small repair ring unacknowledged. That is not silence: the
-/// Active counts the overflow and resyncs the stream, and the mirror
-/// converges once the link is back.
+/// The link is cut while the Active keeps changing its table. The
+/// Active sends no more than the receiver's credit allows: the changes
+/// wait in its table, coalesced, and nothing is sent beyond what it can
+/// repair. As the cut goes on, its heartbeats fill the small repair ring:
+/// that is not silence either: the Active counts the overflow and resyncs
+/// the stream, and the mirror converges once the link is back.
 #[test]
-fn full_repair_ring_escalates_to_a_resync() {
+fn cut_link_holds_changes_back_then_a_full_ring_escalates_to_a_resync() {
     let mut cfg = sim::config(1);
     cfg.ring_frames = 16;
     let mut s = Sim::new(7, cfg, sim::config(2));
@@ -130,6 +132,7 @@ fn full_repair_ring_escalates_to_a_resync() {
     }
     assert!(s.run_until(Duration::from_secs(5), |s| s.converged()));
     let bulks = s.a.status().counters.bulks_sent;
+    let sent = s.a.status().counters.frames_sent;
     s.link.up = false;
     for i in 0..3000 {
         s.a.upsert_flow(s.now, sim::flow(100 + i)).unwrap();
@@ -139,6 +142,15 @@ fn full_repair_ring_escalates_to_a_resync() {
         s.run_for(Duration::from_micros(100));
     }
     s.run_for(Duration::from_millis(50));
+    let st = s.a.status();
+    // 3,000 changes are more frames' worth than the credit lets go (the
+    // ring's size, at least 128 frames, three quarters of it in flight).
+    assert!(st.pending > 500, "{st:?}");
+    let during = st.counters.frames_sent - sent;
+    assert!(during <= 96, "sent {during} frames during the cut: {st:?}");
+    assert_eq!(st.counters.ring_overflows, 0, "{st:?}");
+    // Seconds of heartbeats with no ACK overflow the 16-frame ring.
+    s.run_for(Duration::from_secs(3));
     let c = s.a.status().counters;
     assert!(c.ring_overflows > 0, "{c:?}");
     s.link.up = true;

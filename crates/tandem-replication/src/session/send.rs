@@ -164,8 +164,13 @@ impl Replicator {
                 .is_some_and(|p| p.has_changes())
     }
 
+    /// Live changes go now: their flush budget ran out, or a frame's worth
+    /// is waiting; and the receiver has room (its credit). A burst larger
+    /// than the receiver's window (a table filled before the partner came)
+    /// waits for its ACKs instead of being sent beyond the window and lost.
     fn live_due(&self) -> bool {
         self.live_pending()
+            && self.credit_ok()
             && (self.tx.flush_at.is_some_and(|t| t <= self.now)
                 || self.tx.table.dirty_len() * 24 >= self.max_payload())
     }
@@ -202,7 +207,7 @@ impl Replicator {
             t = now;
         }
         if self.can_data() {
-            if self.live_pending() {
+            if self.live_pending() && self.credit_ok() {
                 if let Some(f) = self.tx.flush_at {
                     t = t.min(f);
                 }
@@ -808,6 +813,10 @@ impl Replicator {
     /// the range under way restarts it (a receiver asks again only when
     /// it saw no bulk for a while).
     pub(crate) fn queue_bulk(&mut self, range: ShardRange, restart: bool) {
+        if range.first == 0 && u32::from(range.last) + 1 >= SHARDS as u32 {
+            // The whole table goes: the live queue's flows with it.
+            self.tx.table.bulk_supersedes_dirty();
+        }
         let covers = |o: &ShardRange, i: &ShardRange| o.first <= i.first && i.last <= o.last;
         let cur = self.tx.bulk.as_ref().map(|b| b.range);
         if restart && cur.is_some_and(|c| covers(&range, &c)) {
