@@ -420,6 +420,16 @@ impl SenderTable {
         Some(handle)
     }
 
+    /// A new partner knows nothing: no slot was sent, nothing is queued
+    /// (a full bulk follows).
+    pub fn forget_sent(&mut self) {
+        for s in &mut self.slots {
+            s.sent = None;
+            s.dirty = false;
+        }
+        self.dirty.clear();
+    }
+
     /// Every live flow, each with its remaining lifetime at `now`.
     pub fn flows(&self, now: Instant) -> Vec<Flow> {
         self.slots

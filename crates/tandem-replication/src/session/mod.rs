@@ -231,6 +231,12 @@ pub struct Status {
     pub partner_in_sync: bool,
     /// The partner has bound our boot id (we may stream to it).
     pub partner_bound: bool,
+    /// Why the mirror is not in sync (`None` when it is): `no_partner`,
+    /// `bulk_pending` (no full bulk since the partner's boot was bound),
+    /// `gap` (a NACKed hole is open), `digest` (a shard differs),
+    /// `resync` (a bulk is asked or under way), `unverified` (some shard
+    /// not yet compared equal).
+    pub out_of_sync: Option<&'static str>,
     /// Counters.
     pub counters: Counters,
 }
@@ -445,6 +451,7 @@ impl Replicator {
             bulk_receiving: self.rx.bulk_receiving,
             partner_in_sync: self.rx.partner_in_sync,
             partner_bound: self.tx.partner_bound,
+            out_of_sync: self.sync_reason(),
             counters: self.counters,
         }
     }

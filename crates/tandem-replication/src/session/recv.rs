@@ -33,8 +33,14 @@ const EXPIRY_BUDGET: usize = 8192;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ShardCheck {
+    /// No digest of it since the partner's boot was bound.
     Unverified,
+    /// Its digest came after the full bulk, but could not be compared
+    /// (changes of it, or holes, were pending).
+    Seen,
+    /// Compared equal.
     Equal,
+    /// Compared different (a resync of it is asked).
     Differs,
 }
 
@@ -90,6 +96,7 @@ pub(crate) struct Rx {
     outbox: VecDeque<ResyncReq>,
     full_bulk_done: bool,
     checks: Vec<ShardCheck>,
+    /// Shards Equal or Seen.
     equal: usize,
     pub(crate) in_sync: bool,
     pub(crate) last_heard: Option<Instant>,
@@ -129,11 +136,12 @@ impl Rx {
     }
 
     fn check(&mut self, shard: u16, c: ShardCheck) {
+        let counted = |c: ShardCheck| matches!(c, ShardCheck::Equal | ShardCheck::Seen);
         if let Some(x) = self.checks.get_mut(usize::from(shard)) {
-            if *x == ShardCheck::Equal {
+            if counted(*x) {
                 self.equal -= 1;
             }
-            if c == ShardCheck::Equal {
+            if counted(c) {
                 self.equal += 1;
             }
             *x = c;
@@ -230,7 +238,7 @@ impl Replicator {
         self.counters.frames_received += 1;
         // A boot we have not bound cannot have bound ours: until it does,
         // HELLO alone goes out (anything else it would refuse).
-        self.partner_bound_us(false);
+        self.partner_bound_us(false, h.boot);
         let mut bind = false;
         for hello in &hellos {
             if hello.challenge != self.rx.partner_challenge {
@@ -311,7 +319,7 @@ impl Replicator {
             return;
         }
         b.last_hello_seq = h.seq;
-        self.partner_bound_us(hello.mirrored_boot == self.boot);
+        self.partner_bound_us(hello.mirrored_boot == self.boot, h.boot);
     }
 
     fn receive_bound(&mut self, h: &Header, records: Vec<Record>) {
@@ -396,7 +404,7 @@ impl Replicator {
                 }
                 Record::Ack(a) => {
                     if a.boot == self.boot {
-                        self.partner_bound_us(true);
+                        self.partner_bound_us(true, h.boot);
                         self.on_ack(&a);
                     } else if a.boot == h.boot && a.stream == 0 {
                         let f = a.cumulative.min(h.seq);
@@ -414,7 +422,7 @@ impl Replicator {
                 }
                 Record::ResyncReq(q) => {
                     if q.boot == self.boot {
-                        self.partner_bound_us(true);
+                        self.partner_bound_us(true, h.boot);
                     }
                     self.on_resync(&q);
                     Applied::Done
@@ -469,8 +477,8 @@ impl Replicator {
             self.rx.nack_at = Some(now + REORDER_GRACE);
         }
         self.apply_held(cum);
-        if cum >= h.seq && !self.rx.partner_bulk_active {
-            self.compare_digests(lseq, &digests);
+        if !self.rx.partner_bulk_active && !digests.is_empty() {
+            self.compare_digests(lseq, cum >= h.seq, &digests);
         }
         if eliciting {
             self.rx.unacked += 1;
@@ -539,15 +547,21 @@ impl Replicator {
         }
     }
 
-    /// Shard digests of frame `lseq` (every frame before it is in): the
-    /// shards no later frame changed are compared.
-    fn compare_digests(&mut self, lseq: u64, digests: &[(u16, u64)]) {
+    /// Shard digests of frame `lseq`; `complete`: every frame before it
+    /// is in. The shards no later frame changed are compared; the others
+    /// are only seen.
+    fn compare_digests(&mut self, lseq: u64, complete: bool, digests: &[(u16, u64)]) {
         let mut differ: Vec<u16> = Vec::new();
         for &(shard, digest) in digests {
-            if usize::from(shard) >= SHARDS
-                || self.rx.mirror.touched(shard) > lseq
-                || self.rx.wanted_covers(shard)
-            {
+            if usize::from(shard) >= SHARDS || self.rx.wanted_covers(shard) {
+                continue;
+            }
+            if !complete || self.rx.mirror.touched(shard) > lseq {
+                let unverified =
+                    self.rx.checks.get(usize::from(shard)) == Some(&ShardCheck::Unverified);
+                if unverified && self.rx.full_bulk_done {
+                    self.rx.check(shard, ShardCheck::Seen);
+                }
                 continue;
             }
             if self.rx.mirror.digest(shard) == digest {
@@ -732,10 +746,22 @@ impl Replicator {
         self.update_sync();
     }
 
-    /// Re-evaluates "in sync" and tells of a change.
-    pub(crate) fn update_sync(&mut self) {
+    /// Shards not compared equal yet (debugging).
+    pub fn debug_unverified(&self) -> Vec<(u16, u64)> {
+        self.rx
+            .checks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !matches!(c, ShardCheck::Equal | ShardCheck::Seen))
+            .map(|(i, _)| (i as u16, self.rx.mirror.touched(i as u16)))
+            .take(10)
+            .collect()
+    }
+
+    /// Why the mirror is not in sync (`None`: it is).
+    pub(crate) fn sync_reason(&self) -> Option<&'static str> {
         let rx = &self.rx;
-        let reason = match &rx.bound {
+        match &rx.bound {
             None => Some("no_partner"),
             Some(b) => {
                 if !rx.full_bulk_done {
@@ -752,7 +778,12 @@ impl Replicator {
                     None
                 }
             }
-        };
+        }
+    }
+
+    /// Re-evaluates "in sync" and tells of a change.
+    pub(crate) fn update_sync(&mut self) {
+        let reason = self.sync_reason();
         let ok = reason.is_none();
         if ok != self.rx.in_sync {
             self.rx.in_sync = ok;

@@ -87,6 +87,8 @@ pub(crate) struct Tx {
     pub(crate) floor_notice: bool,
     /// Frames the receiver should stop waiting for (told in the next frame).
     pub(crate) closing: Vec<u64>,
+    /// The partner boot that bound ours.
+    bound_by: Option<u64>,
 }
 
 impl Tx {
@@ -115,6 +117,7 @@ impl Tx {
             persist_pending: VecDeque::new(),
             floor_notice: false,
             closing: Vec::new(),
+            bound_by: None,
         }
     }
 }
@@ -906,12 +909,22 @@ impl Replicator {
         self.queue_bulk(req.range, true);
     }
 
-    /// The partner (re)bound our boot: what it saw before does not count.
-    pub(crate) fn partner_bound_us(&mut self, bound: bool) {
+    /// The partner's boot `by` bound ours (or not). A boot new to us
+    /// knows nothing of our stream: what we sent before does not count,
+    /// and it gets everything through a full bulk (it asks one too).
+    pub(crate) fn partner_bound_us(&mut self, bound: bool, by: u64) {
         if bound && !self.tx.partner_bound {
             self.tx.peer_cum = self.tx.next_seq - 1;
             self.tx.peer_credit = (RECV_WINDOW / 2) as u32;
             self.tx.digest_at = self.now;
+        }
+        if bound && self.tx.bound_by != Some(by) {
+            self.tx.bound_by = Some(by);
+            self.tx.table.forget_sent();
+            self.tx.digests.clear();
+            self.tx.persist_pending.clear();
+            self.tx.persist_sent.clear();
+            self.queue_bulk(FULL, false);
         }
         self.tx.partner_bound = bound;
     }
