@@ -177,6 +177,8 @@ pub struct Counters {
     pub resyncs_requested: u64,
     /// Bulks sent.
     pub bulks_sent: u64,
+    /// Bulks of the partner's stream ended here (swept, digest checked).
+    pub bulks_received: u64,
     /// Shards whose digest differed.
     pub digest_mismatches: u64,
     /// Refused: bad TTL.

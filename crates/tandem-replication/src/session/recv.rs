@@ -108,7 +108,11 @@ pub(crate) struct Rx {
 impl Rx {
     pub(crate) fn new(cfg: &Config, boot: u64, hasher: &FlowHasher) -> Rx {
         Rx {
-            mirror: Mirror::new(cfg.max_flows, cfg.lifetime_grace),
+            mirror: Mirror::new(
+                cfg.max_flows,
+                cfg.lifetime_grace,
+                crate::table::KeyedFx::new(cfg.keys.digest_key()),
+            ),
             bound: None,
             candidate: None,
             retired: VecDeque::new(),
@@ -427,9 +431,10 @@ impl Replicator {
                     self.on_resync(&q);
                     Applied::Done
                 }
-                Record::BulkBegin(_) => {
+                Record::BulkBegin(bb) => {
                     eliciting = true;
                     self.rx.bulk_receiving = true;
+                    self.rx.mirror.reserve(bb.entries as usize);
                     Applied::Done
                 }
                 Record::BulkEnd(e) => {
@@ -528,6 +533,7 @@ impl Replicator {
             self.rx.full_bulk_done = true;
         }
         self.counters.swept += swept as u64;
+        self.counters.bulks_received += 1;
         self.rx.wanted.retain(|w| !covers(e.range, w.range));
         self.rx.bulk_receiving = false;
         if self.rx.mirror.range_touched(e.range) <= lseq {

@@ -14,7 +14,7 @@ use super::window::RECV_WINDOW;
 use super::{Config, Event, Output, Replicator, HELLO_INTERVAL};
 use crate::persist::{Change, PersistKey, Persistence, TableId};
 use crate::table::{
-    needs_refresh, remaining_ms, shard_of, SenderTable, SentState, ShardDigests, SHARDS,
+    needs_refresh, remaining_ms, shard_of, KeyedFx, SenderTable, SentState, ShardDigests, SHARDS,
 };
 use crate::wire::{
     flags, Ack, BulkBegin, BulkEnd, FrameBuilder, Handle, Header, Hello, Nack, Record, ResyncReq,
@@ -94,7 +94,7 @@ pub(crate) struct Tx {
 impl Tx {
     pub(crate) fn new(cfg: &Config, now: Instant) -> Tx {
         Tx {
-            table: SenderTable::new(cfg.max_flows),
+            table: SenderTable::new(cfg.max_flows, KeyedFx::new(cfg.keys.digest_key())),
             ring: Ring::new(1),
             next_seq: 1,
             repairs: VecDeque::new(),
