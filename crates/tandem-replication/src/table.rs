@@ -321,6 +321,7 @@ pub struct SenderTable {
     index: Index,
     dirty: VecDeque<u32>,
     capacity: usize,
+    cursor: usize,
 }
 
 /// What an upsert did.
@@ -344,7 +345,47 @@ impl SenderTable {
             index: HashMap::with_hasher(seed),
             dirty: VecDeque::new(),
             capacity: capacity.min(Handle::MAX_SLOTS as usize),
+            cursor: 0,
         }
+    }
+
+    /// Removes the flows among the next `budget` slots whose deadline
+    /// passed `grace` ago (a cursor walks the slab): the driver no longer
+    /// refreshes them, and the partner's mirror drops them on its own
+    /// clock at about the same time. Queues those whose advertised
+    /// deadline is due a lazy refresh. Returns how many were removed.
+    pub fn expire_some(
+        &mut self,
+        now: Instant,
+        grace: std::time::Duration,
+        budget: usize,
+    ) -> usize {
+        let mut dead = Vec::new();
+        for _ in 0..budget.min(self.slots.len()) {
+            if self.cursor >= self.slots.len() {
+                self.cursor = 0;
+            }
+            let i = self.cursor as u32;
+            self.cursor += 1;
+            let Some(s) = self.slots.get(i as usize) else {
+                continue;
+            };
+            let Some(f) = s.flow else { continue };
+            if s.deadline + grace <= now {
+                dead.push(f.key());
+            } else if s
+                .sent
+                .is_some_and(|x| needs_refresh(&x, &f, s.deadline, now))
+            {
+                // The partner's deadline runs out before ours: refresh
+                // it now rather than at the next upsert.
+                self.mark_dirty(i);
+            }
+        }
+        for k in &dead {
+            self.remove(k);
+        }
+        dead.len()
     }
 
     /// Live flows.

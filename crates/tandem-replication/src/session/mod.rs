@@ -51,7 +51,9 @@ pub struct Config {
     /// Frames remembered for repair (their manifests); at least
     /// 4 × [`ACK_EVERY`].
     pub ring_frames: usize,
-    /// Added to a mirrored entry's lifetime before it expires.
+    /// Added to a mirrored entry's lifetime before it expires; a local
+    /// flow not refreshed (upserted) within its lifetime plus this is
+    /// removed.
     pub lifetime_grace: Duration,
     /// Most flows in the local table and in the mirror, each.
     pub max_flows: usize,
@@ -198,6 +200,9 @@ pub struct Counters {
     pub swept: u64,
     /// Mirror entries dropped at the end of their lifetime.
     pub expired: u64,
+    /// Local flows dropped `lifetime_grace` after the end of their
+    /// lifetime (not refreshed by an upsert; their delete is sent).
+    pub expired_local: u64,
     /// ACK records sent.
     pub acks_sent: u64,
     /// NACK records sent (one per missing range).

@@ -735,6 +735,12 @@ impl Replicator {
         }
         let expired = self.rx.mirror.expire_some(now, EXPIRY_BUDGET);
         self.counters.expired += expired as u64;
+        let grace = self.cfg.lifetime_grace;
+        let expired = self.tx.table.expire_some(now, grace, EXPIRY_BUDGET);
+        if expired > 0 {
+            self.counters.expired_local += expired as u64;
+            self.tx.flush_at.get_or_insert(now + self.cfg.flush_budget);
+        }
         if now >= self.hello_at {
             self.prune_persist();
         }
