@@ -19,9 +19,11 @@ use crate::table::mirror::Mirror;
 use crate::table::{FlowHasher, Upserted};
 use crate::wire::DecodeError;
 
+mod bulk;
 mod recv;
 mod ring;
 mod send;
+mod verify;
 mod window;
 
 pub use window::RECV_WINDOW;

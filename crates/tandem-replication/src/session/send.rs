@@ -11,14 +11,13 @@ use tandem_time::Instant;
 
 use super::ring::{Item, Lost, Manifest, Ring};
 use super::window::RECV_WINDOW;
-use super::{Config, Event, Output, Replicator, HELLO_INTERVAL};
+use super::{Config, Output, Replicator, HELLO_INTERVAL};
 use crate::persist::{Change, PersistKey, Persistence, TableId};
 use crate::table::{
     needs_refresh, remaining_ms, shard_of, KeyedFx, SenderTable, SentState, ShardDigests, SHARDS,
 };
 use crate::wire::{
-    flags, Ack, BulkBegin, BulkEnd, FrameBuilder, Handle, Header, Hello, Nack, Record, ResyncReq,
-    Role, ShardRange, MINOR,
+    flags, Ack, BulkEnd, FrameBuilder, Handle, Header, Hello, Nack, Record, Role, ShardRange, MINOR,
 };
 
 /// The whole stream.
@@ -28,38 +27,17 @@ pub(crate) const FULL: ShardRange = ShardRange {
 };
 
 /// Digest sweeps are spread over this many frames per interval.
-const DIGEST_TICKS: u32 = 32;
+pub(crate) const DIGEST_TICKS: u32 = 32;
 /// Shards per digest tick.
-const DIGESTS_PER_TICK: u32 = SHARDS as u32 / DIGEST_TICKS;
+pub(crate) const DIGESTS_PER_TICK: u32 = SHARDS as u32 / DIGEST_TICKS;
 /// Most frames one call sends (then it asks to be called again at once).
 const MAX_FRAMES_PER_CALL: usize = 4096;
-/// Most slots a bulk visits per frame (a sparse slab costs no more).
-const MAX_VISITS_PER_FRAME: usize = 1 << 16;
 /// Most repair items waiting; beyond, the stream is resynced instead.
 const MAX_REPAIRS: usize = 1 << 20;
-/// Bulk ends remembered for repair.
-const BULK_ENDS_KEPT: usize = 64;
-/// Most shard ranges waiting for a bulk.
-const MAX_BULK_QUEUE: usize = 64;
 /// Most frames one frame closes.
 const MAX_CLOSES: usize = 64;
 /// Most frames waiting to be closed.
 const MAX_CLOSING: usize = 4096;
-
-/// A bulk under way.
-#[derive(Debug)]
-pub(crate) struct Bulk {
-    id: u32,
-    range: ShardRange,
-    shard: u32,
-    slot: usize,
-    /// Frame of its BULK_BEGIN (0: not begun).
-    begin_seq: u64,
-    entries: u32,
-    flows_done: bool,
-    /// Persistence entries still to send (a full bulk), once taken.
-    persist: Option<VecDeque<Persistence>>,
-}
 
 #[derive(Debug)]
 pub(crate) struct Tx {
@@ -67,16 +45,16 @@ pub(crate) struct Tx {
     pub(crate) ring: Ring,
     pub(crate) next_seq: u64,
     pub(crate) repairs: VecDeque<(u64, Item)>,
-    pub(crate) bulk: Option<Bulk>,
+    pub(crate) bulk: Option<super::bulk::Bulk>,
     pub(crate) bulk_queue: VecDeque<ShardRange>,
-    bulk_ids: u32,
-    bulk_ends: VecDeque<BulkEnd>,
-    tokens: f64,
+    pub(crate) bulk_ids: u32,
+    pub(crate) bulk_ends: VecDeque<BulkEnd>,
+    pub(crate) tokens: f64,
     tokens_at: Instant,
     pub(crate) digests: ShardDigests,
-    digest_cursor: u16,
-    digest_left: u32,
-    digest_at: Instant,
+    pub(crate) digest_cursor: u16,
+    pub(crate) digest_left: u32,
+    pub(crate) digest_at: Instant,
     pub(crate) flush_at: Option<Instant>,
     peer_cum: u64,
     peer_credit: u32,
@@ -149,7 +127,7 @@ impl Replicator {
         in_flight < u64::from(self.tx.peer_credit).min(ring)
     }
 
-    fn bulk_pending(&self) -> bool {
+    pub(crate) fn bulk_pending(&self) -> bool {
         self.tx.bulk.is_some() || !self.tx.bulk_queue.is_empty()
     }
 
@@ -361,7 +339,11 @@ impl Replicator {
 
     /// Writes a full record of the live flow in `slot` (the partner is
     /// sent its current state); `Err` if it does not fit.
-    fn emit_full(&mut self, b: &mut FrameBuilder, slot: u32) -> Result<Option<Handle>, ()> {
+    pub(crate) fn emit_full(
+        &mut self,
+        b: &mut FrameBuilder,
+        slot: u32,
+    ) -> Result<Option<Handle>, ()> {
         let now = self.now;
         let Some(s) = self.tx.table.slot(slot) else {
             return Ok(None);
@@ -487,7 +469,11 @@ impl Replicator {
         }
     }
 
-    fn emit_persist(&mut self, b: &mut FrameBuilder, change: Change) -> Result<Item, Change> {
+    pub(crate) fn emit_persist(
+        &mut self,
+        b: &mut FrameBuilder,
+        change: Change,
+    ) -> Result<Item, Change> {
         let now = self.now;
         let (rec, item) = match change {
             Change::Upsert(p) => (Record::Persist(p), Item::Persist(p.table, p.key)),
@@ -654,183 +640,6 @@ impl Replicator {
         }
     }
 
-    /// The bulk: the next entries of the range, paced.
-    fn bulk(&mut self, b: &mut FrameBuilder, m: &mut Manifest) -> bool {
-        if self.tx.bulk.is_none() {
-            let Some(range) = self.tx.bulk_queue.pop_front() else {
-                return false;
-            };
-            self.tx.bulk_ids = self.tx.bulk_ids.wrapping_add(1);
-            self.tx.bulk = Some(Bulk {
-                id: self.tx.bulk_ids,
-                range,
-                shard: u32::from(range.first),
-                slot: usize::from(range.first),
-                begin_seq: 0,
-                entries: 0,
-                flows_done: false,
-                persist: None,
-            });
-        }
-        let Some(mut bulk) = self.tx.bulk.take() else {
-            return false;
-        };
-        let start = b.payload_len();
-        let budget = self.tx.tokens;
-        let mut progress = false;
-        let finished = 'walk: {
-            if bulk.begin_seq == 0 {
-                let shards = u64::from(bulk.range.last - bulk.range.first) + 1;
-                let estimate = self.tx.table.len() as u64 * shards / SHARDS as u64;
-                let rec = Record::BulkBegin(BulkBegin {
-                    bulk: bulk.id,
-                    range: bulk.range,
-                    entries: u32::try_from(estimate).unwrap_or(u32::MAX),
-                });
-                if b.push(rec).is_err() {
-                    break 'walk false;
-                }
-                bulk.begin_seq = self.tx.next_seq;
-                progress = true;
-            }
-            let mut visits = 0;
-            while !bulk.flows_done {
-                if visits >= MAX_VISITS_PER_FRAME {
-                    break 'walk false;
-                }
-                visits += 1;
-                if bulk.slot >= self.tx.table.slab_len() {
-                    bulk.shard += 1;
-                    bulk.slot = bulk.shard as usize;
-                    if bulk.shard > u32::from(bulk.range.last) {
-                        bulk.flows_done = true;
-                    }
-                    progress = true;
-                    continue;
-                }
-                let slot = bulk.slot as u32;
-                let live = self.tx.table.slot(slot).is_some_and(|s| s.flow.is_some());
-                if live {
-                    if (b.payload_len() - start) as f64 + 40.0 > budget {
-                        break 'walk false;
-                    }
-                    match self.emit_full(b, slot) {
-                        Ok(Some(h)) => {
-                            m.items.push(Item::Flow(h));
-                            bulk.entries += 1;
-                            self.counters.bulk_entries_sent += 1;
-                        }
-                        Ok(None) => {}
-                        Err(()) => break 'walk false,
-                    }
-                }
-                progress = true;
-                bulk.slot += SHARDS;
-            }
-            if bulk.range == FULL {
-                if bulk.persist.is_none() {
-                    let entries = self
-                        .cfg
-                        .persistence
-                        .as_ref()
-                        .map(|p| p.local_entries(self.now))
-                        .unwrap_or_default();
-                    bulk.persist = Some(entries.into());
-                }
-                while let Some(p) = bulk.persist.as_mut().and_then(|q| q.pop_front()) {
-                    match self.emit_persist(b, Change::Upsert(p)) {
-                        Ok(item) => {
-                            m.items.push(item);
-                            bulk.entries += 1;
-                            self.counters.bulk_entries_sent += 1;
-                            progress = true;
-                        }
-                        Err(_) => {
-                            if let Some(q) = bulk.persist.as_mut() {
-                                q.push_front(p);
-                            }
-                            break 'walk false;
-                        }
-                    }
-                }
-            }
-            let end = BulkEnd {
-                bulk: bulk.id,
-                range: bulk.range,
-                begin_seq: bulk.begin_seq,
-                entries: bulk.entries,
-                digest: self.tx.digests.range(bulk.range.first, bulk.range.last),
-            };
-            if b.push(Record::BulkEnd(end)).is_err() {
-                break 'walk false;
-            }
-            m.items.push(Item::BulkEnd(bulk.id));
-            if self.tx.bulk_ends.len() >= BULK_ENDS_KEPT {
-                self.tx.bulk_ends.pop_front();
-            }
-            self.tx.bulk_ends.push_back(end);
-            true
-        };
-        self.tx.tokens -= (b.payload_len() - start) as f64;
-        if finished {
-            self.counters.bulks_sent += 1;
-            self.event(Event::BulkSent {
-                entries: u64::from(bulk.entries),
-            });
-            progress = true;
-        } else {
-            self.tx.bulk = Some(bulk);
-        }
-        progress
-    }
-
-    /// The next shard digests of the continuous sweep: written last, so
-    /// each is the shard's digest as of the end of this frame.
-    fn push_digests(&mut self, b: &mut FrameBuilder) {
-        while self.tx.digest_left > 0 {
-            let shard = self.tx.digest_cursor;
-            let rec = Record::Digest {
-                shard,
-                digest: self.tx.digests.get(shard),
-            };
-            if b.push(rec).is_err() {
-                return;
-            }
-            self.tx.digest_cursor = ((usize::from(shard) + 1) % SHARDS) as u16;
-            self.tx.digest_left -= 1;
-        }
-        self.tx.digest_left = DIGESTS_PER_TICK;
-        let tick = self.cfg.digest_interval / DIGEST_TICKS;
-        self.tx.digest_at = (self.tx.digest_at + tick).max(self.now);
-        if self.tx.digest_at == self.now {
-            self.tx.digest_at = self.now + tick;
-        }
-    }
-
-    /// Queues a bulk of `range` of our stream; `restart`: a request for
-    /// the range under way restarts it (a receiver asks again only when
-    /// it saw no bulk for a while).
-    pub(crate) fn queue_bulk(&mut self, range: ShardRange, restart: bool) {
-        let covers = |o: &ShardRange, i: &ShardRange| o.first <= i.first && i.last <= o.last;
-        let cur = self.tx.bulk.as_ref().map(|b| b.range);
-        if restart && cur.is_some_and(|c| covers(&range, &c)) {
-            self.tx.bulk = None;
-            self.tx.bulk_queue.retain(|r| !covers(&range, r));
-            self.tx.bulk_queue.push_front(range);
-            return;
-        }
-        if self.tx.bulk_queue.iter().any(|r| covers(r, &range)) {
-            return;
-        }
-        self.tx.bulk_queue.retain(|r| !covers(&range, r));
-        if self.tx.bulk_queue.len() >= MAX_BULK_QUEUE {
-            self.tx.bulk_queue.clear();
-            self.tx.bulk_queue.push_back(FULL);
-            return;
-        }
-        self.tx.bulk_queue.push_back(range);
-    }
-
     /// The partner acknowledged frames of our stream.
     pub(crate) fn on_ack(&mut self, ack: &Ack) {
         if ack.stream != 0 || ack.boot != self.boot {
@@ -895,18 +704,6 @@ impl Replicator {
         if self.tx.ring.floor_passed_loss {
             self.tx.floor_notice = true;
         }
-    }
-
-    /// The partner asks for a bulk of our stream.
-    pub(crate) fn on_resync(&mut self, req: &ResyncReq) {
-        if req.stream != 0
-            || req.boot != self.boot
-            || req.range.first > req.range.last
-            || usize::from(req.range.last) >= SHARDS
-        {
-            return;
-        }
-        self.queue_bulk(req.range, true);
     }
 
     /// The partner's boot `by` bound ours (or not). A boot new to us
