@@ -28,8 +28,10 @@ const HELD_KEPT: usize = 64;
 pub(crate) const WANTED_KEPT: usize = 64;
 /// NACK ranges per frame.
 const NACK_RANGES: usize = 32;
-/// Mirror slots visited for expiry per timer call.
+/// Slots of each table visited for expiry per walk.
 const EXPIRY_BUDGET: usize = 8192;
+/// Time between expiry walks (so 819,200 slots a second).
+const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ShardCheck {
@@ -98,8 +100,11 @@ pub(crate) struct Rx {
     pub(crate) checks: Vec<ShardCheck>,
     /// Shards Equal or Seen.
     pub(crate) equal: usize,
+    /// Shards Differs.
+    pub(crate) differs: usize,
     pub(crate) in_sync: bool,
     pub(crate) last_heard: Option<Instant>,
+    expiry_at: Instant,
     pub(crate) partner_bulk_active: bool,
     pub(crate) bulk_receiving: bool,
     pub(crate) partner_in_sync: bool,
@@ -131,8 +136,10 @@ impl Rx {
             full_bulk_done: false,
             checks: vec![ShardCheck::Unverified; SHARDS],
             equal: 0,
+            differs: 0,
             in_sync: false,
             last_heard: None,
+            expiry_at: Instant::ZERO,
             partner_bulk_active: false,
             bulk_receiving: false,
             partner_in_sync: false,
@@ -145,8 +152,14 @@ impl Rx {
             if counted(*x) {
                 self.equal -= 1;
             }
+            if *x == ShardCheck::Differs {
+                self.differs -= 1;
+            }
             if counted(c) {
                 self.equal += 1;
+            }
+            if c == ShardCheck::Differs {
+                self.differs += 1;
             }
             *x = c;
         }
@@ -296,6 +309,7 @@ impl Replicator {
             .iter_mut()
             .for_each(|c| *c = ShardCheck::Unverified);
         rx.equal = 0;
+        rx.differs = 0;
         rx.ack_at = None;
         rx.nack_at = None;
         rx.gap_reported = false;
@@ -609,13 +623,17 @@ impl Replicator {
                 }
             }
         }
-        let expired = self.rx.mirror.expire_some(now, EXPIRY_BUDGET);
-        self.counters.expired += expired as u64;
-        let grace = self.cfg.lifetime_grace;
-        let expired = self.tx.table.expire_some(now, grace, EXPIRY_BUDGET);
-        if expired > 0 {
-            self.counters.expired_local += expired as u64;
-            self.tx.flush_at.get_or_insert(now + self.cfg.flush_budget);
+        if now >= self.rx.expiry_at {
+            // A bounded walk of both tables every EXPIRY_PERIOD.
+            self.rx.expiry_at = now + EXPIRY_PERIOD;
+            let expired = self.rx.mirror.expire_some(now, EXPIRY_BUDGET);
+            self.counters.expired += expired as u64;
+            let grace = self.cfg.lifetime_grace;
+            let expired = self.tx.table.expire_some(now, grace, EXPIRY_BUDGET);
+            if expired > 0 {
+                self.counters.expired_local += expired as u64;
+                self.tx.flush_at.get_or_insert(now + self.cfg.flush_budget);
+            }
         }
         if now >= self.hello_at {
             self.prune_persist();

@@ -155,7 +155,7 @@ impl Replicator {
                     Some("bulk_pending")
                 } else if rx.gap_reported && b.win.has_gap() {
                     Some("gap")
-                } else if rx.checks.contains(&ShardCheck::Differs) {
+                } else if rx.differs > 0 {
                     Some("digest")
                 } else if !rx.wanted.is_empty() || rx.partner_bulk_active {
                     Some("resync")
