@@ -223,7 +223,9 @@ pub struct Status {
     pub active: bool,
     /// The mirror is in sync with the partner's stream.
     pub in_sync: bool,
-    /// The partner is heard (a frame within 3 heartbeats... see docs).
+    /// The partner is heard: an authenticated frame of its bound boot
+    /// within 3 × `heartbeat` of the last input (every unit sends at
+    /// least a heartbeat that often).
     pub partner_up: bool,
     /// Flows in the local table.
     pub local_flows: usize,
