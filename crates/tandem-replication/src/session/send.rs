@@ -100,6 +100,26 @@ impl Tx {
     }
 }
 
+/// Dirty slots sorted together.
+const DIRTY_BATCH: usize = 256;
+
+/// The record type a persistence change is sent as (sections group them).
+fn persist_kind(c: &Change) -> u8 {
+    use crate::persist::PersistKey::Source;
+    match c {
+        Change::Upsert(p) => match p.key {
+            Source { addr, .. } if addr.is_ipv4() => 0,
+            Source { .. } => 1,
+            _ => 2,
+        },
+        Change::Delete { key, .. } => match key {
+            Source { addr, .. } if addr.is_ipv4() => 3,
+            Source { .. } => 4,
+            _ => 5,
+        },
+    }
+}
+
 impl Replicator {
     fn can_data(&self) -> bool {
         self.active && self.tx.partner_bound
@@ -499,15 +519,51 @@ impl Replicator {
         Ok(item)
     }
 
+    /// The record a dirty slot will likely need (a guess, for grouping).
+    fn likely_kind(&self, slot: u32) -> u8 {
+        let Some(s) = self.tx.table.slot(slot) else {
+            return 0;
+        };
+        match (&s.flow, &s.sent) {
+            (None, _) => 0,
+            (Some(f), Some(x)) if x.gen == s.gen => {
+                if f.window.is_some() && x.window != self.hasher.window(&f.window) {
+                    2
+                } else {
+                    1
+                }
+            }
+            (Some(f), _) => 3 + u8::from(!f.original.is_v4()) + 2 * u8::from(f.window.is_some()),
+        }
+    }
+
     /// Live changes: dirty slots, then persistence changes.
     fn live(&mut self, b: &mut FrameBuilder, m: &mut Manifest) {
-        while let Some(s) = self.tx.table.pop_dirty() {
-            match self.emit_dirty(b, s) {
-                Ok(Some(h)) => m.items.push(Item::Flow(h)),
-                Ok(None) => {}
-                Err(()) => {
-                    self.tx.table.unpop_dirty(s);
-                    return;
+        // In batches sorted by the record each slot is likely to need, so
+        // that records of one type share a section header (slots are
+        // independent: their order within a frame does not matter).
+        loop {
+            let mut batch: Vec<u32> = Vec::with_capacity(DIRTY_BATCH);
+            while batch.len() < DIRTY_BATCH {
+                match self.tx.table.pop_dirty() {
+                    Some(s) => batch.push(s),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            batch.sort_by_key(|&s| self.likely_kind(s));
+            for (i, &s) in batch.iter().enumerate() {
+                match self.emit_dirty(b, s) {
+                    Ok(Some(h)) => m.items.push(Item::Flow(h)),
+                    Ok(None) => {}
+                    Err(()) => {
+                        for &r in batch.get(i..).unwrap_or_default().iter().rev() {
+                            self.tx.table.unpop_dirty(r);
+                        }
+                        return;
+                    }
                 }
             }
         }
@@ -515,9 +571,11 @@ impl Replicator {
             if self.tx.persist_pending.is_empty() {
                 let room = (b.max_payload() - b.payload_len()) / 12 + 1;
                 if let Some(p) = &self.cfg.persistence {
-                    self.tx
-                        .persist_pending
-                        .extend(p.take_changes(self.now, room));
+                    // One change per key: their order does not matter, so
+                    // records of one type go together (one section header).
+                    let mut batch = p.take_changes(self.now, room);
+                    batch.sort_by_key(persist_kind);
+                    self.tx.persist_pending.extend(batch);
                 }
             }
             let Some(c) = self.tx.persist_pending.pop_front() else {
