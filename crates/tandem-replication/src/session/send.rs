@@ -672,12 +672,13 @@ impl Replicator {
     /// these frames", for the frames this one completes the repair of and
     /// the lost frames that had nothing to repair.
     fn push_closes(&mut self, b: &mut FrameBuilder, m: &mut Manifest) {
-        let mut all: Vec<u64> = m.closes.clone();
+        let mut all: Vec<u64> = std::mem::take(&mut m.closes);
         all.append(&mut self.tx.closing);
         all.sort_unstable();
         all.dedup();
         let mut i = 0;
         while let Some(&first) = all.get(i) {
+            let start = i;
             let mut last = first;
             while all.get(i + 1) == Some(&(last + 1)) {
                 last += 1;
@@ -692,10 +693,13 @@ impl Replicator {
             });
             if b.push(rec).is_err() {
                 // What did not fit goes in the next frame.
-                self.tx.closing.extend(all.get(i - 1..).unwrap_or_default());
+                self.tx.closing = all.split_off(start);
                 break;
             }
         }
+        // The manifest names what this frame closes: if it is lost, its
+        // repair (or the answer to its NACK) closes them again.
+        m.closes = all;
     }
 
     /// The partner acknowledged frames of our stream.
@@ -738,7 +742,7 @@ impl Replicator {
                 self.tx.floor_notice = true;
                 continue;
             }
-            match self.tx.ring.lost(seq) {
+            match self.tx.ring.lost(seq, self.now) {
                 Lost::Repair(items) => {
                     self.counters.frames_lost += 1;
                     self.tx.repairs.extend(items.into_iter().map(|i| (seq, i)));
