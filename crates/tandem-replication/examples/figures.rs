@@ -22,6 +22,8 @@ fn main() {
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if run("bulk") {
         bulk(1_000_000, 200_000_000);
+        // The default rate (Config::new).
+        bulk(1_000_000, sim::config(1).bulk_rate);
     }
     if run("bytes") {
         bytes_per_entry();
