@@ -71,10 +71,11 @@ use strict;
 use warnings;
 
 # Identifiers that Command::new and argv arrays may name instead of a
-# literal: the binary under test (and the lab override of it), the test
+# literal: the binary under test (and the lab override of it), the example
+# proxy built from this workspace (sticky_proxy_bin), the test
 # binary itself, the helpers parameter (its callers are read instead), the
 # hook shell.
-my %KNOWN = (TANDEMD => "", tandemd_under_test => "", exe => "", cmd => "", SHELL => "sh");
+my %KNOWN = (TANDEMD => "", tandemd_under_test => "", sticky_proxy_bin => "", exe => "", cmd => "", SHELL => "sh");
 my %BUILTIN = map { $_ => 1 } qw(
   echo printf true false : exit wait test [ [[ cd read set export unset shift
   trap eval exec command return break continue local umask ulimit times

@@ -281,8 +281,10 @@ pub struct ReplicationConfig {
     /// The dedicated interface of the replication link, if any
     /// (`interface`): the socket is bound to it.
     pub interface: Option<String>,
-    /// The key file `tandemd replication keygen` wrote (`key_file`).
-    pub key_file: PathBuf,
+    /// The key file `tandemd replication keygen` wrote (`key_file`):
+    /// required for the tandem format; conntrackd's formats authenticate
+    /// nothing and take none.
+    pub key_file: Option<PathBuf>,
     /// The next key during a rotation (`next_key_file`): accepted as well.
     pub next_key_file: Option<PathBuf>,
     /// `format = "tandem"` (default), `"conntrackd-ftfw"` or

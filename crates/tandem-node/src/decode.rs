@@ -20,6 +20,8 @@ use tandem_wire::{Checksum, ChecksumMode, DecodeError, Family, IpError, Kind};
 
 use crate::capture::{Frame, LinkType};
 
+pub mod replication;
+
 /// What the decoder knows besides the bytes: the secrets that let it
 /// verify authentication.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +32,9 @@ pub struct Options {
     /// CARP's virtual addresses. The HMAC covers them although they are
     /// not on the wire, so it can only be checked when they are given.
     pub carp_addresses: Vec<IpAddr>,
+    /// The replication link's keys and conntrackd port
+    /// ([`replication::Decoder`]).
+    pub replication: replication::Options,
 }
 
 /// Link-layer addresses of a frame, when its header has them.
@@ -631,16 +636,19 @@ mod tests {
         let only_pw = Options {
             password: pw.clone(),
             carp_addresses: vec![],
+            ..Options::default()
         };
         assert_eq!(hmac(&only_pw), None);
         let good = Options {
             password: pw,
             carp_addresses: vec![vip],
+            ..Options::default()
         };
         assert_eq!(hmac(&good), Some(true));
         let bad = Options {
             password: Some(b"wrong".to_vec()),
             carp_addresses: vec![vip],
+            ..Options::default()
         };
         assert_eq!(hmac(&bad), Some(false));
     }

@@ -86,7 +86,8 @@ pub enum RunError {
 }
 
 /// Decodes the capture at `path` and writes one line per VRRP / CARP
-/// packet to `out`. Frames before a damaged part of the file are written
+/// packet to `out`, and the replication link's frames and messages
+/// ([`decode::replication`]). Frames before a damaged part of the file are written
 /// before the error is returned. Returns the number of lines written.
 pub fn decode_file(
     path: &Path,
@@ -95,6 +96,7 @@ pub fn decode_file(
     out: &mut dyn Write,
 ) -> Result<u64, RunError> {
     let capture = Capture::read(path)?;
+    let mut link = decode::replication::Decoder::new(opts.replication.clone());
     let mut lines = 0;
     let mut result = Ok(());
     for frame in capture.frames()? {
@@ -112,6 +114,17 @@ pub fn decode_file(
             };
             writeln!(out, "{line}").map_err(RunError::Output)?;
             lines += 1;
+            continue;
+        }
+        for m in link.decode(&frame) {
+            let text = match output {
+                Output::Human => decode::replication::render::human(&m),
+                Output::Json => vec![decode::replication::render::json(&m)],
+            };
+            for line in text {
+                writeln!(out, "{line}").map_err(RunError::Output)?;
+                lines += 1;
+            }
         }
     }
     out.flush().map_err(RunError::Output)?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tandem_node::control::cli as control_cli;
-use tandem_node::decode::Options;
+use tandem_node::decode::{replication, Options};
 use tandem_node::{decode_file, Output, RunError};
 
 /// Tandem: VRRP and CARP high availability.
@@ -26,7 +26,9 @@ enum Command {
     /// A pair of simulated nodes on an in-process LAN (no privileges):
     /// election, takeover, failback, graceful stop, as a timeline.
     Demo(tandem_node::demo::DemoOptions),
-    /// Print every VRRPv2, VRRPv3 and CARP packet of a pcap or pcapng file.
+    /// Print every VRRPv2, VRRPv3 and CARP packet of a pcap or pcapng file,
+    /// and the replication link's traffic: Tandem replication frames
+    /// (opened with --replication-key) and conntrackd sync messages.
     Decode(DecodeArgs),
     /// Show the running node: its status light, restart guard and instances.
     ///
@@ -139,6 +141,15 @@ struct DecodeArgs {
     /// A CARP virtual address (repeat for each): the HMAC covers them.
     #[arg(long = "carp-address", value_name = "A")]
     carp_address: Vec<IpAddr>,
+    /// The replication link's key file (as `tandemd replication keygen`
+    /// writes it): Tandem replication frames are verified, decrypted and
+    /// their records listed. Repeat for a rotation's current and next key.
+    /// Without it, frames show their header only.
+    #[arg(long = "replication-key", value_name = "FILE")]
+    replication_key: Vec<PathBuf>,
+    /// The UDP port that marks conntrackd sync traffic (either end).
+    #[arg(long = "conntrackd-port", value_name = "N", default_value_t = tandem_node::decode::replication::CONNTRACKD_PORT)]
+    conntrackd_port: u16,
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
@@ -271,9 +282,23 @@ fn init_log(
 }
 
 fn decode(args: DecodeArgs) -> ExitCode {
+    let mut keys = Vec::new();
+    for path in &args.replication_key {
+        match replication::load_key(path) {
+            Ok(k) => keys.push(k),
+            Err(e) => {
+                eprintln!("tandemd decode: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let opts = Options {
         password: args.password.map(String::into_bytes),
         carp_addresses: args.carp_address,
+        replication: replication::Options {
+            keys,
+            conntrackd_port: args.conntrackd_port,
+        },
     };
     let output = if args.json {
         Output::Json

@@ -53,7 +53,9 @@
 //! proxy still works, stickiness kept on this unit only. The HTTP part,
 //! [`serve`], takes the listener, the real servers, the table and the
 //! node's clock, and is tested on its own (`cargo test -p tandem-node
-//! --example sticky_proxy`).
+//! --example sticky_proxy`); the pair, failover included, in network
+//! namespaces by `tests/e2e_proxy.rs` (`cargo build -p tandem-node
+//! --examples` first), which follows `--verbose`'s lines.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
@@ -104,7 +106,9 @@ struct Args {
     /// Serve the node's control socket (`tandemd status` against it).
     #[arg(long)]
     control_socket: bool,
-    /// Print one line per request.
+    /// Print one line per request, and one whenever the table's sizes
+    /// change (`table local=L partner=P`: this unit's entries, and the
+    /// partner's replicated here).
     #[arg(long)]
     verbose: bool,
 }
@@ -141,6 +145,9 @@ fn run(args: &Args) -> Result<(), String> {
         args.listen,
         args.backends.len()
     );
+    if args.verbose {
+        watch_table(table.clone(), stop.clone());
+    }
     let settings = Settings {
         lifetime: Duration::from_secs(args.lifetime),
         max_connections: args.max_connections,
@@ -162,6 +169,25 @@ fn run(args: &Args) -> Result<(), String> {
     served.map_err(|e| format!("proxy: {e}"))
 }
 
+/// Prints the table's sizes whenever they change (polled every 100 ms),
+/// until `stop`: the partner's entries arriving show replication at work.
+fn watch_table(table: PersistenceTable, stop: Arc<AtomicBool>) {
+    let _ = std::thread::Builder::new()
+        .name("proxy-table".into())
+        .spawn(move || {
+            let mut last = None;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let stats = table.stats();
+                let sizes = (stats.local, stats.partner);
+                if last != Some(sizes) {
+                    eprintln!("sticky_proxy: table local={} partner={}", sizes.0, sizes.1);
+                    last = Some(sizes);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+}
+
 /// The hasher of cookie values: the pair's, from the replication key (the
 /// same on both units); a random one without `[replication]`.
 fn cookie_hasher(config: &DaemonConfig) -> Result<KeyHasher, String> {
@@ -169,10 +195,15 @@ fn cookie_hasher(config: &DaemonConfig) -> Result<KeyHasher, String> {
         eprintln!("sticky_proxy: no [replication]: stickiness is kept on this unit only");
         return random_key().map(KeyHasher::new);
     };
-    let text = std::fs::read_to_string(&r.key_file)
-        .map_err(|e| format!("[replication] key_file {}: {e}", r.key_file.display()))?;
-    let psk = Psk::parse(&text)
-        .map_err(|e| format!("[replication] key_file {}: {e}", r.key_file.display()))?;
+    let Some(path) = &r.key_file else {
+        return Err(
+            "[replication] has no key_file: the proxy's table needs the tandem format".into(),
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("[replication] key_file {}: {e}", path.display()))?;
+    let psk =
+        Psk::parse(&text).map_err(|e| format!("[replication] key_file {}: {e}", path.display()))?;
     let ring = KeyRing::new(r.cluster, &psk, None).map_err(|e| e.to_string())?;
     Ok(ring.hasher())
 }

@@ -23,7 +23,7 @@ use super::threads::Clock;
 use crate::config::ReplicationConfig;
 use crate::conntrack::Entry;
 use crate::node::{Input, ReplicationLink};
-use crate::sys::conntrack::{Conntrack, Events};
+use crate::sys::conntrack::{Conntrack, Events, EventsError};
 use crate::sys::udp::{UdpLink, MAX_DATAGRAM};
 
 /// Datagrams waiting for the loop; more are dropped and counted.
@@ -104,7 +104,10 @@ impl Replication {
                         .map_err(|_| format!("key file {}: not text", path.display()))
                 })
         };
-        let key = read_key(&settings.key_file)?;
+        let key = match &settings.key_file {
+            Some(p) => Some(read_key(p)?),
+            None => None,
+        };
         let next_key = match &settings.next_key_file {
             Some(p) => Some(read_key(p)?),
             None => None,
@@ -169,12 +172,16 @@ impl Replication {
     pub(super) fn install(&mut self, clock: Clock, entries: &[Entry]) -> Input {
         let (installed, failed, error) = match &mut self.installer {
             Some(ct) => {
-                let refused = ct.create(entries);
-                let error = refused.first().map(|(i, e)| {
+                let applied = ct.create(entries);
+                let error = applied.failed.first().map(|(i, e)| {
                     let o = &entries[(*i).min(entries.len().saturating_sub(1))].orig;
                     format!("{}:{} -> {}:{}: {e}", o.src, o.src_port, o.dst, o.dst_port)
                 });
-                (entries.len() - refused.len(), refused.len(), error)
+                (
+                    applied.created + applied.updated,
+                    applied.failed.len(),
+                    error,
+                )
             }
             None => (
                 0,
@@ -256,6 +263,7 @@ fn follow(
     counters: Arc<LinkCounters>,
     stop: Arc<AtomicBool>,
 ) {
+    let _ = events.set_read_timeout(Some(Duration::from_millis(200)));
     let mut read_whole = true;
     let mut last_read = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -295,8 +303,7 @@ fn follow(
                     }
                 }
             }
-            Err(e) if crate::sys::is_timeout(&e) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+            Err(EventsError::Lost) => {
                 counters.events_lost.fetch_add(1, Ordering::Relaxed);
                 read_whole = true;
             }

@@ -208,8 +208,8 @@ pub enum Input {
 /// What the host opened for [`Output::ReplicationOpen`](super::Output::ReplicationOpen).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicationLink {
-    /// The key file's text.
-    pub key: String,
+    /// The key file's text (none for the conntrackd formats without one).
+    pub key: Option<String>,
     /// The next key file's text, if configured.
     pub next_key: Option<String>,
     /// A fresh random boot id (never 0).

@@ -5,10 +5,10 @@
 //!
 //! - The link opens when a configuration with `[replication]` is applied
 //!   ([`Output::ReplicationOpen`]); the host answers with the key files'
-//!   texts and a boot id ([`Input::ReplicationOpened`]). Changed settings
+//!   texts and a boot id ([`Input::ReplicationOpened`](super::Input::ReplicationOpened)). Changed settings
 //!   reopen it; a configuration without `[replication]` stops it.
-//! - The table: the host reads it whole ([`Input::ConntrackTable`]) and
-//!   follows its events ([`Input::ConntrackEvents`]); each entry becomes a
+//! - The table: the host reads it whole ([`Input::ConntrackTable`](super::Input::ConntrackTable)) and
+//!   follows its events ([`Input::ConntrackEvents`](super::Input::ConntrackEvents)); each entry becomes a
 //!   flow of the local table ([`flow_of`]) unless it is ignored (loopback,
 //!   the `ignore` prefixes, the replication and sync ports' own traffic,
 //!   protocols other than TCP, UDP, SCTP, ICMP and ICMPv6).
@@ -22,14 +22,18 @@
 //!   ([`Command::HoldPreemption`], with configuration sync's hold); a dead
 //!   Active is still replaced.
 
+mod engine;
 mod event;
 
 use std::net::IpAddr;
 
 use tandem_election::{Command, Instant};
+use tandem_replication::conntrackd;
 use tandem_replication::flow::{self, Flow, FlowKey, Tuple as FlowTuple, NO_BACKEND};
 use tandem_replication::seal::{KeyRing, Psk};
 use tandem_replication::session::{self, Replicator};
+
+use engine::{Engine, Said};
 
 pub use event::ReplicationEvent;
 pub use tandem_replication::persist::PersistenceTable;
@@ -37,20 +41,15 @@ pub use tandem_replication::persist::PersistenceTable;
 use super::input::ReplicationLink;
 use super::output::{EventKind, Output};
 use super::Node;
-use crate::config::{ReplicationConfig, DEFAULT_SYNC_PORT};
+use crate::config::{ReplicationConfig, ReplicationFormat, DEFAULT_SYNC_PORT};
 use crate::conntrack::{Entry, Event as CtEvent, TcpInfo, Tuple};
 use crate::snapshot::ReplicationStatus;
-
-/// conntrack's `IP_CT_TCP_FLAG_BE_LIBERAL`: an installed TCP entry
-/// accepts the window of the packets it sees (its tracking starts again
-/// from them), as a connection picked up in the middle must.
-pub const TCP_FLAG_BE_LIBERAL: u8 = 0x08;
 
 /// The replicator with what it was started from.
 #[derive(Debug)]
 pub(super) struct Running {
     pub(super) settings: ReplicationConfig,
-    pub(super) engine: Replicator,
+    pub(super) engine: Engine,
 }
 
 /// The Node's replication state.
@@ -76,6 +75,8 @@ pub(super) struct ReplicationAdapter {
     /// Table changes and whole reads handed over by the host.
     pub(super) table_events: u64,
     pub(super) table_reads: u64,
+    /// A conntrackd peer's events, by name.
+    pub(super) conntrackd_events: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl ReplicationAdapter {
@@ -83,7 +84,7 @@ impl ReplicationAdapter {
     /// the partner, and the mirror is not in sync.
     pub(super) fn hold(&self) -> bool {
         match &self.run {
-            Some(r) => !self.active && !r.engine.status().in_sync,
+            Some(r) => !self.active && !r.engine.seen().in_sync,
             None => self.settings.is_some(),
         }
     }
@@ -127,16 +128,32 @@ impl Node {
             Ok(l) => l,
             Err(text) => return self.replication_error(now, text),
         };
-        let keys = match key_ring(&settings, &link) {
-            Ok(k) => k,
-            Err(text) => return self.replication_error(now, text),
+        let mut engine = match settings.format {
+            ReplicationFormat::Tandem => {
+                let keys = match key_ring(&settings, &link) {
+                    Ok(k) => k,
+                    Err(text) => return self.replication_error(now, text),
+                };
+                let mut config = session::Config::new(settings.cluster, settings.node, keys);
+                config.flush_budget = settings.flush;
+                config.bulk_rate = settings.bulk_rate / 8;
+                config.max_flows = settings.max_flows;
+                config.persistence = self.replication.persistence.clone();
+                Engine::Tandem(Box::new(Replicator::new(config, link.boot, now)))
+            }
+            ReplicationFormat::ConntrackdFtfw | ReplicationFormat::ConntrackdNotrack => {
+                let mode = if settings.format == ReplicationFormat::ConntrackdFtfw {
+                    conntrackd::config::Mode::Ftfw
+                } else {
+                    conntrackd::config::Mode::Notrack
+                };
+                // conntrackd starts its numbering at the Unix time; any
+                // start does, and the boot id is as good.
+                let mut config = conntrackd::config::Config::new(mode, link.boot as u32);
+                config.max_flows = settings.max_flows;
+                Engine::Conntrackd(Box::new(conntrackd::Endpoint::new(config, now)))
+            }
         };
-        let mut config = session::Config::new(settings.cluster, settings.node, keys);
-        config.flush_budget = settings.flush;
-        config.bulk_rate = settings.bulk_rate / 8;
-        config.max_flows = settings.max_flows;
-        config.persistence = self.replication.persistence.clone();
-        let mut engine = Replicator::new(config, link.boot, now);
         let active = self.any_active();
         engine.set_active(now, active);
         self.replication.active = active;
@@ -178,14 +195,15 @@ impl Node {
             return;
         };
         self.replication.table_reads += 1;
+        let mut full = false;
         let mut seen = std::collections::HashSet::with_capacity(entries.len());
         let mut ignored = 0;
         for e in &entries {
             match flow_of(&run.settings, e) {
                 Some(f) => {
                     seen.insert(f.key());
-                    if run.engine.upsert_flow(now, f).is_err() {
-                        break;
+                    if !full && !run.engine.upsert_flow(now, f) {
+                        full = true;
                     }
                 }
                 None => ignored += 1,
@@ -216,7 +234,7 @@ impl Node {
             match ev {
                 CtEvent::New(e) | CtEvent::Update(e) => match flow_of(&run.settings, &e) {
                     Some(f) => {
-                        let _ = run.engine.upsert_flow(now, f);
+                        run.engine.upsert_flow(now, f);
                     }
                     None => ignored += 1,
                 },
@@ -314,12 +332,13 @@ impl Node {
     fn replication_drain(&mut self, now: Instant) {
         let mut events = Vec::new();
         if let Some(run) = &mut self.replication.run {
-            while let Some(out) = run.engine.poll_output() {
+            while let Some(out) = run.engine.poll() {
                 match out {
-                    session::Output::Send(bytes) => {
-                        self.outputs.push_back(Output::ReplicationSend { bytes })
+                    Said::Send(bytes) => self.outputs.push_back(Output::ReplicationSend { bytes }),
+                    Said::Event(e) => events.push(e),
+                    Said::Conntrackd(e) => {
+                        tracing_free_conntrackd_event(&mut self.replication.conntrackd_events, &e)
                     }
-                    session::Output::Event(e) => events.push(e),
                 }
             }
         }
@@ -383,7 +402,7 @@ impl Node {
             st.state = "error".into();
         }
         if let Some(run) = &self.replication.run {
-            let s = run.engine.status();
+            let s = run.engine.seen();
             st.state = if s.active {
                 "active"
             } else if s.in_sync {
@@ -425,10 +444,23 @@ impl Node {
     }
 }
 
+/// Counts a conntrackd endpoint's event by its name (its counters carry
+/// the detail).
+fn tracing_free_conntrackd_event(
+    counts: &mut std::collections::BTreeMap<&'static str, u64>,
+    e: &conntrackd::status::Event,
+) {
+    *counts.entry(e.name()).or_default() += 1;
+}
+
 /// The key ring of the link's key files.
 fn key_ring(settings: &ReplicationConfig, link: &ReplicationLink) -> Result<KeyRing, String> {
-    let current =
-        Psk::parse(&link.key).map_err(|e| format!("{}: {e}", settings.key_file.display()))?;
+    let path = settings
+        .key_file
+        .as_ref()
+        .ok_or("the tandem format needs a key_file")?;
+    let text = link.key.as_deref().ok_or("the key file was not read")?;
+    let current = Psk::parse(text).map_err(|e| format!("{}: {e}", path.display()))?;
     let next = match (&settings.next_key_file, &link.next_key) {
         (Some(path), Some(text)) => {
             Some(Psk::parse(text).map_err(|e| format!("{}: {e}", path.display()))?)
@@ -499,7 +531,9 @@ pub fn flow_of(settings: &ReplicationConfig, e: &Entry) -> Option<Flow> {
 }
 
 /// The table entry a mirrored flow is installed as: its remaining
-/// lifetime (at least a second), TCP picked up liberally.
+/// lifetime (at least a second), TCP picked up liberally
+/// ([`TcpInfo::pickup`]: conntrack cannot be given the windows, so it
+/// accepts in-state segments without window checks).
 pub fn entry_of(f: &Flow) -> Entry {
     let tuple = |t: &FlowTuple| Tuple {
         src: t.src,
@@ -507,10 +541,7 @@ pub fn entry_of(f: &Flow) -> Entry {
         src_port: t.src_port,
         dst_port: t.dst_port,
     };
-    let tcp = (f.proto == flow::proto::TCP).then(|| TcpInfo {
-        wscale: f.window.map_or([0, 0], |w| w.scale),
-        flags: [TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL],
-    });
+    let tcp = (f.proto == flow::proto::TCP).then(TcpInfo::pickup);
     Entry {
         proto: f.proto,
         zone: f.zone,
@@ -521,6 +552,7 @@ pub fn entry_of(f: &Flow) -> Entry {
         timeout_s: f.lifetime_ms.div_ceil(1000).max(1),
         mark: f.mark,
         tcp,
+        sctp: None,
         id: None,
     }
 }

@@ -26,7 +26,7 @@
 //!   as it is.
 //! - The role (Active when any instance is Active) goes to the session on
 //!   every change; while the session is not ready, every instance holds
-//!   preemption ([`Command::HoldPreemption`]).
+//!   preemption ([`Command::HoldPreemption`](tandem_election::Command::HoldPreemption)).
 //! - The lower unit id dials; until the partner's id is known (it is kept
 //!   in the state file) both dial, and the host keeps one connection.
 

@@ -6,6 +6,9 @@
 //! - [`netlink`]: synchronous rtnetlink: interface lookups, virtual
 //!   addresses (IPv6 with `IFA_F_NODAD`), link state, macvlan interfaces
 //!   for the virtual MAC, and a [`netlink::LinkMonitor`] of link changes.
+//! - [`conntrack`]: the kernel's connection-tracking table over
+//!   ctnetlink: dump, batched create / update, delete, and an event
+//!   follower.
 //! - [`packet`]: `AF_PACKET` sockets that send whole Ethernet frames
 //!   (gratuitous ARP, unsolicited NA, built by `tandem_wire::frame`).
 //!

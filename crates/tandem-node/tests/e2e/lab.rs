@@ -506,7 +506,7 @@ impl Lab {
 
     /// Runs `args` inside `ns`; its stdout (panics if it fails).
     #[allow(dead_code)] // e2e_replication.rs only
-    pub(crate) fn exec(&self, ns: &str, args: &[&str]) -> String {
+    pub(crate) fn in_ns(&self, ns: &str, args: &[&str]) -> String {
         nsx(ns, args)
     }
 

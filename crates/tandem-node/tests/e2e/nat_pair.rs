@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lab::{wait_for, Lab, Pid, Tool};
+use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
 use super::sync_pair::in_netns;
 
 /// The public virtual address and port.
@@ -100,12 +100,12 @@ impl NatPair {
                 ),
             ],
         );
-        lab.exec(
+        lab.in_ns(
             &server,
             &["ip", "route", "add", "default", "via", "198.51.100.254"],
         );
         for ns in [&a, &b] {
-            lab.exec(
+            lab.in_ns(
                 ns,
                 &[
                     "sysctl",
@@ -116,10 +116,10 @@ impl NatPair {
                 ],
             );
             let rules = lab.write(&format!("rules-{ns}.nft"), RULES);
-            lab.exec(ns, &["nft", "-f", rules.to_str().unwrap()]);
+            lab.in_ns(ns, &["nft", "-f", rules.to_str().unwrap()]);
         }
         let key = lab.dir.join("replication.key");
-        let out = std::process::Command::new(super::lab::TANDEMD)
+        let out = std::process::Command::new(TANDEMD)
             .args(["replication", "keygen"])
             .arg(&key)
             .output()
@@ -159,7 +159,7 @@ impl NatPair {
     pub(crate) fn status(&self, k: usize) -> Option<serde_json::Value> {
         let state = self.lab.state_dir(k);
         let sock = format!("{}/tandemd.sock", state.display());
-        let out = std::process::Command::new(super::lab::TANDEMD)
+        let out = std::process::Command::new(TANDEMD)
             .args(["status", "--json", "--control-socket", &sock])
             .output()
             .ok()?;
@@ -176,7 +176,7 @@ impl NatPair {
     pub(crate) fn conntrack_lines(&self, k: usize) -> Vec<String> {
         let ns = self.lab.node(k).ns.clone();
         self.lab
-            .exec(&ns, &["conntrack", "-L", "-p", "tcp", "--orig-dst", VIP])
+            .in_ns(&ns, &["conntrack", "-L", "-p", "tcp", "--orig-dst", VIP])
             .lines()
             .filter(|l| l.contains("dport=80"))
             .map(str::to_owned)

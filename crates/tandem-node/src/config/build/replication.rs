@@ -146,13 +146,10 @@ pub(super) fn build_replication(
             Some(i.get_ref().clone())
         }
     };
-    let Some(key) = &r.key_file else {
-        return Err(missing(
-            "key_file",
-            "give the key file `tandemd replication keygen` wrote, as key_file = \"/etc/tandemd/replication.key\" (the same file on both units)",
-        ));
+    let key_file = match &r.key_file {
+        Some(key) => Some(absolute(&ctx, "key_file", key)?),
+        None => None,
     };
-    let key_file = absolute(&ctx, "key_file", key)?;
     let next_key_file = match &r.next_key_file {
         None => None,
         Some(k) => Some(absolute(&ctx, "next_key_file", k)?),
@@ -169,6 +166,12 @@ pub(super) fn build_replication(
             }
         },
     };
+    if key_file.is_none() && format == ReplicationFormat::Tandem {
+        return Err(missing(
+            "key_file",
+            "give the key file `tandemd replication keygen` wrote, as key_file = \"/etc/tandemd/replication.key\" (the same file on both units)",
+        ));
+    }
     let mut ignore = Vec::new();
     if let Some(list) = &r.ignore {
         for item in list.get_ref() {

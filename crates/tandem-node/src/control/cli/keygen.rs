@@ -76,7 +76,7 @@ pub fn replication_keygen(path: &Path, force: bool) -> Result<(), KeygenError> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes))
-        .map_err(|e| KeygenError::RandomSource(e))?;
+        .map_err(KeygenError::RandomSource)?;
     let text = tandem_replication::seal::Psk(bytes).to_text();
     write_key(path, force, &text)
 }

@@ -1,0 +1,5 @@
+2026-12-04T03:59:53.136247Z  INFO instance=private vrid=11 state Initialize -> Backup reason=startup event="state"
+2026-12-04T03:59:53.136339Z  INFO started [private] event="started"
+2026-12-04T03:59:53.174067Z  INFO replication: node 2 sends to 198.51.100.1:6974 (tandem) event="replication_started"
+2026-12-04T03:59:53.177482Z  INFO replication: partner node 1 started (boot 88267d018be7c8d9) event="replication_partner_started"
+2026-12-04T03:59:53.459735Z  INFO replication: in sync with the partner event="replication_in_sync"
