@@ -2,7 +2,7 @@
 //! sender's slot, each live entry with its generation, flow, local
 //! deadline and the (receiver-local) sequence number of the frame that
 //! last changed it; a tombstone keeps that sequence number for a slot
-//! whose flow ended, so a late record cannot revive it. A [`FlowKey`]
+//! whose flow ended, so a late record cannot revive it. A [`FlowKey`](crate::flow::FlowKey)
 //! index serves a takeover.
 //!
 //! Sequence numbers here are receiver-local ("lseq"): the frame's
