@@ -15,6 +15,10 @@
 //! - [`session`]: the [`Replicator`](session::Replicator): sequencing,
 //!   selective ACK and NACK, repair by current state, paced bulk resync
 //!   with mark-and-sweep and digests, "in sync";
+//! - [`table`]: the sender's slab of flows with its dirty queue, the
+//!   receiver's mirror, the shard digests;
+//! - [`sim`]: two replicators on virtual time through a seeded lossy link
+//!   (the tests', the figures' and the benches' harness);
 //! - [`conntrackd`]: conntrackd's own sync messages (FT-FW and NOTRACK),
 //!   to pair with a conntrackd peer.
 //!

@@ -154,6 +154,80 @@ impl Hasher for Fx {
     }
 }
 
+/// A fast hash for the tables' key indexes, seeded with a secret (the
+/// pair's digest key), so that keys chosen by outside clients cannot be
+/// aimed at one bucket without it.
+#[derive(Clone, Copy)]
+pub struct KeyedFx(u64);
+
+impl std::fmt::Debug for KeyedFx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyedFx(..)")
+    }
+}
+
+impl KeyedFx {
+    /// Seeded from a 16-byte key.
+    pub fn new(key: [u8; 16]) -> KeyedFx {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(key.get(..8).unwrap_or(&[0; 8]));
+        KeyedFx(u64::from_le_bytes(w) | 1)
+    }
+}
+
+impl std::hash::BuildHasher for KeyedFx {
+    type Hasher = FxState;
+    fn build_hasher(&self) -> FxState {
+        FxState(self.0)
+    }
+}
+
+/// The state of [`KeyedFx`].
+#[derive(Debug)]
+pub struct FxState(u64);
+
+impl FxState {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxState {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            if let Some(d) = w.get_mut(..chunk.len()) {
+                d.copy_from_slice(chunk);
+            }
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        // A final mix, so that the low bits (the bucket) depend on all.
+        let mut z = self.0;
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z ^ (z >> 29)
+    }
+}
+
+/// A key index.
+pub type Index = HashMap<FlowKey, u32, KeyedFx>;
+
 /// One digest per shard, updated in O(1).
 #[derive(Clone)]
 pub struct ShardDigests {
@@ -244,9 +318,10 @@ pub struct Slot {
 pub struct SenderTable {
     slots: Vec<Slot>,
     free: VecDeque<u32>,
-    index: HashMap<FlowKey, u32>,
+    index: Index,
     dirty: VecDeque<u32>,
     capacity: usize,
+    cursor: usize,
 }
 
 /// What an upsert did.
@@ -261,15 +336,56 @@ pub enum Upserted {
 }
 
 impl SenderTable {
-    /// An empty table of at most `capacity` flows.
-    pub fn new(capacity: usize) -> SenderTable {
+    /// An empty table of at most `capacity` flows, its index seeded with
+    /// `seed`.
+    pub fn new(capacity: usize, seed: KeyedFx) -> SenderTable {
         SenderTable {
             slots: Vec::new(),
             free: VecDeque::new(),
-            index: HashMap::new(),
+            index: HashMap::with_hasher(seed),
             dirty: VecDeque::new(),
             capacity: capacity.min(Handle::MAX_SLOTS as usize),
+            cursor: 0,
         }
+    }
+
+    /// Removes the flows among the next `budget` slots whose deadline
+    /// passed `grace` ago (a cursor walks the slab): the driver no longer
+    /// refreshes them, and the partner's mirror drops them on its own
+    /// clock at about the same time. Queues those whose advertised
+    /// deadline is due a lazy refresh. Returns how many were removed.
+    pub fn expire_some(
+        &mut self,
+        now: Instant,
+        grace: std::time::Duration,
+        budget: usize,
+    ) -> usize {
+        let mut dead = Vec::new();
+        for _ in 0..budget.min(self.slots.len()) {
+            if self.cursor >= self.slots.len() {
+                self.cursor = 0;
+            }
+            let i = self.cursor as u32;
+            self.cursor += 1;
+            let Some(s) = self.slots.get(i as usize) else {
+                continue;
+            };
+            let Some(f) = s.flow else { continue };
+            if s.deadline + grace <= now {
+                dead.push(f.key());
+            } else if s
+                .sent
+                .is_some_and(|x| needs_refresh(&x, &f, s.deadline, now))
+            {
+                // The partner's deadline runs out before ours: refresh
+                // it now rather than at the next upsert.
+                self.mark_dirty(i);
+            }
+        }
+        for k in &dead {
+            self.remove(k);
+        }
+        dead.len()
     }
 
     /// Live flows.
@@ -434,6 +550,16 @@ impl SenderTable {
         self.free.push_back(s);
         self.mark_dirty(s);
         Some(handle)
+    }
+
+    /// A new partner knows nothing: no slot was sent, nothing is queued
+    /// (a full bulk follows).
+    pub fn forget_sent(&mut self) {
+        for s in &mut self.slots {
+            s.sent = None;
+            s.dirty = false;
+        }
+        self.dirty.clear();
     }
 
     /// Every live flow, each with its remaining lifetime at `now`.

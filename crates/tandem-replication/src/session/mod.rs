@@ -19,9 +19,11 @@ use crate::table::mirror::Mirror;
 use crate::table::{FlowHasher, Upserted};
 use crate::wire::DecodeError;
 
+mod bulk;
 mod recv;
 mod ring;
 mod send;
+mod verify;
 mod window;
 
 pub use window::RECV_WINDOW;
@@ -51,7 +53,9 @@ pub struct Config {
     /// Frames remembered for repair (their manifests); at least
     /// 4 × [`ACK_EVERY`].
     pub ring_frames: usize,
-    /// Added to a mirrored entry's lifetime before it expires.
+    /// Added to a mirrored entry's lifetime before it expires; a local
+    /// flow not refreshed (upserted) within its lifetime plus this is
+    /// removed.
     pub lifetime_grace: Duration,
     /// Most flows in the local table and in the mirror, each.
     pub max_flows: usize,
@@ -177,6 +181,8 @@ pub struct Counters {
     pub resyncs_requested: u64,
     /// Bulks sent.
     pub bulks_sent: u64,
+    /// Bulks of the partner's stream ended here (swept, digest checked).
+    pub bulks_received: u64,
     /// Shards whose digest differed.
     pub digest_mismatches: u64,
     /// Refused: bad TTL.
@@ -196,6 +202,9 @@ pub struct Counters {
     pub swept: u64,
     /// Mirror entries dropped at the end of their lifetime.
     pub expired: u64,
+    /// Local flows dropped `lifetime_grace` after the end of their
+    /// lifetime (not refreshed by an upsert; their delete is sent).
+    pub expired_local: u64,
     /// ACK records sent.
     pub acks_sent: u64,
     /// NACK records sent (one per missing range).
@@ -214,7 +223,9 @@ pub struct Status {
     pub active: bool,
     /// The mirror is in sync with the partner's stream.
     pub in_sync: bool,
-    /// The partner is heard (a frame within 3 heartbeats... see docs).
+    /// The partner is heard: an authenticated frame of its bound boot
+    /// within 3 × `heartbeat` of the last input (every unit sends at
+    /// least a heartbeat that often).
     pub partner_up: bool,
     /// Flows in the local table.
     pub local_flows: usize,
@@ -231,6 +242,12 @@ pub struct Status {
     pub partner_in_sync: bool,
     /// The partner has bound our boot id (we may stream to it).
     pub partner_bound: bool,
+    /// Why the mirror is not in sync (`None` when it is): `no_partner`,
+    /// `bulk_pending` (no full bulk since the partner's boot was bound),
+    /// `gap` (a NACKed hole is open), `digest` (a shard differs),
+    /// `resync` (a bulk is asked or under way), `unverified` (some shard
+    /// not yet compared equal).
+    pub out_of_sync: Option<&'static str>,
     /// Counters.
     pub counters: Counters,
 }
@@ -445,6 +462,7 @@ impl Replicator {
             bulk_receiving: self.rx.bulk_receiving,
             partner_in_sync: self.rx.partner_in_sync,
             partner_bound: self.tx.partner_bound,
+            out_of_sync: self.sync_reason(),
             counters: self.counters,
         }
     }

@@ -25,16 +25,24 @@ const RETIRED_KEPT: usize = 8;
 /// Bulk ends held for holes below them.
 const HELD_KEPT: usize = 64;
 /// Resync requests outstanding.
-const WANTED_KEPT: usize = 64;
+pub(crate) const WANTED_KEPT: usize = 64;
 /// NACK ranges per frame.
 const NACK_RANGES: usize = 32;
-/// Mirror slots visited for expiry per timer call.
+/// Slots of each table visited for expiry per walk.
 const EXPIRY_BUDGET: usize = 8192;
+/// Time between expiry walks (so 819,200 slots a second).
+const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ShardCheck {
+pub(crate) enum ShardCheck {
+    /// No digest of it since the partner's boot was bound.
     Unverified,
+    /// Its digest came after the full bulk, but could not be compared
+    /// (changes of it, or holes, were pending).
+    Seen,
+    /// Compared equal.
     Equal,
+    /// Compared different (a resync of it is asked).
     Differs,
 }
 
@@ -44,9 +52,9 @@ pub(crate) struct Bound {
     pub(crate) node: u8,
     pub(crate) boot: u64,
     replay: ReplayWindow,
-    win: RxWindow,
+    pub(crate) win: RxWindow,
     /// Receiver-local sequence numbers: `base + seq`.
-    base: u64,
+    pub(crate) base: u64,
     last_hello_seq: u64,
 }
 
@@ -64,10 +72,10 @@ struct Candidate {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Want {
-    range: ShardRange,
-    reason: ResyncReason,
-    asked_at: Instant,
+pub(crate) struct Want {
+    pub(crate) range: ShardRange,
+    pub(crate) reason: ResyncReason,
+    pub(crate) asked_at: Instant,
 }
 
 #[derive(Debug)]
@@ -84,16 +92,20 @@ pub(crate) struct Rx {
     pub(crate) ack_at: Option<Instant>,
     unacked: u32,
     pub(crate) nack_at: Option<Instant>,
-    gap_reported: bool,
-    held: Vec<(u64, BulkEnd)>,
-    wanted: Vec<Want>,
-    outbox: VecDeque<ResyncReq>,
-    full_bulk_done: bool,
-    checks: Vec<ShardCheck>,
-    equal: usize,
+    pub(crate) gap_reported: bool,
+    pub(crate) held: Vec<(u64, BulkEnd)>,
+    pub(crate) wanted: Vec<Want>,
+    pub(crate) outbox: VecDeque<ResyncReq>,
+    pub(crate) full_bulk_done: bool,
+    pub(crate) checks: Vec<ShardCheck>,
+    /// Shards Equal or Seen.
+    pub(crate) equal: usize,
+    /// Shards Differs.
+    pub(crate) differs: usize,
     pub(crate) in_sync: bool,
     pub(crate) last_heard: Option<Instant>,
-    partner_bulk_active: bool,
+    expiry_at: Instant,
+    pub(crate) partner_bulk_active: bool,
     pub(crate) bulk_receiving: bool,
     pub(crate) partner_in_sync: bool,
 }
@@ -101,7 +113,11 @@ pub(crate) struct Rx {
 impl Rx {
     pub(crate) fn new(cfg: &Config, boot: u64, hasher: &FlowHasher) -> Rx {
         Rx {
-            mirror: Mirror::new(cfg.max_flows, cfg.lifetime_grace),
+            mirror: Mirror::new(
+                cfg.max_flows,
+                cfg.lifetime_grace,
+                crate::table::KeyedFx::new(cfg.keys.digest_key()),
+            ),
             bound: None,
             candidate: None,
             retired: VecDeque::new(),
@@ -120,34 +136,43 @@ impl Rx {
             full_bulk_done: false,
             checks: vec![ShardCheck::Unverified; SHARDS],
             equal: 0,
+            differs: 0,
             in_sync: false,
             last_heard: None,
+            expiry_at: Instant::ZERO,
             partner_bulk_active: false,
             bulk_receiving: false,
             partner_in_sync: false,
         }
     }
 
-    fn check(&mut self, shard: u16, c: ShardCheck) {
+    pub(crate) fn check(&mut self, shard: u16, c: ShardCheck) {
+        let counted = |c: ShardCheck| matches!(c, ShardCheck::Equal | ShardCheck::Seen);
         if let Some(x) = self.checks.get_mut(usize::from(shard)) {
-            if *x == ShardCheck::Equal {
+            if counted(*x) {
                 self.equal -= 1;
             }
-            if c == ShardCheck::Equal {
+            if *x == ShardCheck::Differs {
+                self.differs -= 1;
+            }
+            if counted(c) {
                 self.equal += 1;
+            }
+            if c == ShardCheck::Differs {
+                self.differs += 1;
             }
             *x = c;
         }
     }
 
-    fn wanted_covers(&self, shard: u16) -> bool {
+    pub(crate) fn wanted_covers(&self, shard: u16) -> bool {
         self.wanted
             .iter()
             .any(|w| w.range.first <= shard && shard <= w.range.last)
     }
 }
 
-fn covers(outer: ShardRange, inner: ShardRange) -> bool {
+pub(crate) fn covers(outer: ShardRange, inner: ShardRange) -> bool {
     outer.first <= inner.first && inner.last <= outer.last
 }
 
@@ -230,7 +255,7 @@ impl Replicator {
         self.counters.frames_received += 1;
         // A boot we have not bound cannot have bound ours: until it does,
         // HELLO alone goes out (anything else it would refuse).
-        self.partner_bound_us(false);
+        self.partner_bound_us(false, h.boot);
         let mut bind = false;
         for hello in &hellos {
             if hello.challenge != self.rx.partner_challenge {
@@ -284,6 +309,7 @@ impl Replicator {
             .iter_mut()
             .for_each(|c| *c = ShardCheck::Unverified);
         rx.equal = 0;
+        rx.differs = 0;
         rx.ack_at = None;
         rx.nack_at = None;
         rx.gap_reported = false;
@@ -311,7 +337,7 @@ impl Replicator {
             return;
         }
         b.last_hello_seq = h.seq;
-        self.partner_bound_us(hello.mirrored_boot == self.boot);
+        self.partner_bound_us(hello.mirrored_boot == self.boot, h.boot);
     }
 
     fn receive_bound(&mut self, h: &Header, records: Vec<Record>) {
@@ -396,7 +422,7 @@ impl Replicator {
                 }
                 Record::Ack(a) => {
                     if a.boot == self.boot {
-                        self.partner_bound_us(true);
+                        self.partner_bound_us(true, h.boot);
                         self.on_ack(&a);
                     } else if a.boot == h.boot && a.stream == 0 {
                         let f = a.cumulative.min(h.seq);
@@ -414,14 +440,15 @@ impl Replicator {
                 }
                 Record::ResyncReq(q) => {
                     if q.boot == self.boot {
-                        self.partner_bound_us(true);
+                        self.partner_bound_us(true, h.boot);
                     }
                     self.on_resync(&q);
                     Applied::Done
                 }
-                Record::BulkBegin(_) => {
+                Record::BulkBegin(bb) => {
                     eliciting = true;
                     self.rx.bulk_receiving = true;
+                    self.rx.mirror.reserve(bb.entries as usize);
                     Applied::Done
                 }
                 Record::BulkEnd(e) => {
@@ -469,8 +496,8 @@ impl Replicator {
             self.rx.nack_at = Some(now + REORDER_GRACE);
         }
         self.apply_held(cum);
-        if cum >= h.seq && !self.rx.partner_bulk_active {
-            self.compare_digests(lseq, &digests);
+        if !self.rx.partner_bulk_active && !digests.is_empty() {
+            self.compare_digests(lseq, cum >= h.seq, &digests);
         }
         if eliciting {
             self.rx.unacked += 1;
@@ -482,123 +509,6 @@ impl Replicator {
         if h.flags & flags::ACK_REQUESTED != 0 {
             self.rx.ack_at = Some(now);
         }
-    }
-
-    /// Applies the held bulk ends no hole is left below.
-    fn apply_held(&mut self, cum: u64) {
-        if self.rx.held.is_empty() {
-            return;
-        }
-        self.rx.held.sort_by_key(|(s, _)| *s);
-        while let Some(&(seq, e)) = self.rx.held.first() {
-            if seq > cum {
-                break;
-            }
-            self.rx.held.remove(0);
-            self.apply_bulk_end(seq, e);
-        }
-    }
-
-    fn apply_bulk_end(&mut self, seq: u64, e: BulkEnd) {
-        let Some(b) = self.rx.bound.as_ref() else {
-            return;
-        };
-        if e.begin_seq == 0
-            || e.begin_seq > seq
-            || e.range.first > e.range.last
-            || usize::from(e.range.last) >= SHARDS
-        {
-            return;
-        }
-        let (lseq, begin) = (b.base + seq, b.base + e.begin_seq);
-        let mut swept = self.rx.mirror.sweep(e.range, begin, lseq);
-        let full = e.range == FULL;
-        if full {
-            if let Some(t) = &self.cfg.persistence {
-                swept += t.sweep_partner(begin);
-            }
-            self.rx.full_bulk_done = true;
-        }
-        self.counters.swept += swept as u64;
-        self.rx.wanted.retain(|w| !covers(e.range, w.range));
-        self.rx.bulk_receiving = false;
-        if self.rx.mirror.range_touched(e.range) <= lseq {
-            let equal = self.rx.mirror.range_digest(e.range) == e.digest;
-            let c = if equal {
-                ShardCheck::Equal
-            } else {
-                ShardCheck::Differs
-            };
-            for s in e.range.first..=e.range.last {
-                self.rx.check(s, c);
-            }
-            if !equal {
-                self.counters.digest_mismatches += 1;
-                self.want(e.range, ResyncReason::Digest);
-            }
-        }
-    }
-
-    /// Shard digests of frame `lseq` (every frame before it is in): the
-    /// shards no later frame changed are compared.
-    fn compare_digests(&mut self, lseq: u64, digests: &[(u16, u64)]) {
-        let mut differ: Vec<u16> = Vec::new();
-        for &(shard, digest) in digests {
-            if usize::from(shard) >= SHARDS
-                || self.rx.mirror.touched(shard) > lseq
-                || self.rx.wanted_covers(shard)
-            {
-                continue;
-            }
-            if self.rx.mirror.digest(shard) == digest {
-                self.rx.check(shard, ShardCheck::Equal);
-            } else {
-                self.rx.check(shard, ShardCheck::Differs);
-                self.counters.digest_mismatches += 1;
-                differ.push(shard);
-            }
-        }
-        // Consecutive shards go in one request.
-        let mut i = 0;
-        while let Some(&first) = differ.get(i) {
-            let mut last = first;
-            while differ.get(i + 1) == Some(&(last + 1)) {
-                last += 1;
-                i += 1;
-            }
-            i += 1;
-            self.want(ShardRange { first, last }, ResyncReason::Digest);
-        }
-    }
-
-    /// Asks the partner for a bulk of `range` of its stream.
-    pub(crate) fn want(&mut self, range: ShardRange, reason: ResyncReason) {
-        let Some(b) = self.rx.bound.as_ref() else {
-            return;
-        };
-        if self.rx.wanted.iter().any(|w| covers(w.range, range)) {
-            return;
-        }
-        let boot = b.boot;
-        if self.rx.wanted.len() >= WANTED_KEPT {
-            self.rx.wanted.clear();
-            self.rx.outbox.clear();
-            return self.want(FULL, reason);
-        }
-        self.rx.wanted.retain(|w| !covers(range, w.range));
-        self.rx.wanted.push(Want {
-            range,
-            reason,
-            asked_at: self.now,
-        });
-        self.rx.outbox.push_back(ResyncReq {
-            stream: 0,
-            boot,
-            range,
-            reason,
-        });
-        self.counters.resyncs_requested += 1;
-        self.update_sync();
     }
 
     pub(crate) fn rx_control_due(&self) -> bool {
@@ -713,8 +623,18 @@ impl Replicator {
                 }
             }
         }
-        let expired = self.rx.mirror.expire_some(now, EXPIRY_BUDGET);
-        self.counters.expired += expired as u64;
+        if now >= self.rx.expiry_at {
+            // A bounded walk of both tables every EXPIRY_PERIOD.
+            self.rx.expiry_at = now + EXPIRY_PERIOD;
+            let expired = self.rx.mirror.expire_some(now, EXPIRY_BUDGET);
+            self.counters.expired += expired as u64;
+            let grace = self.cfg.lifetime_grace;
+            let expired = self.tx.table.expire_some(now, grace, EXPIRY_BUDGET);
+            if expired > 0 {
+                self.counters.expired_local += expired as u64;
+                self.tx.flush_at.get_or_insert(now + self.cfg.flush_budget);
+            }
+        }
         if now >= self.hello_at {
             self.prune_persist();
         }
@@ -730,36 +650,5 @@ impl Replicator {
             self.queue_bulk(FULL, false);
         }
         self.update_sync();
-    }
-
-    /// Re-evaluates "in sync" and tells of a change.
-    pub(crate) fn update_sync(&mut self) {
-        let rx = &self.rx;
-        let reason = match &rx.bound {
-            None => Some("no_partner"),
-            Some(b) => {
-                if !rx.full_bulk_done {
-                    Some("bulk_pending")
-                } else if rx.gap_reported && b.win.has_gap() {
-                    Some("gap")
-                } else if rx.checks.contains(&ShardCheck::Differs) {
-                    Some("digest")
-                } else if !rx.wanted.is_empty() || rx.partner_bulk_active {
-                    Some("resync")
-                } else if rx.equal < SHARDS {
-                    Some("unverified")
-                } else {
-                    None
-                }
-            }
-        };
-        let ok = reason.is_none();
-        if ok != self.rx.in_sync {
-            self.rx.in_sync = ok;
-            self.event(match reason {
-                None => Event::InSync,
-                Some(reason) => Event::OutOfSync { reason },
-            });
-        }
     }
 }

@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 
+use tandem_time::Instant;
+
 use crate::persist::{PersistKey, TableId};
 use crate::wire::Handle;
 
@@ -61,7 +63,14 @@ pub(crate) struct Manifest {
     queued: u32,
     /// Frames carrying its repair, not settled yet.
     carriers: u32,
+    /// When it was found lost (repaired again if still reported lost
+    /// [`REPAIR_RETRY`] later).
+    lost_at: Instant,
 }
+
+/// A frame still reported missing this long after its repair went is
+/// repaired again (whatever happened to the repair).
+pub(crate) const REPAIR_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Manifest {
     pub(crate) fn new() -> Manifest {
@@ -72,6 +81,7 @@ impl Manifest {
             state: State::Unacked,
             queued: 0,
             carriers: 0,
+            lost_at: Instant::ZERO,
         }
     }
 
@@ -160,16 +170,20 @@ impl Ring {
         self.advance();
     }
 
-    /// Frame `seq` was reported missing.
-    pub(crate) fn lost(&mut self, seq: u64) -> Lost {
+    /// Frame `seq` was reported missing at `now`.
+    pub(crate) fn lost(&mut self, seq: u64, now: Instant) -> Lost {
         let Some(m) = self.get_mut(seq) else {
             return Lost::Unknown;
         };
         match m.state {
             State::Acked => return Lost::Settled(m.closes.clone()),
-            State::Lost => return Lost::Repairing,
+            State::Lost if m.queued > 0 || now < m.lost_at + REPAIR_RETRY => {
+                return Lost::Repairing
+            }
+            State::Lost => m.carriers = 0,
             State::Unacked => {}
         }
+        m.lost_at = now;
         m.state = State::Lost;
         m.queued = m.items.len() as u32;
         let items = m.items.clone();
@@ -323,11 +337,15 @@ mod tests {
         r.push(1, with(2));
         r.push(2, with(0)); // control only: settled at once
         assert_eq!(r.floor(), 0);
-        let Lost::Repair(items) = r.lost(1) else {
+        let Lost::Repair(items) = r.lost(1, Instant::ZERO) else {
             panic!("not repaired")
         };
         assert_eq!(items.len(), 2);
-        assert_eq!(r.lost(2), Lost::Settled(Vec::new()), "nothing to repair");
+        assert_eq!(
+            r.lost(2, Instant::ZERO),
+            Lost::Settled(Vec::new()),
+            "nothing to repair"
+        );
         // Both items go into frame 3.
         assert!(r.carried(1));
         r.repaired_one(1);

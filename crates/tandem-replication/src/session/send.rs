@@ -11,14 +11,13 @@ use tandem_time::Instant;
 
 use super::ring::{Item, Lost, Manifest, Ring};
 use super::window::RECV_WINDOW;
-use super::{Config, Event, Output, Replicator, HELLO_INTERVAL};
+use super::{Config, Output, Replicator, HELLO_INTERVAL};
 use crate::persist::{Change, PersistKey, Persistence, TableId};
 use crate::table::{
-    needs_refresh, remaining_ms, shard_of, SenderTable, SentState, ShardDigests, SHARDS,
+    needs_refresh, remaining_ms, shard_of, KeyedFx, SenderTable, SentState, ShardDigests, SHARDS,
 };
 use crate::wire::{
-    flags, Ack, BulkBegin, BulkEnd, FrameBuilder, Handle, Header, Hello, Nack, Record, ResyncReq,
-    Role, ShardRange, MINOR,
+    flags, Ack, BulkEnd, FrameBuilder, Handle, Header, Hello, Nack, Record, Role, ShardRange, MINOR,
 };
 
 /// The whole stream.
@@ -28,38 +27,17 @@ pub(crate) const FULL: ShardRange = ShardRange {
 };
 
 /// Digest sweeps are spread over this many frames per interval.
-const DIGEST_TICKS: u32 = 32;
+pub(crate) const DIGEST_TICKS: u32 = 32;
 /// Shards per digest tick.
-const DIGESTS_PER_TICK: u32 = SHARDS as u32 / DIGEST_TICKS;
+pub(crate) const DIGESTS_PER_TICK: u32 = SHARDS as u32 / DIGEST_TICKS;
 /// Most frames one call sends (then it asks to be called again at once).
 const MAX_FRAMES_PER_CALL: usize = 4096;
-/// Most slots a bulk visits per frame (a sparse slab costs no more).
-const MAX_VISITS_PER_FRAME: usize = 1 << 16;
 /// Most repair items waiting; beyond, the stream is resynced instead.
 const MAX_REPAIRS: usize = 1 << 20;
-/// Bulk ends remembered for repair.
-const BULK_ENDS_KEPT: usize = 64;
-/// Most shard ranges waiting for a bulk.
-const MAX_BULK_QUEUE: usize = 64;
 /// Most frames one frame closes.
 const MAX_CLOSES: usize = 64;
 /// Most frames waiting to be closed.
 const MAX_CLOSING: usize = 4096;
-
-/// A bulk under way.
-#[derive(Debug)]
-pub(crate) struct Bulk {
-    id: u32,
-    range: ShardRange,
-    shard: u32,
-    slot: usize,
-    /// Frame of its BULK_BEGIN (0: not begun).
-    begin_seq: u64,
-    entries: u32,
-    flows_done: bool,
-    /// Persistence entries still to send (a full bulk), once taken.
-    persist: Option<VecDeque<Persistence>>,
-}
 
 #[derive(Debug)]
 pub(crate) struct Tx {
@@ -67,16 +45,16 @@ pub(crate) struct Tx {
     pub(crate) ring: Ring,
     pub(crate) next_seq: u64,
     pub(crate) repairs: VecDeque<(u64, Item)>,
-    pub(crate) bulk: Option<Bulk>,
+    pub(crate) bulk: Option<super::bulk::Bulk>,
     pub(crate) bulk_queue: VecDeque<ShardRange>,
-    bulk_ids: u32,
-    bulk_ends: VecDeque<BulkEnd>,
-    tokens: f64,
+    pub(crate) bulk_ids: u32,
+    pub(crate) bulk_ends: VecDeque<BulkEnd>,
+    pub(crate) tokens: f64,
     tokens_at: Instant,
     pub(crate) digests: ShardDigests,
-    digest_cursor: u16,
-    digest_left: u32,
-    digest_at: Instant,
+    pub(crate) digest_cursor: u16,
+    pub(crate) digest_left: u32,
+    pub(crate) digest_at: Instant,
     pub(crate) flush_at: Option<Instant>,
     peer_cum: u64,
     peer_credit: u32,
@@ -87,12 +65,14 @@ pub(crate) struct Tx {
     pub(crate) floor_notice: bool,
     /// Frames the receiver should stop waiting for (told in the next frame).
     pub(crate) closing: Vec<u64>,
+    /// The partner boot that bound ours.
+    bound_by: Option<u64>,
 }
 
 impl Tx {
     pub(crate) fn new(cfg: &Config, now: Instant) -> Tx {
         Tx {
-            table: SenderTable::new(cfg.max_flows),
+            table: SenderTable::new(cfg.max_flows, KeyedFx::new(cfg.keys.digest_key())),
             ring: Ring::new(1),
             next_seq: 1,
             repairs: VecDeque::new(),
@@ -115,7 +95,28 @@ impl Tx {
             persist_pending: VecDeque::new(),
             floor_notice: false,
             closing: Vec::new(),
+            bound_by: None,
         }
+    }
+}
+
+/// Dirty slots sorted together.
+const DIRTY_BATCH: usize = 256;
+
+/// The record type a persistence change is sent as (sections group them).
+fn persist_kind(c: &Change) -> u8 {
+    use crate::persist::PersistKey::Source;
+    match c {
+        Change::Upsert(p) => match p.key {
+            Source { addr, .. } if addr.is_ipv4() => 0,
+            Source { .. } => 1,
+            _ => 2,
+        },
+        Change::Delete { key, .. } => match key {
+            Source { addr, .. } if addr.is_ipv4() => 3,
+            Source { .. } => 4,
+            _ => 5,
+        },
     }
 }
 
@@ -146,7 +147,7 @@ impl Replicator {
         in_flight < u64::from(self.tx.peer_credit).min(ring)
     }
 
-    fn bulk_pending(&self) -> bool {
+    pub(crate) fn bulk_pending(&self) -> bool {
         self.tx.bulk.is_some() || !self.tx.bulk_queue.is_empty()
     }
 
@@ -363,7 +364,11 @@ impl Replicator {
 
     /// Writes a full record of the live flow in `slot` (the partner is
     /// sent its current state); `Err` if it does not fit.
-    fn emit_full(&mut self, b: &mut FrameBuilder, slot: u32) -> Result<Option<Handle>, ()> {
+    pub(crate) fn emit_full(
+        &mut self,
+        b: &mut FrameBuilder,
+        slot: u32,
+    ) -> Result<Option<Handle>, ()> {
         let now = self.now;
         let Some(s) = self.tx.table.slot(slot) else {
             return Ok(None);
@@ -489,7 +494,11 @@ impl Replicator {
         }
     }
 
-    fn emit_persist(&mut self, b: &mut FrameBuilder, change: Change) -> Result<Item, Change> {
+    pub(crate) fn emit_persist(
+        &mut self,
+        b: &mut FrameBuilder,
+        change: Change,
+    ) -> Result<Item, Change> {
         let now = self.now;
         let (rec, item) = match change {
             Change::Upsert(p) => (Record::Persist(p), Item::Persist(p.table, p.key)),
@@ -515,15 +524,51 @@ impl Replicator {
         Ok(item)
     }
 
+    /// The record a dirty slot will likely need (a guess, for grouping).
+    fn likely_kind(&self, slot: u32) -> u8 {
+        let Some(s) = self.tx.table.slot(slot) else {
+            return 0;
+        };
+        match (&s.flow, &s.sent) {
+            (None, _) => 0,
+            (Some(f), Some(x)) if x.gen == s.gen => {
+                if f.window.is_some() && x.window != self.hasher.window(&f.window) {
+                    2
+                } else {
+                    1
+                }
+            }
+            (Some(f), _) => 3 + u8::from(!f.original.is_v4()) + 2 * u8::from(f.window.is_some()),
+        }
+    }
+
     /// Live changes: dirty slots, then persistence changes.
     fn live(&mut self, b: &mut FrameBuilder, m: &mut Manifest) {
-        while let Some(s) = self.tx.table.pop_dirty() {
-            match self.emit_dirty(b, s) {
-                Ok(Some(h)) => m.items.push(Item::Flow(h)),
-                Ok(None) => {}
-                Err(()) => {
-                    self.tx.table.unpop_dirty(s);
-                    return;
+        // In batches sorted by the record each slot is likely to need, so
+        // that records of one type share a section header (slots are
+        // independent: their order within a frame does not matter).
+        loop {
+            let mut batch: Vec<u32> = Vec::with_capacity(DIRTY_BATCH);
+            while batch.len() < DIRTY_BATCH {
+                match self.tx.table.pop_dirty() {
+                    Some(s) => batch.push(s),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            batch.sort_by_key(|&s| self.likely_kind(s));
+            for (i, &s) in batch.iter().enumerate() {
+                match self.emit_dirty(b, s) {
+                    Ok(Some(h)) => m.items.push(Item::Flow(h)),
+                    Ok(None) => {}
+                    Err(()) => {
+                        for &r in batch.get(i..).unwrap_or_default().iter().rev() {
+                            self.tx.table.unpop_dirty(r);
+                        }
+                        return;
+                    }
                 }
             }
         }
@@ -531,9 +576,11 @@ impl Replicator {
             if self.tx.persist_pending.is_empty() {
                 let room = (b.max_payload() - b.payload_len()) / 12 + 1;
                 if let Some(p) = &self.cfg.persistence {
-                    self.tx
-                        .persist_pending
-                        .extend(p.take_changes(self.now, room));
+                    // One change per key: their order does not matter, so
+                    // records of one type go together (one section header).
+                    let mut batch = p.take_changes(self.now, room);
+                    batch.sort_by_key(persist_kind);
+                    self.tx.persist_pending.extend(batch);
                 }
             }
             let Some(c) = self.tx.persist_pending.pop_front() else {
@@ -630,12 +677,13 @@ impl Replicator {
     /// these frames", for the frames this one completes the repair of and
     /// the lost frames that had nothing to repair.
     fn push_closes(&mut self, b: &mut FrameBuilder, m: &mut Manifest) {
-        let mut all: Vec<u64> = m.closes.clone();
+        let mut all: Vec<u64> = std::mem::take(&mut m.closes);
         all.append(&mut self.tx.closing);
         all.sort_unstable();
         all.dedup();
         let mut i = 0;
         while let Some(&first) = all.get(i) {
+            let start = i;
             let mut last = first;
             while all.get(i + 1) == Some(&(last + 1)) {
                 last += 1;
@@ -650,191 +698,13 @@ impl Replicator {
             });
             if b.push(rec).is_err() {
                 // What did not fit goes in the next frame.
-                self.tx.closing.extend(all.get(i - 1..).unwrap_or_default());
+                self.tx.closing = all.split_off(start);
                 break;
             }
         }
-    }
-
-    /// The bulk: the next entries of the range, paced.
-    fn bulk(&mut self, b: &mut FrameBuilder, m: &mut Manifest) -> bool {
-        if self.tx.bulk.is_none() {
-            let Some(range) = self.tx.bulk_queue.pop_front() else {
-                return false;
-            };
-            self.tx.bulk_ids = self.tx.bulk_ids.wrapping_add(1);
-            self.tx.bulk = Some(Bulk {
-                id: self.tx.bulk_ids,
-                range,
-                shard: u32::from(range.first),
-                slot: usize::from(range.first),
-                begin_seq: 0,
-                entries: 0,
-                flows_done: false,
-                persist: None,
-            });
-        }
-        let Some(mut bulk) = self.tx.bulk.take() else {
-            return false;
-        };
-        let start = b.payload_len();
-        let budget = self.tx.tokens;
-        let mut progress = false;
-        let finished = 'walk: {
-            if bulk.begin_seq == 0 {
-                let shards = u64::from(bulk.range.last - bulk.range.first) + 1;
-                let estimate = self.tx.table.len() as u64 * shards / SHARDS as u64;
-                let rec = Record::BulkBegin(BulkBegin {
-                    bulk: bulk.id,
-                    range: bulk.range,
-                    entries: u32::try_from(estimate).unwrap_or(u32::MAX),
-                });
-                if b.push(rec).is_err() {
-                    break 'walk false;
-                }
-                bulk.begin_seq = self.tx.next_seq;
-                progress = true;
-            }
-            let mut visits = 0;
-            while !bulk.flows_done {
-                if visits >= MAX_VISITS_PER_FRAME {
-                    break 'walk false;
-                }
-                visits += 1;
-                if bulk.slot >= self.tx.table.slab_len() {
-                    bulk.shard += 1;
-                    bulk.slot = bulk.shard as usize;
-                    if bulk.shard > u32::from(bulk.range.last) {
-                        bulk.flows_done = true;
-                    }
-                    progress = true;
-                    continue;
-                }
-                let slot = bulk.slot as u32;
-                let live = self.tx.table.slot(slot).is_some_and(|s| s.flow.is_some());
-                if live {
-                    if (b.payload_len() - start) as f64 + 40.0 > budget {
-                        break 'walk false;
-                    }
-                    match self.emit_full(b, slot) {
-                        Ok(Some(h)) => {
-                            m.items.push(Item::Flow(h));
-                            bulk.entries += 1;
-                            self.counters.bulk_entries_sent += 1;
-                        }
-                        Ok(None) => {}
-                        Err(()) => break 'walk false,
-                    }
-                }
-                progress = true;
-                bulk.slot += SHARDS;
-            }
-            if bulk.range == FULL {
-                if bulk.persist.is_none() {
-                    let entries = self
-                        .cfg
-                        .persistence
-                        .as_ref()
-                        .map(|p| p.local_entries(self.now))
-                        .unwrap_or_default();
-                    bulk.persist = Some(entries.into());
-                }
-                while let Some(p) = bulk.persist.as_mut().and_then(|q| q.pop_front()) {
-                    match self.emit_persist(b, Change::Upsert(p)) {
-                        Ok(item) => {
-                            m.items.push(item);
-                            bulk.entries += 1;
-                            self.counters.bulk_entries_sent += 1;
-                            progress = true;
-                        }
-                        Err(_) => {
-                            if let Some(q) = bulk.persist.as_mut() {
-                                q.push_front(p);
-                            }
-                            break 'walk false;
-                        }
-                    }
-                }
-            }
-            let end = BulkEnd {
-                bulk: bulk.id,
-                range: bulk.range,
-                begin_seq: bulk.begin_seq,
-                entries: bulk.entries,
-                digest: self.tx.digests.range(bulk.range.first, bulk.range.last),
-            };
-            if b.push(Record::BulkEnd(end)).is_err() {
-                break 'walk false;
-            }
-            m.items.push(Item::BulkEnd(bulk.id));
-            if self.tx.bulk_ends.len() >= BULK_ENDS_KEPT {
-                self.tx.bulk_ends.pop_front();
-            }
-            self.tx.bulk_ends.push_back(end);
-            true
-        };
-        self.tx.tokens -= (b.payload_len() - start) as f64;
-        if finished {
-            self.counters.bulks_sent += 1;
-            self.event(Event::BulkSent {
-                entries: u64::from(bulk.entries),
-            });
-            progress = true;
-        } else {
-            self.tx.bulk = Some(bulk);
-        }
-        progress
-    }
-
-    /// The next shard digests of the continuous sweep: written last, so
-    /// each is the shard's digest as of the end of this frame.
-    fn push_digests(&mut self, b: &mut FrameBuilder) {
-        while self.tx.digest_left > 0 {
-            let shard = self.tx.digest_cursor;
-            let rec = Record::Digest {
-                shard,
-                digest: self.tx.digests.get(shard),
-            };
-            if b.push(rec).is_err() {
-                return;
-            }
-            self.tx.digest_cursor = ((usize::from(shard) + 1) % SHARDS) as u16;
-            self.tx.digest_left -= 1;
-        }
-        self.tx.digest_left = DIGESTS_PER_TICK;
-        let tick = self.cfg.digest_interval / DIGEST_TICKS;
-        self.tx.digest_at = (self.tx.digest_at + tick).max(self.now);
-        if self.tx.digest_at == self.now {
-            self.tx.digest_at = self.now + tick;
-        }
-    }
-
-    /// Queues a bulk of `range` of our stream; `restart`: a request for
-    /// the range under way restarts it (a receiver asks again only when
-    /// it saw no bulk for a while).
-    pub(crate) fn queue_bulk(&mut self, range: ShardRange, restart: bool) {
-        if range.first == 0 && u32::from(range.last) + 1 >= SHARDS as u32 {
-            // The whole table goes: the live queue's flows with it.
-            self.tx.table.bulk_supersedes_dirty();
-        }
-        let covers = |o: &ShardRange, i: &ShardRange| o.first <= i.first && i.last <= o.last;
-        let cur = self.tx.bulk.as_ref().map(|b| b.range);
-        if restart && cur.is_some_and(|c| covers(&range, &c)) {
-            self.tx.bulk = None;
-            self.tx.bulk_queue.retain(|r| !covers(&range, r));
-            self.tx.bulk_queue.push_front(range);
-            return;
-        }
-        if self.tx.bulk_queue.iter().any(|r| covers(r, &range)) {
-            return;
-        }
-        self.tx.bulk_queue.retain(|r| !covers(&range, r));
-        if self.tx.bulk_queue.len() >= MAX_BULK_QUEUE {
-            self.tx.bulk_queue.clear();
-            self.tx.bulk_queue.push_back(FULL);
-            return;
-        }
-        self.tx.bulk_queue.push_back(range);
+        // The manifest names what this frame closes: if it is lost, its
+        // repair (or the answer to its NACK) closes them again.
+        m.closes = all;
     }
 
     /// The partner acknowledged frames of our stream.
@@ -877,7 +747,7 @@ impl Replicator {
                 self.tx.floor_notice = true;
                 continue;
             }
-            match self.tx.ring.lost(seq) {
+            match self.tx.ring.lost(seq, self.now) {
                 Lost::Repair(items) => {
                     self.counters.frames_lost += 1;
                     self.tx.repairs.extend(items.into_iter().map(|i| (seq, i)));
@@ -903,24 +773,22 @@ impl Replicator {
         }
     }
 
-    /// The partner asks for a bulk of our stream.
-    pub(crate) fn on_resync(&mut self, req: &ResyncReq) {
-        if req.stream != 0
-            || req.boot != self.boot
-            || req.range.first > req.range.last
-            || usize::from(req.range.last) >= SHARDS
-        {
-            return;
-        }
-        self.queue_bulk(req.range, true);
-    }
-
-    /// The partner (re)bound our boot: what it saw before does not count.
-    pub(crate) fn partner_bound_us(&mut self, bound: bool) {
+    /// The partner's boot `by` bound ours (or not). A boot new to us
+    /// knows nothing of our stream: what we sent before does not count,
+    /// and it gets everything through a full bulk (it asks one too).
+    pub(crate) fn partner_bound_us(&mut self, bound: bool, by: u64) {
         if bound && !self.tx.partner_bound {
             self.tx.peer_cum = self.tx.next_seq - 1;
             self.tx.peer_credit = (RECV_WINDOW / 2) as u32;
             self.tx.digest_at = self.now;
+        }
+        if bound && self.tx.bound_by != Some(by) {
+            self.tx.bound_by = Some(by);
+            self.tx.table.forget_sent();
+            self.tx.digests.clear();
+            self.tx.persist_pending.clear();
+            self.tx.persist_sent.clear();
+            self.queue_bulk(FULL, false);
         }
         self.tx.partner_bound = bound;
     }

@@ -2,7 +2,7 @@
 //! sender's slot, each live entry with its generation, flow, local
 //! deadline and the (receiver-local) sequence number of the frame that
 //! last changed it; a tombstone keeps that sequence number for a slot
-//! whose flow ended, so a late record cannot revive it. A [`FlowKey`]
+//! whose flow ended, so a late record cannot revive it. A [`FlowKey`](crate::flow::FlowKey)
 //! index serves a takeover.
 //!
 //! Sequence numbers here are receiver-local ("lseq"): the frame's
@@ -22,13 +22,12 @@
 //!   at that frame the sender's slot was empty, so anything older in it is
 //!   dead, whatever its generation.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use tandem_time::Instant;
 
-use super::{remaining_ms, shard_of, FlowHasher, ShardDigests, SHARDS};
-use crate::flow::{Flow, FlowKey, TcpWindow};
+use super::{remaining_ms, shard_of, FlowHasher, Index, KeyedFx, ShardDigests, SHARDS};
+use crate::flow::{Flow, TcpWindow};
 use crate::wire::{Handle, ShardRange};
 
 /// A live mirrored flow.
@@ -84,7 +83,7 @@ pub enum Applied {
 #[derive(Debug)]
 pub struct Mirror {
     slots: Vec<MirrorSlot>,
-    index: HashMap<FlowKey, u32>,
+    index: Index,
     live: usize,
     capacity: usize,
     digests: ShardDigests,
@@ -95,11 +94,11 @@ pub struct Mirror {
 
 impl Mirror {
     /// An empty mirror of at most `capacity` flows (and slots), keeping
-    /// each entry `grace` beyond its lifetime.
-    pub fn new(capacity: usize, grace: Duration) -> Mirror {
+    /// each entry `grace` beyond its lifetime, its index seeded with `seed`.
+    pub fn new(capacity: usize, grace: Duration, seed: KeyedFx) -> Mirror {
         Mirror {
             slots: Vec::new(),
-            index: HashMap::new(),
+            index: Index::with_hasher(seed),
             live: 0,
             capacity: capacity.min(Handle::MAX_SLOTS as usize),
             digests: ShardDigests::default(),
@@ -140,6 +139,18 @@ impl Mirror {
         self.touched
             .get(a..=b.max(a).min(SHARDS - 1))
             .map_or(0, |t| t.iter().copied().max().unwrap_or(0))
+    }
+
+    /// Makes room for about `entries` more flows (a bulk begins).
+    pub fn reserve(&mut self, entries: usize) {
+        let room = self.capacity.saturating_sub(self.live);
+        let n = entries.min(room);
+        self.index
+            .reserve(n.saturating_sub(self.index.capacity() - self.index.len()));
+        let slots = (self.live + n).min(self.capacity);
+        if slots > self.slots.len() {
+            self.slots.reserve(slots - self.slots.len());
+        }
     }
 
     /// A slot.
