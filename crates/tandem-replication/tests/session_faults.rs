@@ -154,8 +154,10 @@ fn cut_link_holds_changes_back_then_a_full_ring_escalates_to_a_resync() {
     let c = s.a.status().counters;
     assert!(c.ring_overflows > 0, "{c:?}");
     s.link.up = true;
-    assert!(s.run_until(Duration::from_secs(10), |s| s.converged()
-        && s.b.status().in_sync));
+    let ok = s.run_until(Duration::from_secs(10), |s| {
+        s.converged() && s.b.status().in_sync
+    });
+    assert!(ok, "a: {:?}\nb: {:?}", s.a.status(), s.b.status());
     assert!(s.a.status().counters.bulks_sent > bulks);
 }
 

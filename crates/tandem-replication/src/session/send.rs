@@ -333,6 +333,11 @@ impl Replicator {
             // Half the ring waits: acknowledge now, not after the delay.
             fl |= flags::ACK_REQUESTED;
         }
+        if !self.credit_ok() && (self.live_pending() || self.bulk_pending()) {
+            // Changes wait for credit, and frames of control alone are not
+            // acknowledged: ask, or the credit never comes back.
+            fl |= flags::ACK_REQUESTED;
+        }
         let header = Header {
             minor: MINOR,
             flags: fl,

@@ -6,6 +6,11 @@
 /// Frames beyond the cumulative one that are told apart (the credit).
 pub const RECV_WINDOW: u64 = 16_384;
 
+/// The most frames a receiver lets its sender have in flight: 2,048
+/// frames of at most 1,400 bytes, under 3 MB, within the 4 MB receive
+/// buffer tandemd asks for.
+pub(crate) const CREDIT: u64 = 2048;
+
 const WORDS: usize = (RECV_WINDOW / 64) as usize;
 
 #[derive(Debug, Clone)]
@@ -129,9 +134,12 @@ impl RxWindow {
         })
     }
 
-    /// Frames the sender may send beyond the cumulative one.
+    /// Frames the sender may send beyond the cumulative one: what the
+    /// window has room for, and at most [`CREDIT`] (about what a socket's
+    /// receive buffer of a few MB holds, so that a sender faster than this
+    /// unit does not overrun the buffer and lose frames by the thousand).
     pub(crate) fn credit(&self) -> u32 {
-        (RECV_WINDOW - (self.highest - self.cum).min(RECV_WINDOW)) as u32
+        (RECV_WINDOW - (self.highest - self.cum).min(RECV_WINDOW)).min(CREDIT) as u32
     }
 
     /// The missing ranges below the highest frame, at most `max`.
@@ -173,6 +181,6 @@ mod tests {
         assert_eq!(w.cum(), 16);
         assert!(!w.has_gap());
         assert!(!w.mark(16 + RECV_WINDOW + 1));
-        assert_eq!(w.credit() as u64, RECV_WINDOW);
+        assert_eq!(w.credit() as u64, CREDIT);
     }
 }
