@@ -518,12 +518,16 @@ pub fn flow_of(settings: &ReplicationConfig, e: &Entry) -> Option<Flow> {
     {
         return None;
     }
+    // The pair's own traffic: replication's datagrams and sync's
+    // connection, between this unit and the partner's address.
     let own_ports = [
         settings.peer.port(),
         settings.listen.port(),
         DEFAULT_SYNC_PORT,
     ];
+    let peer = settings.peer.ip();
     if matches!(e.proto, proto::TCP | proto::UDP)
+        && (e.orig.src == peer || e.orig.dst == peer)
         && [e.orig.src_port, e.orig.dst_port]
             .iter()
             .any(|p| own_ports.contains(p))
@@ -658,5 +662,56 @@ mod tests {
         alive(&mut host, 60, 9000, true);
         host.run_until(&mut node, at(70)).unwrap();
         assert_eq!(resyncs(&node, 70), 2, "at the peer's restart");
+    }
+
+    /// The filter: the pair's own traffic, loopback, ignored networks and
+    /// other protocols are left out; a client that happens to use the
+    /// replication port as its source port is not.
+    #[test]
+    fn flow_of_leaves_out_the_pairs_own_traffic_and_nothing_else() {
+        let cfg = crate::config::parse(
+            "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51\n\
+             addresses = [\"192.0.2.100/24\"]\n\n[replication]\nnode = 1\ncluster = 7\n\
+             peer = \"198.51.100.2\"\nkey_file = \"/k\"\nignore = [\"203.0.113.0/28\"]\n",
+        )
+        .unwrap();
+        let r = cfg.global.replication.unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let entry = |proto: u8, src: &str, sport: u16, dst: &str, dport: u16| {
+            let orig = Tuple {
+                src: ip(src),
+                dst: ip(dst),
+                src_port: sport,
+                dst_port: dport,
+            };
+            Entry {
+                proto,
+                zone: 0,
+                orig,
+                reply: orig.inverse(proto),
+                state: 3,
+                status: 0xe,
+                timeout_s: 60,
+                mark: 0,
+                tcp: None,
+                sctp: None,
+                id: None,
+            }
+        };
+        let kept = |e: Entry| flow_of(&r, &e).is_some();
+        assert!(kept(entry(6, "203.0.113.50", 6974, "192.0.2.100", 80)));
+        assert!(kept(entry(17, "203.0.113.50", 40000, "192.0.2.100", 6974)));
+        assert!(!kept(entry(17, "198.51.100.1", 6974, "198.51.100.2", 6974)));
+        assert!(!kept(entry(17, "198.51.100.2", 6974, "198.51.100.1", 6974)));
+        assert!(!kept(entry(6, "198.51.100.1", 40000, "198.51.100.2", 6973)));
+        assert!(!kept(entry(6, "127.0.0.1", 40000, "127.0.0.1", 80)));
+        assert!(!kept(entry(6, "203.0.113.5", 40000, "192.0.2.100", 80)));
+        assert!(!kept(entry(112, "192.0.2.1", 0, "224.0.0.18", 0)));
+        let f = flow_of(&r, &entry(6, "203.0.113.50", 1234, "192.0.2.100", 80)).unwrap();
+        assert_eq!(f.lifetime_ms, 60_000);
+        let e = entry(6, "203.0.113.50", 1234, "192.0.2.100", 80);
+        let back = entry_of(&f);
+        assert_eq!((back.orig, back.reply, back.state), (e.orig, e.reply, 3));
+        assert_eq!(back.tcp, Some(TcpInfo::pickup()));
     }
 }
