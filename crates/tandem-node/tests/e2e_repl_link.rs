@@ -201,3 +201,67 @@ fn forged_replayed_and_wrong_key_frames_change_nothing() {
     assert_eq!(r["mirror_flows"].as_u64(), Some(100), "{r}");
     assert_takeover_equal(&mut p);
 }
+
+/// The election never preempts into a unit whose mirror is not in sync:
+/// a (priority 200) restarted while b is Active stays Backup while the
+/// link drops everything b sends it, and takes the Active role back only
+/// once its mirror of b's table is in sync. (b took over when a died: a
+/// dead Active is still replaced.)
+#[test]
+fn preemption_waits_until_the_mirror_is_in_sync() {
+    let Some(mut p) = started("rlhold") else {
+        return;
+    };
+    let relay = p.relay(Faults::default(), 5);
+    p.conntrack_restore(0, "flows.ct", &tcp_flows(0, 50, 1));
+    assert!(
+        p.wait_mirror(50, Duration::from_secs(15)),
+        "b never mirrors 50: {:?}",
+        p.replication(1)
+    );
+    p.kill_daemon(0);
+    let b_active = lab::wait_for(Duration::from_secs(5), || {
+        p.lab.holders("192.0.2.100").contains(&1)
+    });
+    assert!(
+        b_active.is_some(),
+        "b does not replace the dead Active; {}",
+        p.lab.report()
+    );
+    // a's addresses stay after SIGKILL: remove the VIP from a by hand, as
+    // a rebooted unit would come up without it.
+    let a = p.lab.node(0).ns.clone();
+    p.lab
+        .in_ns(&a, &["ip", "addr", "del", "192.0.2.100/24", "dev", "eth0"]);
+    *relay.faults.lock().unwrap() = Faults {
+        loss: 100,
+        duplicate: 0,
+        reorder: 0,
+    };
+    p.start(0);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        p.lab.holders("192.0.2.100"),
+        vec![1],
+        "a preempted with its mirror not in sync: {:?}",
+        p.replication(0)
+    );
+    assert!(
+        p.replication(0).is_some_and(|r| r["in_sync"] == false),
+        "{:?}",
+        p.replication(0)
+    );
+    *relay.faults.lock().unwrap() = Faults::default();
+    let back = lab::wait_for(Duration::from_secs(15), || {
+        p.lab.holders("192.0.2.100") == vec![0]
+    });
+    assert!(
+        back.is_some(),
+        "a never takes the Active role back once in sync: {:?}; {}",
+        p.replication(0),
+        p.lab.report()
+    );
+    assert!(p
+        .replication(0)
+        .is_some_and(|r| r["in_sync"] == true || r["state"] == "active"));
+}
