@@ -265,3 +265,28 @@ fn preemption_waits_until_the_mirror_is_in_sync() {
         .replication(0)
         .is_some_and(|r| r["in_sync"] == true || r["state"] == "active"));
 }
+
+/// Multicast: both units send to a group on the replication link (and
+/// listen on the unspecified address); the mirror converges as over
+/// unicast, and the takeover installs it.
+#[test]
+fn multicast_group_replicates() {
+    let Some(mut p) = LinkPair::new("rlmcast") else {
+        return;
+    };
+    p.use_peer("239.255.70.1:6974");
+    p.start(0);
+    let active = lab::wait_for(Duration::from_secs(5), || {
+        p.lab.holders("192.0.2.100") == vec![0]
+    });
+    assert!(active.is_some(), "a never Active; {}", p.lab.report());
+    p.start(1);
+    p.conntrack_restore(0, "flows.ct", &tcp_flows(0, 200, 1));
+    assert!(
+        p.wait_mirror(200, Duration::from_secs(15)),
+        "b's mirror over multicast: {:?}; {}",
+        p.replication(1),
+        p.lab.report()
+    );
+    assert_takeover_equal(&mut p);
+}

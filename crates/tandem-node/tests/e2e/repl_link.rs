@@ -73,12 +73,23 @@ pub(crate) struct LinkPair {
 }
 
 fn config(k: usize, key: &str) -> String {
+    config_to(k, key, RELAY, true)
+}
+
+/// Unit `k`'s configuration sending to `peer` (with `listen` on its own
+/// address, or unspecified for a multicast group).
+pub(crate) fn config_to(k: usize, key: &str, peer: &str, own_listen: bool) -> String {
     let (prio, own) = if k == 0 { (200, 1) } else { (100, 2) };
+    let listen = if own_listen {
+        format!("listen = \"198.51.100.{own}:6974\"\n")
+    } else {
+        String::new()
+    };
     format!(
         "[[instance]]\nname = \"public\"\ninterface = \"eth0\"\nvrid = 10\npriority = {prio}\n\
          interval = 0.1\naddresses = [\"192.0.2.100/24\"]\n\n\
-         [replication]\nnode = {own}\ncluster = 7\nlisten = \"198.51.100.{own}:6974\"\n\
-         peer = \"{RELAY}\"\ninterface = \"eth1\"\nkey_file = \"{key}\"\nrefresh = 0\n"
+         [replication]\nnode = {own}\ncluster = 7\n{listen}\
+         peer = \"{peer}\"\ninterface = \"eth1\"\nkey_file = \"{key}\"\nrefresh = 0\n"
     )
 }
 
@@ -218,6 +229,16 @@ impl LinkPair {
             }
         });
         relay
+    }
+
+    /// Points both units at `peer` (a multicast group: `listen`
+    /// unspecified) instead of the relay; before they start.
+    pub(crate) fn use_peer(&mut self, peer: &str) {
+        let key = self.key.to_str().unwrap().to_owned();
+        for k in 0..2 {
+            let text = config_to(k, &key, peer, false);
+            std::fs::write(&self.confs[k], text).unwrap();
+        }
     }
 
     /// Starts tandemd on unit `k`.
