@@ -161,6 +161,44 @@ fn cut_link_holds_changes_back_then_a_full_ring_escalates_to_a_resync() {
     assert!(s.a.status().counters.bulks_sent > bulks);
 }
 
+/// A frame lost beyond repair (the link cut until heartbeats push it out
+/// of the ring) costs a resync of the shards of the flows it carried, not
+/// of the whole table.
+#[test]
+fn a_frame_lost_beyond_repair_resyncs_its_shards_only() {
+    let mut cfg = sim::config(1);
+    cfg.ring_frames = 16;
+    let mut s = Sim::new(8, cfg, sim::config(2));
+    s.a.set_active(s.now, true);
+    for i in 0..2000 {
+        s.a.upsert_flow(s.now, sim::flow(i)).unwrap();
+    }
+    assert!(s.run_until(Duration::from_secs(10), |s| s.converged()
+        && s.b.status().in_sync));
+    // Every frame of the bulk acknowledged before the cut.
+    s.run_for(Duration::from_millis(500));
+    let before = s.a.status().counters;
+    s.link.up = false;
+    for i in 0..3 {
+        let mut f = sim::flow(i * 500);
+        f.state = 4;
+        s.a.upsert_flow(s.now, f).unwrap();
+    }
+    // Heartbeats for 20 s: the frame with the three changes leaves the
+    // 128-frame ring unacknowledged.
+    s.run_for(Duration::from_secs(20));
+    let c = s.a.status().counters;
+    assert!(c.ring_overflows > before.ring_overflows, "{c:?}");
+    s.link.up = true;
+    assert!(s.run_until(Duration::from_secs(10), |s| s.converged()
+        && s.b.status().in_sync));
+    let resent = s.a.status().counters.bulk_entries_sent - before.bulk_entries_sent;
+    assert!(
+        resent > 0 && resent < 50,
+        "three shards, not the table: {resent} entries"
+    );
+}
+
 /// Roles swap (a failover): b becomes Active and streams its own table,
 /// a mirrors it; a's old stream stays mirrored on b until swept.
 #[test]

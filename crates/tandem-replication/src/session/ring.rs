@@ -298,12 +298,20 @@ impl Ring {
     /// Drops the oldest frames while more than `cap` are kept; returns how
     /// many of them were not settled (their loss can no longer be repaired
     /// frame by frame: the caller resyncs).
+    #[cfg(test)]
     pub(crate) fn evict(&mut self, cap: usize) -> u64 {
+        self.evict_noting(cap, &mut |_| {})
+    }
+
+    /// [`Ring::evict`], handing `lost` the items of each frame evicted
+    /// unsettled (what can no longer be repaired one by one).
+    pub(crate) fn evict_noting(&mut self, cap: usize, lost: &mut dyn FnMut(&[Item])) -> u64 {
         let mut n = 0;
         while self.frames.len() > cap.max(1) {
             if let Some(m) = self.frames.pop_front() {
                 if !m.settled() {
                     n += 1;
+                    lost(&m.items);
                 }
             }
             self.base += 1;

@@ -20,6 +20,10 @@ use crate::wire::{
     flags, Ack, BulkEnd, FrameBuilder, Handle, Header, Hello, Nack, Record, Role, ShardRange, MINOR,
 };
 
+/// The most shards a lost frame's resync names one by one; more, and the
+/// whole stream is resynced.
+const RANGED_RESYNC_SHARDS: usize = 32;
+
 /// The whole stream.
 pub(crate) const FULL: ShardRange = ShardRange {
     first: 0,
@@ -351,11 +355,32 @@ impl Replicator {
         };
         let datagram = self.cfg.keys.seal(header, &b.encode());
         self.tx.ring.push(seq, m);
-        let evicted = self.tx.ring.evict(self.ring_frames());
+        // Frames we can no longer repair one by one: a ranged resync of
+        // the shards their flows are in (the whole stream if they carried
+        // persistence or a bulk's end, or too many shards); frames of
+        // control alone need none.
+        let mut shards: Vec<u16> = Vec::new();
+        let mut full = false;
+        let cap = self.ring_frames();
+        let evicted = self.tx.ring.evict_noting(cap, &mut |items| {
+            for i in items {
+                match i {
+                    Item::Flow(h) => shards.push(shard_of(h.slot)),
+                    Item::Persist(..) | Item::BulkEnd(_) => full = true,
+                }
+            }
+        });
         if evicted > 0 {
-            // Frames we can no longer repair one by one: resync the stream.
             self.counters.ring_overflows += evicted;
-            self.queue_bulk(FULL, false);
+            shards.sort_unstable();
+            shards.dedup();
+            if full || shards.len() > RANGED_RESYNC_SHARDS {
+                self.queue_bulk(FULL, false);
+            } else {
+                for s in shards {
+                    self.queue_bulk(ShardRange { first: s, last: s }, false);
+                }
+            }
         }
         if self.tx.ring.floor_passed_loss {
             self.tx.floor_notice = true;
