@@ -40,6 +40,8 @@ mod tests_document;
 #[cfg(test)]
 mod tests_files;
 #[cfg(test)]
+mod tests_replication;
+#[cfg(test)]
 mod tests_sync;
 
 use std::net::{IpAddr, SocketAddr};

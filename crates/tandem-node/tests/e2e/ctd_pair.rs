@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
+use super::lab::{wait_for, Lab, Pid, Tool};
 
 /// conntrackd's sync port (both ends).
 pub(crate) const PORT: u16 = 3780;
@@ -164,13 +164,7 @@ impl CtdPair {
 
     /// `tandemd status --json`'s `replication` on b.
     pub(crate) fn replication(&self) -> Option<serde_json::Value> {
-        let sock = format!("{}/tandemd.sock", self.lab.state_dir(1).display());
-        let out = Command::new(TANDEMD)
-            .args(["status", "--json", "--control-socket", &sock])
-            .output()
-            .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        v.get("replication").cloned()
+        self.lab.replication(1)
     }
 
     /// Loads `lines` (`conntrack -R` lines) into unit `k`'s kernel table.

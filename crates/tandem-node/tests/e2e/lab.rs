@@ -488,6 +488,42 @@ impl Lab {
         }
     }
 
+    /// A replication key (`tandemd replication keygen`) in the scratch
+    /// directory; its path.
+    #[allow(dead_code)] // the replication tests only
+    pub(crate) fn replication_key(&self) -> String {
+        let key = self.dir.join("replication.key");
+        let out = Command::new(TANDEMD)
+            .args(["replication", "keygen"])
+            .arg(&key)
+            .output()
+            .expect("tandemd replication keygen");
+        assert!(
+            out.status.success(),
+            "keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        key.to_str().unwrap().to_owned()
+    }
+
+    /// `replication` of `tandemd status --json` at control socket `sock`,
+    /// if the node answers.
+    #[allow(dead_code)] // the replication tests only
+    pub(crate) fn replication_at(&self, sock: &str) -> Option<serde_json::Value> {
+        let out = Command::new(TANDEMD)
+            .args(["status", "--json", "--control-socket", sock])
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.get("replication").cloned()
+    }
+
+    /// `replication` of node `k`'s tandemd (started by [`Lab::tandemd`]).
+    #[allow(dead_code)] // the replication tests only
+    pub(crate) fn replication(&self, k: usize) -> Option<serde_json::Value> {
+        self.replication_at(&format!("{}/tandemd.sock", self.state_dir(k).display()))
+    }
+
     /// Sets a bridge port of any segment up or down.
     #[allow(dead_code)] // e2e_replication.rs only
     pub(crate) fn set_port(&self, port: &str, up: bool) {

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
+use super::lab::{wait_for, Lab, Pid, Tool};
 use super::sync_pair::in_netns;
 
 /// The public virtual address and port.
@@ -118,18 +118,7 @@ impl NatPair {
             let rules = lab.write(&format!("rules-{ns}.nft"), RULES);
             lab.in_ns(ns, &["nft", "-f", rules.to_str().unwrap()]);
         }
-        let key = lab.dir.join("replication.key");
-        let out = std::process::Command::new(TANDEMD)
-            .args(["replication", "keygen"])
-            .arg(&key)
-            .output()
-            .expect("tandemd replication keygen");
-        assert!(
-            out.status.success(),
-            "keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let key = key.to_str().unwrap().to_owned();
+        let key = lab.replication_key();
         let confs = (0..2)
             .map(|k| lab.write(&format!("tandemd-{k}.toml"), &config(k, &key, replication)))
             .collect();
@@ -155,20 +144,9 @@ impl NatPair {
         wait_for(timeout, || self.lab.holders(VIP).contains(&k)).is_some()
     }
 
-    /// `tandemd status --json` of router `k`.
-    pub(crate) fn status(&self, k: usize) -> Option<serde_json::Value> {
-        let state = self.lab.state_dir(k);
-        let sock = format!("{}/tandemd.sock", state.display());
-        let out = std::process::Command::new(TANDEMD)
-            .args(["status", "--json", "--control-socket", &sock])
-            .output()
-            .ok()?;
-        serde_json::from_slice(&out.stdout).ok()
-    }
-
     /// Router `k`'s replication status, if it answers.
     pub(crate) fn replication(&self, k: usize) -> Option<serde_json::Value> {
-        self.status(k).and_then(|s| s.get("replication").cloned())
+        self.lab.replication(k)
     }
 
     /// The connection-tracking entries of router `k` for TCP port 80 of

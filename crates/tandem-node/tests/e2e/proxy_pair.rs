@@ -119,18 +119,7 @@ impl ProxyPair {
                 &["ip", "addr", "add", &format!("{addr}/24"), "dev", "eth0"],
             );
         }
-        let key = lab.dir.join("replication.key");
-        let out = std::process::Command::new(TANDEMD)
-            .args(["replication", "keygen"])
-            .arg(&key)
-            .output()
-            .expect("tandemd replication keygen");
-        assert!(
-            out.status.success(),
-            "keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let key = key.to_str().unwrap().to_owned();
+        let key = lab.replication_key();
         let sockets: Vec<String> = (0..2)
             .map(|k| format!("{}/proxy-{k}.sock", lab.dir.display()))
             .collect();
@@ -200,12 +189,7 @@ impl ProxyPair {
     /// Unit `k`'s replication status (`tandemd status --json`), if its
     /// node answers.
     pub(crate) fn replication(&self, k: usize) -> Option<serde_json::Value> {
-        let out = std::process::Command::new(TANDEMD)
-            .args(["status", "--json", "--control-socket", &self.sockets[k]])
-            .output()
-            .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        v.get("replication").cloned()
+        self.lab.replication_at(&self.sockets[k])
     }
 
     /// The last `table local=L partner=P` line of proxy `k`: (L, P).

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lab::{wait_for, Lab, Pid, Tool, TANDEMD};
+use super::lab::{wait_for, Lab, Pid, Tool};
 use super::sync_pair::in_netns;
 
 /// The relay's address.
@@ -131,18 +131,7 @@ impl LinkPair {
                 &["sysctl", "-qw", "net.netfilter.nf_conntrack_events=1"],
             );
         }
-        let key = lab.dir.join("replication.key");
-        let out = std::process::Command::new(TANDEMD)
-            .args(["replication", "keygen"])
-            .arg(&key)
-            .output()
-            .expect("tandemd replication keygen");
-        assert!(
-            out.status.success(),
-            "keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let k = key.to_str().unwrap().to_owned();
+        let k = lab.replication_key();
         let confs = (0..2)
             .map(|n| lab.write(&format!("tandemd-{n}.toml"), &config(n, &k)))
             .collect();
@@ -151,7 +140,7 @@ impl LinkPair {
             relay_ns,
             daemons: vec![None, None],
             confs,
-            key,
+            key: PathBuf::from(k),
         })
     }
 
@@ -261,13 +250,7 @@ impl LinkPair {
 
     /// `tandemd status --json` of unit `k`'s `replication`.
     pub(crate) fn replication(&self, k: usize) -> Option<serde_json::Value> {
-        let sock = format!("{}/tandemd.sock", self.lab.state_dir(k).display());
-        let out = std::process::Command::new(TANDEMD)
-            .args(["status", "--json", "--control-socket", &sock])
-            .output()
-            .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        v.get("replication").cloned()
+        self.lab.replication(k)
     }
 
     /// Loads `lines` (`conntrack -R` lines) into unit `k`'s kernel table.

@@ -12,24 +12,8 @@ use crate::config::{ReplicationConfig, ReplicationFormat, DEFAULT_REPLICATION_PO
 /// `ADDR`, `ADDR:PORT`, `[V6]` or `[V6]:PORT`; the port defaults to
 /// [`DEFAULT_REPLICATION_PORT`] and may not be 0.
 pub(in crate::config) fn parse_replication_address(text: &str) -> Result<SocketAddr, Problem> {
-    let t = text.trim();
-    let addr = if let Ok(a) = t.parse::<SocketAddr>() {
-        a
-    } else if let Ok(ip) = t.parse::<IpAddr>() {
-        SocketAddr::new(ip, DEFAULT_REPLICATION_PORT)
-    } else if let Some(ip) = t
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .and_then(|r| r.parse::<Ipv6Addr>().ok())
-    {
-        SocketAddr::new(IpAddr::V6(ip), DEFAULT_REPLICATION_PORT)
-    } else {
-        return Err(Problem::BadReplicationAddress(text.to_string()));
-    };
-    if addr.port() == 0 {
-        return Err(Problem::SyncPortZero);
-    }
-    Ok(addr)
+    super::sync::parse_address(text, DEFAULT_REPLICATION_PORT)
+        .ok_or_else(|| Problem::BadReplicationAddress(text.to_string()))?
 }
 
 /// `ADDR/PREFIX`, the address masked.

@@ -61,24 +61,33 @@ fn cluster_id_error(name: &str) -> Option<String> {
 /// `ADDR`, `ADDR:PORT`, `[V6]` or `[V6]:PORT`; the port defaults to
 /// [`DEFAULT_SYNC_PORT`] and may not be 0.
 pub(in crate::config) fn parse_sync_address(text: &str) -> Result<SocketAddr, Problem> {
+    parse_address(text, DEFAULT_SYNC_PORT)
+        .ok_or_else(|| Problem::BadSyncAddress(text.to_string()))?
+}
+
+/// `ADDR`, `ADDR:PORT`, `[V6]` or `[V6]:PORT`, the port `default_port`
+/// when none is given; `None` if it is none of those, a refusal of port 0.
+pub(in crate::config) fn parse_address(
+    text: &str,
+    default_port: u16,
+) -> Option<Result<SocketAddr, Problem>> {
     let t = text.trim();
     let addr = if let Ok(a) = t.parse::<SocketAddr>() {
         a
     } else if let Ok(ip) = t.parse::<IpAddr>() {
-        SocketAddr::new(ip, DEFAULT_SYNC_PORT)
-    } else if let Some(ip) = t
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .and_then(|r| r.parse::<Ipv6Addr>().ok())
-    {
-        SocketAddr::new(IpAddr::V6(ip), DEFAULT_SYNC_PORT)
+        SocketAddr::new(ip, default_port)
     } else {
-        return Err(Problem::BadSyncAddress(text.to_string()));
+        let ip = t
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|r| r.parse::<Ipv6Addr>().ok())?;
+        SocketAddr::new(IpAddr::V6(ip), default_port)
     };
-    if addr.port() == 0 {
-        return Err(Problem::SyncPortZero);
-    }
-    Ok(addr)
+    Some(if addr.port() == 0 {
+        Err(Problem::SyncPortZero)
+    } else {
+        Ok(addr)
+    })
 }
 
 /// A `rewrite` pattern, `app.<kind>.*.<field>`, as the section pattern
