@@ -54,7 +54,8 @@ pub(crate) fn config_file(
     })
 }
 
-fn small_text(path: &Path, limit: u64) -> Result<String, String> {
+/// A small text file (a key): at most `limit` bytes of UTF-8.
+pub(super) fn small_text(path: &Path, limit: u64) -> Result<String, String> {
     let bytes = read_limited(path, limit).map_err(|e: FileError| format!("cannot read it: {e}"))?;
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
 }

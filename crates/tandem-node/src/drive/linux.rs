@@ -12,7 +12,7 @@ use crossbeam_channel::{bounded, select, Receiver, Sender};
 use tandem_time::Instant;
 
 use super::fanout::Subscribers;
-use super::replication::{LinkEvent, Replication};
+use super::replication::Replication;
 use super::sync_tcp::{SyncTcp, Taken};
 use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
 use super::{DriveError, Host};
@@ -271,8 +271,8 @@ impl Host for LinuxHost {
         select! {
             recv(self.events) -> ev => if let Ok(ev) = ev { self.host_event(ev, inputs) },
             recv(self.sync_tcp.rx) -> ev => if let Ok(ev) = ev { self.sync_event(ev, inputs) },
-            recv(self.replication.table_rx) -> ev => if let Ok(LinkEvent::Input(i)) = ev { inputs.push(i) },
-            recv(self.replication.rx) -> ev => if let Ok(LinkEvent::Input(i)) = ev { inputs.push(i) },
+            recv(self.replication.table_rx) -> ev => if let Ok(i) = ev { inputs.push(i) },
+            recv(self.replication.rx) -> ev => if let Ok(i) = ev { inputs.push(i) },
             recv(self.packets) -> p => if let Ok(p) = p { inputs.push(packet_input(p)) },
             default(timeout) => {},
         }
@@ -290,7 +290,7 @@ impl Host for LinuxHost {
         }
         inputs.extend(self.packets.try_iter().take(BATCH).map(packet_input));
         for rx in [&self.replication.table_rx, &self.replication.rx] {
-            inputs.extend(rx.try_iter().take(BATCH).map(|LinkEvent::Input(i)| i));
+            inputs.extend(rx.try_iter().take(BATCH));
         }
     }
 

@@ -22,6 +22,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use super::threads::Clock;
 use crate::config::ReplicationConfig;
 use crate::conntrack::Entry;
+use crate::node::sync::MAX_KEY_BYTES;
 use crate::node::{Input, ReplicationLink};
 use crate::sys::conntrack::{Conntrack, Events, EventsError};
 use crate::sys::udp::{UdpLink, MAX_DATAGRAM};
@@ -33,8 +34,6 @@ pub(super) const DATAGRAM_QUEUE: usize = 4096;
 pub(super) const TABLE_QUEUE: usize = 256;
 /// Changes per batch, at most.
 const EVENT_BATCH: usize = 1024;
-/// The largest key file read.
-const MAX_KEY_BYTES: u64 = 4096;
 
 /// Counters of the link, shown in status.
 #[derive(Debug, Default)]
@@ -46,11 +45,6 @@ pub(super) struct LinkCounters {
     pub(super) events_lost: AtomicU64,
 }
 
-/// What the threads hand the loop.
-pub(super) enum LinkEvent {
-    Input(Input),
-}
-
 struct Open {
     sock: UdpLink,
     peer: SocketAddr,
@@ -59,10 +53,10 @@ struct Open {
 
 /// The host's replication state.
 pub(super) struct Replication {
-    pub(super) rx: Receiver<LinkEvent>,
-    tx: Sender<LinkEvent>,
-    pub(super) table_rx: Receiver<LinkEvent>,
-    table_tx: Sender<LinkEvent>,
+    pub(super) rx: Receiver<Input>,
+    tx: Sender<Input>,
+    pub(super) table_rx: Receiver<Input>,
+    table_tx: Sender<Input>,
     open: Option<Open>,
     installer: Option<Conntrack>,
     pub(super) counters: Arc<LinkCounters>,
@@ -97,12 +91,8 @@ impl Replication {
         settings: &ReplicationConfig,
     ) -> Result<ReplicationLink, String> {
         let read_key = |path: &std::path::Path| {
-            crate::file::read_limited(path, MAX_KEY_BYTES)
+            super::files::small_text(path, MAX_KEY_BYTES)
                 .map_err(|e| format!("key file {}: {e}", path.display()))
-                .and_then(|b| {
-                    String::from_utf8(b)
-                        .map_err(|_| format!("key file {}: not text", path.display()))
-                })
         };
         let key = match &settings.key_file {
             Some(p) => Some(read_key(p)?),
@@ -216,7 +206,7 @@ fn receive(
     sock: UdpLink,
     peer: SocketAddr,
     clock: Clock,
-    tx: Sender<LinkEvent>,
+    tx: Sender<Input>,
     counters: Arc<LinkCounters>,
     stop: Arc<AtomicBool>,
 ) {
@@ -244,7 +234,7 @@ fn receive(
             ttl: d.ttl,
             bytes: buf[..d.len].to_vec(),
         };
-        match tx.try_send(LinkEvent::Input(input)) {
+        match tx.try_send(input) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 counters.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
@@ -259,7 +249,7 @@ fn follow(
     mut table: Conntrack,
     refresh: Duration,
     clock: Clock,
-    tx: Sender<LinkEvent>,
+    tx: Sender<Input>,
     counters: Arc<LinkCounters>,
     stop: Arc<AtomicBool>,
 ) {
@@ -276,10 +266,7 @@ fn follow(
                     };
                     // The whole table waits for room (it replaces what
                     // was lost); the loop drains the queue every turn.
-                    if tx
-                        .send_timeout(LinkEvent::Input(input), Duration::from_secs(5))
-                        .is_err()
-                    {
+                    if tx.send_timeout(input, Duration::from_secs(5)).is_err() {
                         counters.events_lost.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
@@ -297,7 +284,7 @@ fn follow(
                         at: clock.now(),
                         events: chunk.to_vec(),
                     };
-                    if tx.try_send(LinkEvent::Input(input)).is_err() {
+                    if tx.try_send(input).is_err() {
                         counters.events_lost.fetch_add(1, Ordering::Relaxed);
                         read_whole = true;
                     }

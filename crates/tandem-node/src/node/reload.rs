@@ -82,7 +82,7 @@ impl Node {
         }
         self.generation += 1;
         self.configured = true;
-        self.replication_configure(now, plan.config.global.replication.clone());
+        self.replication_configure(plan.config.global.replication.clone());
 
         // Stop what goes away.
         let mut stopped = Vec::new();

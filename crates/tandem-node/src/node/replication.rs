@@ -86,7 +86,7 @@ impl ReplicationAdapter {
     /// the partner, and the mirror is not in sync.
     pub(super) fn hold(&self) -> bool {
         match &self.run {
-            Some(r) => !self.active && !r.engine.seen().in_sync,
+            Some(r) => !self.active && !r.engine.in_sync(),
             None => self.settings.is_some(),
         }
     }
@@ -100,8 +100,7 @@ impl Node {
     }
 
     /// A configuration was applied: open, reopen or stop the link.
-    pub(super) fn replication_configure(&mut self, now: Instant, want: Option<ReplicationConfig>) {
-        let _ = now;
+    pub(super) fn replication_configure(&mut self, want: Option<ReplicationConfig>) {
         if want == self.replication.settings {
             return;
         }
@@ -354,7 +353,7 @@ impl Node {
                             run.peer_sessions += 1;
                             resync = run.peer_sessions > 1 && !self.replication.active;
                         }
-                        tracing_free_conntrackd_event(&mut self.replication.conntrackd_events, &e)
+                        count_conntrackd_event(&mut self.replication.conntrackd_events, &e)
                     }
                 }
                 if std::mem::take(&mut resync) {
@@ -466,7 +465,7 @@ impl Node {
 
 /// Counts a conntrackd endpoint's event by its name (its counters carry
 /// the detail).
-fn tracing_free_conntrackd_event(
+fn count_conntrackd_event(
     counts: &mut std::collections::BTreeMap<&'static str, u64>,
     e: &conntrackd::status::Event,
 ) {

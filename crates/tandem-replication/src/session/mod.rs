@@ -444,6 +444,12 @@ impl Replicator {
             .unwrap_or_default()
     }
 
+    /// The mirror is in sync with the partner's stream ([`Status::in_sync`],
+    /// without building the status).
+    pub fn in_sync(&self) -> bool {
+        self.rx.in_sync
+    }
+
     /// Status and counters.
     pub fn status(&self) -> Status {
         Status {

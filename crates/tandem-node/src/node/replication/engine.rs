@@ -125,6 +125,15 @@ impl Engine {
         }
     }
 
+    /// The mirror is in sync (what the preemption hold asks after every
+    /// input: no status is built for it).
+    pub(super) fn in_sync(&self) -> bool {
+        match self {
+            Engine::Tandem(r) => r.in_sync(),
+            Engine::Conntrackd(e) => conntrackd_in_sync(&e.status()),
+        }
+    }
+
     pub(super) fn seen(&self) -> Seen {
         match self {
             Engine::Tandem(r) => {
@@ -144,9 +153,7 @@ impl Engine {
             Engine::Conntrackd(e) => {
                 let s = e.status();
                 let c = s.counters;
-                // conntrackd has no verified "in sync": its peer heard and
-                // (FT-FW) our HELLO answered is the nearest.
-                let in_sync = s.peer_up && (s.hello_done || s.mode == Mode::Notrack);
+                let in_sync = conntrackd_in_sync(&s);
                 Seen {
                     active: s.active,
                     in_sync,
@@ -172,4 +179,10 @@ impl Engine {
             }
         }
     }
+}
+
+/// conntrackd has no verified "in sync": its peer heard and (FT-FW) our
+/// HELLO answered is the nearest.
+fn conntrackd_in_sync(s: &tandem_replication::conntrackd::status::Status) -> bool {
+    s.peer_up && (s.hello_done || s.mode == Mode::Notrack)
 }
