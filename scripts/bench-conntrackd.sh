@@ -3,7 +3,8 @@
 # 100000) over a veth, FT-FW, UDP unicast: the figures docs/conntrackd.md
 # compares with.
 #
-# Two namespaces (192.0.2.1 "active", 192.0.2.2 "standby"). The active's
+# Two namespaces of scripts/lab/topo.sh (lab-a 192.0.2.1 "active", lab-b
+# 192.0.2.2 "standby"). The active's
 # kernel table gets N IPv4 TCP ESTABLISHED entries (`conntrack -R` of a
 # generated file), then its conntrackd starts and dumps the table into its
 # internal cache; the standby's conntrackd starts, and `conntrackd -n` on
@@ -15,9 +16,11 @@
 # processes are stopped by PID.
 set -euo pipefail
 n=${1:-100000}
-tag=ctdb$$
-nsa=${tag}a
-nsb=${tag}b
+# The namespaces are scripts/lab/topo.sh's segment: lab-a (192.0.2.1),
+# lab-b (192.0.2.2), lab-obs, eth0 on one bridge.
+lab=$(cd "$(dirname "$0")" && pwd)/lab
+nsa=lab-a
+nsb=lab-b
 run=$(mktemp -d)
 pids=()
 cleanup() {
@@ -25,23 +28,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   sleep 0.5
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  ip netns del "$nsa" 2>/dev/null || true
-  ip netns del "$nsb" 2>/dev/null || true
+  "$lab/topo.sh" down >/dev/null 2>&1 || true
   rm -rf "$run"
 }
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
 
-ip netns add "$nsa"
-ip netns add "$nsb"
-ip link add ba$$ type veth peer name bb$$
-ip link set ba$$ netns "$nsa" name veth0
-ip link set bb$$ netns "$nsb" name veth0
-ip -n "$nsa" addr add 192.0.2.1/24 dev veth0
-ip -n "$nsb" addr add 192.0.2.2/24 dev veth0
+"$lab/topo.sh" up >/dev/null
 for ns in "$nsa" "$nsb"; do
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set veth0 up
   ip netns exec "$ns" sysctl -q -w net.netfilter.nf_conntrack_events=1
 done
 
@@ -57,7 +51,7 @@ Sync {
 		IPv4_address $2
 		IPv4_Destination_Address $3
 		Port 3780
-		Interface veth0
+		Interface eth0
 		SndSocketBuffer 4194304
 		RcvSocketBuffer 4194304
 		Checksum on
@@ -112,14 +106,14 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 echo "active's internal cache: ${c:-0} entries"
-ip netns exec "$nsb" tcpdump -i veth0 -s 64 -B 16384 -w "$run/head.pcap" udp port 3780 2>/dev/null &
+ip netns exec "$nsb" tcpdump -i eth0 -s 64 -B 16384 -w "$run/head.pcap" udp port 3780 2>/dev/null &
 pids+=($!)
 tcpdump_pid=$!
 ip netns exec "$nsb" conntrackd -C "$run/b.conf" >/dev/null 2>&1 &
 pids+=($!)
 sleep 2.5 # both up, HELLO done, idle
-rx0=$(ip netns exec "$nsb" cat /sys/class/net/veth0/statistics/rx_bytes)
-rp0=$(ip netns exec "$nsb" cat /sys/class/net/veth0/statistics/rx_packets)
+rx0=$(ip netns exec "$nsb" cat /sys/class/net/eth0/statistics/rx_bytes)
+rp0=$(ip netns exec "$nsb" cat /sys/class/net/eth0/statistics/rx_packets)
 t0=$(now_ms)
 ip netns exec "$nsb" conntrackd -C "$run/b.conf" -n
 got=0
@@ -130,8 +124,8 @@ for _ in $(seq 1 3000); do
 done
 t1=$(now_ms)
 sleep 1
-rx1=$(ip netns exec "$nsb" cat /sys/class/net/veth0/statistics/rx_bytes)
-rp1=$(ip netns exec "$nsb" cat /sys/class/net/veth0/statistics/rx_packets)
+rx1=$(ip netns exec "$nsb" cat /sys/class/net/eth0/statistics/rx_bytes)
+rp1=$(ip netns exec "$nsb" cat /sys/class/net/eth0/statistics/rx_packets)
 bytes=$((rx1 - rx0))
 pkts=$((rp1 - rp0))
 echo "resync (conntrackd -n) to $got entries in the standby's external cache: $((t1 - t0)) ms"

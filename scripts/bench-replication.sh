@@ -2,7 +2,7 @@
 # bench-replication.sh [N] - replication figures, Tandem and conntrackd in
 # the same run (docs/benchmarks.md, "Replication"):
 #
-#  1. tandemd over a veth: two namespaces (198.51.100.1 Active, .2 Backup),
+#  1. tandemd over a veth: scripts/lab/topo.sh's namespaces (lab-a 192.0.2.1 Active, lab-b .2 Backup),
 #     the Active's kernel table filled with N (default 100000) IPv4 TCP
 #     ESTABLISHED entries by `conntrack -R`, tandemd started on it (it
 #     reads the table whole), then tandemd on the Backup: the time from the
@@ -22,9 +22,11 @@ cd "$(dirname "$0")/.."
 cargo build -q --release -p tandem-node --bin tandemd
 cargo build -q --release -p tandem-replication --example loopback_bulk --example figures
 tandemd=target/release/tandemd
-tag=rpb$$
-nsa=${tag}a
-nsb=${tag}b
+# The namespaces are scripts/lab/topo.sh's segment: lab-a (192.0.2.1,
+# the Active), lab-b (192.0.2.2), lab-obs, eth0 on one bridge.
+lab=scripts/lab
+nsa=lab-a
+nsb=lab-b
 run=$(mktemp -d)
 pids=()
 cleanup() {
@@ -32,23 +34,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   sleep 0.5
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  ip netns del "$nsa" 2>/dev/null || true
-  ip netns del "$nsb" 2>/dev/null || true
+  "$lab/topo.sh" down >/dev/null 2>&1 || true
   rm -rf "$run"
 }
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
 
-ip netns add "$nsa"
-ip netns add "$nsb"
-ip link add ra$$ type veth peer name rb$$
-ip link set ra$$ netns "$nsa" name eth0
-ip link set rb$$ netns "$nsb" name eth0
-ip -n "$nsa" addr add 198.51.100.1/24 dev eth0
-ip -n "$nsb" addr add 198.51.100.2/24 dev eth0
+"$lab/topo.sh" up >/dev/null
 for ns in "$nsa" "$nsb"; do
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
   ip netns exec "$ns" sysctl -q -w net.netfilter.nf_conntrack_events=1
 done
 "$tandemd" replication keygen "$run/key" >/dev/null
@@ -65,13 +58,13 @@ interface = "eth0"
 vrid = 10
 priority = $2
 interval = 1.0
-addresses = ["198.51.100.100/24"]
+addresses = ["192.0.2.100/24"]
 
 [replication]
 node = $1
 cluster = 7
-listen = "198.51.100.$1:6974"
-peer = "198.51.100.$3:6974"
+listen = "192.0.2.$1:6974"
+peer = "192.0.2.$3:6974"
 interface = "eth0"
 key_file = "$run/key"
 bulk_rate_mbit = 1000
@@ -124,6 +117,7 @@ for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
 
+"$lab/topo.sh" down >/dev/null
 echo "== conntrackd: bulk of $n entries over a veth (same run)"
 bash scripts/bench-conntrackd.sh "$n"
 
