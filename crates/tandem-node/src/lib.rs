@@ -42,6 +42,7 @@
 //! ```
 
 pub mod capture;
+pub mod checks;
 pub mod config;
 pub mod conntrack;
 pub mod control;

@@ -353,6 +353,8 @@ impl Host for LinuxHost {
                     h.run(&notify, event);
                 }
             }
+            // Probes run on drive/checks.rs's workers.
+            Output::RunCheck { .. } => {}
             Output::Event(ev) => self.event(ev),
             Output::PublishStatus(snap) => self.publish(*snap),
             Output::Reply { to, reply } => {

@@ -69,6 +69,16 @@ pub enum Input {
         /// Its state.
         state: TrackState,
     },
+    /// The result of a probe the Node asked for with
+    /// [`Output::RunCheck`](super::Output::RunCheck).
+    CheckDone {
+        /// When the run ended.
+        at: Instant,
+        /// The check's name (`[[check]] name`).
+        name: String,
+        /// What the run found.
+        result: crate::checks::ProbeResult,
+    },
     /// A control request; the answer comes as an
     /// [`Output::Reply`](super::Output::Reply) to `reply`.
     Control {
@@ -266,6 +276,7 @@ impl Input {
             Input::Advert { at, .. }
             | Input::Link { at, .. }
             | Input::Track { at, .. }
+            | Input::CheckDone { at, .. }
             | Input::Control { at, .. }
             | Input::Configure { at, .. }
             | Input::SetUp { at, .. }

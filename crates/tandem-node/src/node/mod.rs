@@ -202,6 +202,8 @@ impl Node {
                 };
                 self.command_all(now, cmd);
             }
+            // Checks: node/checks.rs (rise / fall, the tracking instances).
+            Input::CheckDone { .. } => {}
             Input::Control { request, reply, .. } => {
                 if let Some(answer) = self.control(now, request, reply) {
                     self.outputs.push_back(Output::Reply {

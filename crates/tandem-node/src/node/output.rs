@@ -69,6 +69,18 @@ pub enum Output {
         /// The transition it is told about.
         event: HookEvent,
     },
+    /// Run a health check's probe once, off the loop, within `timeout`
+    /// ([`crate::checks::run`]); the result comes back as
+    /// [`Input::CheckDone`](super::Input::CheckDone) with the same `name`.
+    /// The Node asks for one run of a check at a time.
+    RunCheck {
+        /// The check's name.
+        name: String,
+        /// What to run.
+        probe: crate::checks::Probe,
+        /// How long the run may take.
+        timeout: std::time::Duration,
+    },
     /// An event for the log, the event stream and an embedding appliance.
     Event(Event),
     /// The node's status, for the control socket, health port and metrics.
