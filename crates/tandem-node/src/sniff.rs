@@ -219,7 +219,10 @@ pub fn run_until(
         }
         if let Some(at) = next_summary.filter(|at| now >= *at) {
             w(printer.summary(out, now, &diag, &report))?;
-            next_summary = args.summary_every.map(|e| at + e);
+            // A late loop (a slow reader) skips the periods it missed.
+            next_summary = args
+                .summary_every
+                .map(|e| if at + e > now { at + e } else { now + e });
         }
         w(out.flush())?;
     }

@@ -330,6 +330,20 @@ impl Diagnosis {
         if !sp.resigned() {
             router.active = Some(a.src);
         }
+        if a.proto == Kind::Carp && !router.carp_seen {
+            router.carp_seen = true;
+            out.push(f(
+                FindingKind::CarpSeen,
+                vec![a.src],
+                format!(
+                    "{vr}: CARP vhid {} from {} (advbase {} advskew {}); tcpdump and Wireshark show it as VRRP",
+                    a.vrid,
+                    a.src,
+                    a.carp.map_or(0, |c| c.advbase),
+                    a.carp.map_or(0, |c| c.advskew)
+                ),
+            ));
+        }
         // Problems of this speaker.
         if a.ttl != 255 && !sp.reported_ttl {
             sp.reported_ttl = true;
@@ -372,20 +386,6 @@ impl Diagnosis {
         }
         // Problems between speakers.
         let me = router.speakers[&a.src].clone();
-        if a.proto == Kind::Carp && !router.carp_seen {
-            router.carp_seen = true;
-            out.push(f(
-                FindingKind::CarpSeen,
-                vec![a.src],
-                format!(
-                    "{vr}: CARP vhid {} from {} (advbase {} advskew {}); tcpdump and Wireshark show it as VRRP",
-                    a.vrid,
-                    a.src,
-                    a.carp.map_or(0, |c| c.advbase),
-                    a.carp.map_or(0, |c| c.advskew)
-                ),
-            ));
-        }
         let protos: BTreeSet<&'static str> = router
             .speakers
             .values()
