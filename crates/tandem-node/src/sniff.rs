@@ -132,7 +132,8 @@ pub struct Report {
 }
 
 /// Runs `tandemd sniff` until `--count`, `--duration`, or SIGINT /
-/// SIGTERM, writing to `out`.
+/// SIGTERM, writing to `out`; one line on standard error says when the
+/// capture has started.
 pub fn run(args: &SniffArgs, out: &mut dyn Write) -> Result<Report, SniffError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -151,6 +152,11 @@ pub fn run_until(
         return Err(SniffError::BadInterface(args.interface.clone()));
     }
     let sock = CaptureSocket::open(&args.interface, TICK)?;
+    // Standard error: the output itself may be JSON for a program.
+    eprintln!(
+        "tandemd sniff: listening on {} (IPv4 protocol 112 and 51, IPv6 next header 112; untagged frames)",
+        args.interface
+    );
     let mut pcap = match &args.write {
         Some(path) => {
             let err = |source| SniffError::Write {

@@ -131,6 +131,11 @@ struct Router {
     down: Duration,
     adverts: u64,
     active: Option<IpAddr>,
+    /// The last advert of the Active (kept for the summary after its
+    /// speaker is forgotten).
+    last_active: Option<ObservedAdvert>,
+    /// Every protocol seen, in the order first seen.
+    protocols: Vec<Kind>,
     silent: bool,
     split: Option<(IpAddr, IpAddr)>,
     duplicates: BTreeSet<(IpAddr, IpAddr)>,
@@ -147,10 +152,10 @@ pub struct RouterSummary {
     pub family: Family,
     /// VRID or VHID.
     pub vrid: u8,
-    /// The protocols its speakers use.
+    /// The protocols seen, by name.
     pub protocols: Vec<Kind>,
     /// The Active: the source of the last advert with a priority other
-    /// than 0 (any CARP advert), if it is still known.
+    /// than 0 (any CARP advert); the last one still, when it fell silent.
     pub active: Option<IpAddr>,
     /// The Active's Ethernet source.
     pub active_mac: Option<[u8; 6]>,
@@ -162,7 +167,8 @@ pub struct RouterSummary {
     pub interval_cs: Option<u16>,
     /// The Active's virtual addresses.
     pub addresses: Vec<IpAddr>,
-    /// Every speaker still known.
+    /// Every speaker still known (silent ones are forgotten after their
+    /// down interval).
     pub speakers: Vec<IpAddr>,
     /// Adverts seen.
     pub adverts: u64,
@@ -261,6 +267,8 @@ impl Diagnosis {
             down: Duration::ZERO,
             adverts: 0,
             active: None,
+            last_active: None,
+            protocols: Vec::new(),
             silent: false,
             split: None,
             duplicates: BTreeSet::new(),
@@ -329,6 +337,10 @@ impl Diagnosis {
         router.adverts += 1;
         if !sp.resigned() {
             router.active = Some(a.src);
+            router.last_active = Some(a.clone());
+        }
+        if !router.protocols.contains(&a.proto) {
+            router.protocols.push(a.proto);
         }
         if a.proto == Kind::Carp && !router.carp_seen {
             router.carp_seen = true;
@@ -519,7 +531,10 @@ impl Diagnosis {
                         pair.0,
                         pair.1,
                         match (me.advert.priority, o.advert.priority) {
-                            (Some(p), Some(q)) => format!("priorities {p} and {q}"),
+                            (Some(p), Some(q)) if pair.0 == a.src => {
+                                format!("priorities {p} and {q}")
+                            }
+                            (Some(p), Some(q)) => format!("priorities {q} and {p}"),
                             _ => label.to_owned(),
                         },
                         secs(overlap)
@@ -705,26 +720,19 @@ impl Diagnosis {
         self.routers
             .values()
             .map(|r| {
-                let active = r.active.and_then(|a| r.speakers.get(&a));
-                let mut protocols: Vec<Kind> = Vec::new();
-                for s in r.speakers.values() {
-                    if !protocols.contains(&s.advert.proto) {
-                        protocols.push(s.advert.proto);
-                    }
-                }
+                let active = r.last_active.as_ref();
+                let mut protocols = r.protocols.clone();
                 protocols.sort_by_key(|k| k.name());
                 RouterSummary {
                     family: r.family,
                     vrid: r.vrid,
                     protocols,
-                    active: active.map(|s| s.advert.src),
-                    active_mac: active.and_then(|s| s.advert.mac),
-                    priority: active.and_then(|s| s.advert.priority),
-                    carp: active.and_then(|s| s.advert.carp),
-                    interval_cs: active.map(|s| s.advert.interval_cs),
-                    addresses: active
-                        .map(|s| s.advert.addresses.clone())
-                        .unwrap_or_default(),
+                    active: active.map(|a| a.src),
+                    active_mac: active.and_then(|a| a.mac),
+                    priority: active.and_then(|a| a.priority),
+                    carp: active.and_then(|a| a.carp),
+                    interval_cs: active.map(|a| a.interval_cs),
+                    addresses: active.map(|a| a.addresses.clone()).unwrap_or_default(),
                     speakers: r.speakers.keys().copied().collect(),
                     adverts: r.adverts,
                     since_last: now.saturating_since(r.last_advert),

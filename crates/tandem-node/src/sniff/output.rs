@@ -294,3 +294,165 @@ impl Printer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sniff::diagnose::ObservedAdvert;
+    use tandem_wire::{ChecksumMode, Family, Kind};
+
+    fn advert(src: &str, prio: u8) -> ObservedAdvert {
+        ObservedAdvert {
+            family: Family::V4,
+            vrid: 51,
+            proto: Kind::Vrrp3,
+            src: src.parse().unwrap(),
+            mac: Some([0, 0, 0x5e, 0, 1, 51]),
+            ttl: 255,
+            priority: Some(prio),
+            carp: None,
+            interval_cs: 100,
+            addresses: vec!["192.0.2.100".parse().unwrap()],
+            checksum_ok: true,
+            checksum_mode: Some(ChecksumMode::PseudoHeader),
+            auth_ok: None,
+            vrrp2_auth: None,
+        }
+    }
+
+    /// Two speakers sending for 3 s: a split brain.
+    fn split() -> (Diagnosis, Vec<Finding>) {
+        let mut d = Diagnosis::new("eth0");
+        let mut f = Vec::new();
+        for t in 0..4u64 {
+            d.observe(Instant::from_millis(t * 1000), &advert("192.0.2.1", 200));
+            d.observe(
+                Instant::from_millis(t * 1000 + 500),
+                &advert("192.0.2.2", 100),
+            );
+            f.extend(std::iter::from_fn(|| {
+                d.poll(Instant::from_millis(t * 1000 + 500))
+            }));
+        }
+        (d, f)
+    }
+
+    #[test]
+    fn text_findings_and_table() {
+        let (d, f) = split();
+        let p = Printer::new("eth0", false);
+        let mut out = Vec::new();
+        p.finding(&mut out, &f[0]).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.starts_with("!! split_brain vrid 51 (ipv4) on eth0: 192.0.2.1 and 192.0.2.2 both send adverts (priorities 200 and 100)"),
+            "{line}"
+        );
+        assert!(line.contains("(hint: both act as Active"), "{line}");
+        let mut out = Vec::new();
+        let report = Report {
+            frames: 8,
+            packets: 8,
+            findings: 1,
+        };
+        p.summary(&mut out, Instant::from_millis(3600), &d, &report)
+            .unwrap();
+        let table = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("== summary at 3.600s on eth0: 1 virtual router, 8 packets"),
+            "{table}"
+        );
+        assert!(
+            lines[1].split_whitespace().eq([
+                "family",
+                "vrid",
+                "proto",
+                "active",
+                "mac",
+                "prio/skew",
+                "int",
+                "addresses",
+                "speakers",
+                "adverts",
+                "last",
+                "state",
+                "findings"
+            ]),
+            "{table}"
+        );
+        assert!(
+            lines[2].split_whitespace().eq([
+                "ipv4",
+                "51",
+                "VRRPv3",
+                "192.0.2.2",
+                "00:00:5e:00:01:33",
+                "100",
+                "1.00s",
+                "192.0.2.100",
+                "2",
+                "8",
+                "0.1s",
+                "split_brain",
+                "split_brainx1"
+            ]),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn json_findings_and_summary_have_the_documented_keys() {
+        let (d, f) = split();
+        let p = Printer::new("eth0", true);
+        let mut out = Vec::new();
+        p.finding(&mut out, &f[0]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        for k in [
+            "type",
+            "time_s",
+            "kind",
+            "interface",
+            "family",
+            "vrid",
+            "sources",
+            "message",
+            "hint",
+            "count",
+            "error",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing: {v}");
+        }
+        assert_eq!(v["type"], "finding");
+        assert_eq!(v["kind"], "split_brain");
+        assert_eq!(v["sources"], serde_json::json!(["192.0.2.1", "192.0.2.2"]));
+        let mut out = Vec::new();
+        p.summary(&mut out, Instant::from_millis(3600), &d, &Report::default())
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["type"], "summary");
+        let r = &v["routers"][0];
+        for k in [
+            "family",
+            "vrid",
+            "protocols",
+            "active",
+            "active_mac",
+            "priority",
+            "advbase",
+            "advskew",
+            "demotion",
+            "interval_cs",
+            "addresses",
+            "speakers",
+            "adverts",
+            "since_last_s",
+            "state",
+            "findings",
+        ] {
+            assert!(r.get(k).is_some(), "{k} missing: {r}");
+        }
+        assert_eq!(r["state"], "split_brain");
+        assert_eq!(r["findings"]["split_brain"], 1);
+    }
+}

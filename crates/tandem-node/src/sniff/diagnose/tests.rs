@@ -266,7 +266,11 @@ fn a_router_that_stops_is_silent_after_three_intervals_and_the_skew() {
     let f = drain(&mut d, ms(7100));
     assert_eq!(kinds(&f), ["silent"]);
     assert!(f[0].message.contains("last Active was 192.0.2.1"));
-    assert!(d.summary(ms(7100))[0].silent);
+    let s = d.summary(ms(7100));
+    assert!(s[0].silent);
+    // The table still names the last Active after it is forgotten.
+    assert_eq!((s[0].active, s[0].priority), (Some(ip(A)), Some(200)));
+    assert!(s[0].speakers.is_empty());
     // Not repeated while it stays silent.
     assert!(drain(&mut d, ms(60_000)).is_empty());
     d.observe(ms(61_000), &v3(B, 51, 100));
