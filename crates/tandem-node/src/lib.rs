@@ -19,7 +19,9 @@
 //! - `tandemd decode`, a protocol analyser for VRRPv2, VRRPv3 and CARP
 //!   captures ([`capture`] reads pcap and pcapng files, [`decode`] turns
 //!   each frame into a [`decode::Decoded`] record, [`render`] prints it as
-//!   JSON or as a line of text; docs/decode.md), and `tandemd demo`.
+//!   JSON or as a line of text; docs/decode.md), `tandemd sniff`, the same
+//!   decoder on a live interface with a running diagnosis of the segment
+//!   ([`sniff`]; docs/sniff.md), and `tandemd demo`.
 //!
 //! The Node on a fake host with a virtual clock, as the tests run it:
 //!
@@ -57,6 +59,7 @@ pub mod netns;
 pub mod node;
 pub mod render;
 pub mod snapshot;
+pub mod sniff;
 pub mod sys;
 
 use std::io::{self, Write};

@@ -30,6 +30,12 @@ enum Command {
     /// and the replication link's traffic: Tandem replication frames
     /// (opened with --replication-key) and conntrackd sync messages.
     Decode(DecodeArgs),
+    /// Capture VRRP and CARP live on an interface: every packet as
+    /// `decode` prints it, and a running diagnosis of the segment (split
+    /// brain, duplicate VRID, authentication mismatch, bad TTL, silent
+    /// router, mixed versions or checksum forms), with a table of the
+    /// virtual routers seen. Needs CAP_NET_RAW. See docs/sniff.md.
+    Sniff(tandem_node::sniff::SniffArgs),
     /// Show the running node: its status light, restart guard and instances.
     ///
     /// The first line is the node's light (active / standby / partner
@@ -158,6 +164,7 @@ struct DecodeArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode(args) => decode(args),
+        Command::Sniff(args) => sniff(&args),
         Command::Demo(opts) => {
             let mut out = BufWriter::new(io::stdout().lock());
             match tandem_node::demo::run(&opts, &mut out) {
@@ -279,6 +286,27 @@ fn init_log(
         LogFormat::Json => builder.json().try_init(),
     };
     (drops, guard)
+}
+
+fn sniff(args: &tandem_node::sniff::SniffArgs) -> ExitCode {
+    let mut out = io::LineWriter::new(io::stdout().lock());
+    match tandem_node::sniff::run(args, &mut out) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(tandem_node::sniff::SniffError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            drop(out);
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("tandemd sniff: {msg}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn decode(args: DecodeArgs) -> ExitCode {

@@ -34,7 +34,7 @@ use std::net::IpAddr;
 use tandem_wire::Family;
 
 pub use netlink::{ifindex, link_mac, LinkEvent, LinkMonitor, Netlink};
-pub use packet::PacketSocket;
+pub use packet::{CaptureSocket, PacketSocket};
 pub use raw::{RawPacket, RawSocket};
 
 /// Why a Linux I/O operation failed: the operation, the interface or
@@ -151,6 +151,15 @@ pub enum SysError {
     /// (`CAP_NET_RAW` is needed).
     #[error("cannot open a packet socket on {ifname}")]
     PacketOpen {
+        /// The interface.
+        ifname: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Receiving from a capture packet socket failed.
+    #[error("cannot receive frames on {ifname}")]
+    PacketRecv {
         /// The interface.
         ifname: String,
         /// The kernel's error.
