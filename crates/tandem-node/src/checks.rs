@@ -69,8 +69,8 @@ pub enum Probe {
         /// Connect from this address (`None`: the kernel picks).
         source: Option<std::net::IpAddr>,
     },
-    /// An HTTP or HTTPS GET.
-    Http(HttpProbe),
+    /// An HTTP or HTTPS GET (boxed: the other probes are small).
+    Http(Box<HttpProbe>),
 }
 
 /// An HTTP(S) GET probe.

@@ -1,6 +1,6 @@
 //! `tandemd`: the Tandem HA daemon and its tools.
 
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +107,21 @@ enum Command {
         #[arg(long)]
         no_host: bool,
     },
+    /// Print a shell completion script for tandemd: bash, zsh, fish,
+    /// elvish or powershell (docs/packaging.md says where each goes).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write tandemd's manual pages, generated from this command line:
+    /// tandemd.8 and one page per command (tandemd-run.8, ...) into DIR,
+    /// or tandemd.8 alone to standard output without --dir.
+    Man {
+        /// The directory to write the pages into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `tandemd replication ...`.
@@ -165,6 +180,22 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode(args) => decode(args),
         Command::Sniff(args) => sniff(&args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "tandemd", &mut script);
+            // A reader that went away (`| head`) is not an error.
+            let _ = io::Write::write_all(&mut io::stdout(), &script);
+            ExitCode::SUCCESS
+        }
+        Command::Man { dir } => match man(dir.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tandemd man: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Demo(opts) => {
             let mut out = BufWriter::new(io::stdout().lock());
             match tandem_node::demo::run(&opts, &mut out) {
@@ -344,4 +375,34 @@ fn decode(args: DecodeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The manual pages: tandemd.8 and, into `dir`, tandemd-COMMAND.8 for each
+/// command (and tandemd-COMMAND-SUB.8 for `config set`, ...).
+fn man(dir: Option<&std::path::Path>) -> io::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = dir else {
+        return clap_mangen::Man::new(cmd)
+            .section("8")
+            .render(&mut io::stdout().lock());
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut pages = vec![(String::from("tandemd"), cmd.clone())];
+    let mut i = 0;
+    while i < pages.len() {
+        let (name, c) = pages[i].clone();
+        for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            let full = format!("{name}-{}", sub.get_name());
+            pages.push((full.clone(), sub.clone().name(full)));
+        }
+        i += 1;
+    }
+    for (name, c) in pages {
+        let path = dir.join(format!("{name}.8"));
+        let mut out = io::BufWriter::new(std::fs::File::create(&path)?);
+        clap_mangen::Man::new(c).section("8").render(&mut out)?;
+        out.flush()?;
+        writeln!(io::stdout(), "wrote {}", path.display())?;
+    }
+    Ok(())
 }

@@ -54,6 +54,12 @@ pub struct Options {
     /// configuration's `[replication]` with the flows (see
     /// [`Options::persistence`]).
     pub persistence: Option<PersistenceTable>,
+    /// Tell the service manager (systemd, `Type=notify`) when the node is
+    /// ready, reloading and stopping, its status line, and ping its
+    /// watchdog from the loop, when `$NOTIFY_SOCKET` is set (and
+    /// `$WATCHDOG_USEC`). The variables are taken out of the environment
+    /// so hooks do not inherit them. tandemd sets it (docs/packaging.md).
+    pub service_manager: bool,
 }
 
 impl Options {
@@ -113,6 +119,9 @@ pub fn start(config: DaemonConfig, options: Options) -> Result<NodeHandle, Drive
         events_tx,
         options.log_drops.clone(),
     )?;
+    if options.service_manager {
+        host.notify = super::notify::ServiceNotify::from_env(host.clock.now());
+    }
     let control = host.control_handle();
     let snapshot = host.snapshot();
     let clock = host.clock;

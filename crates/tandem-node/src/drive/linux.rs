@@ -17,7 +17,7 @@ use super::sync_tcp::{SyncTcp, Taken};
 use super::threads::{self, Clock, ControlHandle, HostEvent, Packet, QueueCounters};
 use super::{DriveError, Host};
 use crate::control::api::ControlReply;
-use crate::node::{Event, Input, Level, Output, ReplyTo};
+use crate::node::{Event, EventKind, Input, Level, Output, ReplyTo};
 use crate::snapshot::NodeSnapshot;
 use crate::sys::netlink::Netlink;
 use crate::sys::packet::PacketSocket;
@@ -64,6 +64,8 @@ pub struct LinuxHost {
     sync_tcp: SyncTcp,
     /// The replication link.
     replication: Replication,
+    /// The service manager, when it listens (`Options::service_manager`).
+    pub(super) notify: Option<super::notify::ServiceNotify>,
 }
 
 impl LinuxHost {
@@ -101,6 +103,7 @@ impl LinuxHost {
             warned: HashMap::new(),
             sync_tcp: SyncTcp::new(),
             replication: Replication::new(),
+            notify: None,
         })
     }
 
@@ -142,7 +145,12 @@ impl LinuxHost {
         match ev {
             HostEvent::Link { name, up } => inputs.push(Input::Link { at, name, up }),
             HostEvent::Track { name, state } => inputs.push(Input::Track { at, name, state }),
-            HostEvent::Stop => inputs.push(Input::Shutdown { at }),
+            HostEvent::Stop => {
+                if let Some(n) = &mut self.notify {
+                    n.stopping(at);
+                }
+                inputs.push(Input::Shutdown { at });
+            }
             HostEvent::Control { request, reply } => {
                 let reply = self.reply_token(reply);
                 inputs.push(Input::Control { at, request, reply });
@@ -167,6 +175,9 @@ impl LinuxHost {
                     tracing::info!("SIGHUP: started from flags, nothing to reload");
                     return;
                 };
+                if let Some(n) = &mut self.notify {
+                    n.reloading(at);
+                }
                 let file = super::files::config_file(&path, &path, None).map(Box::new);
                 inputs.push(Input::ConfigureFile {
                     at,
@@ -181,6 +192,11 @@ impl LinuxHost {
     /// Logs an event, sends it to the event stream and to the embedding
     /// appliance. Never blocks: full queues drop and count.
     fn event(&mut self, ev: Event) {
+        if let (Some(n), EventKind::Reloaded { .. } | EventKind::ReloadFailed { .. }) =
+            (&mut self.notify, &ev.kind)
+        {
+            n.reloaded(self.clock.now());
+        }
         let line = ev.kind.to_string();
         match ev.kind.level() {
             Level::Info => tracing::info!(event = ev.kind.name(), "{line}"),
@@ -247,6 +263,9 @@ impl LinuxHost {
         let sync = &self.sync_tcp.counters;
         snap.counters.sync_connections_refused = sync.refused.load(Ordering::Relaxed);
         snap.counters.sync_write_queue_full = sync.queue_full.load(Ordering::Relaxed);
+        if let Some(n) = &mut self.notify {
+            n.published(self.clock.now(), &snap);
+        }
         match self.snapshot.write() {
             Ok(mut w) => *w = snap,
             Err(e) => *e.into_inner() = snap,
@@ -266,6 +285,18 @@ impl Host for LinuxHost {
             return;
         }
         let now = self.clock.now();
+        // The service manager's watchdog is pinged from this thread, so a
+        // loop that stalls stops pinging it.
+        let deadline = match self.notify.as_mut() {
+            Some(n) => {
+                n.turn(now);
+                match (deadline, n.deadline()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            None => deadline,
+        };
         let timeout = deadline.map_or(IDLE_WAKE, |d| d.saturating_since(now).min(IDLE_WAKE));
         // Requests and link events first: a packet flood must not delay them.
         select! {
@@ -368,6 +399,9 @@ impl Host for LinuxHost {
                     if let Err(e) = &result {
                         return Err(DriveError::SetUp(e.0.clone()));
                     }
+                    if let Some(n) = &mut self.notify {
+                        n.set_up();
+                    }
                 }
                 let at = self.clock.now();
                 self.pending.push_back(Input::SetUp { at, plan, result });
@@ -419,6 +453,9 @@ impl Host for LinuxHost {
                 self.pending.push_back(answer);
             }
             Output::Stopped => {
+                if let Some(n) = &mut self.notify {
+                    n.stopping(self.clock.now());
+                }
                 self.stop.store(true, Ordering::SeqCst);
                 self.sync_tcp.stop();
                 self.replication.stop();

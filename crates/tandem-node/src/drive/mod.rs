@@ -48,6 +48,7 @@ mod fanout;
 mod files;
 mod handle;
 pub mod linux;
+mod notify;
 mod replication;
 mod setup;
 pub mod sim;

@@ -39,6 +39,7 @@ pub fn run(
             recent_starts: Vec::new(),
             log_drops,
             persistence: None,
+            service_manager: true,
         },
     )?;
     handle.join()

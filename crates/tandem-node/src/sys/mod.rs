@@ -9,6 +9,8 @@
 //! - [`conntrack`]: the kernel's connection-tracking table over
 //!   ctnetlink: dump, batched create / update, delete, and an event
 //!   follower.
+//! - [`sd_notify`]: the service manager's notification socket (systemd
+//!   readiness, status, watchdog).
 //! - [`packet`]: `AF_PACKET` sockets that send whole Ethernet frames
 //!   (gratuitous ARP, unsolicited NA, built by `tandem_wire::frame`).
 //!
@@ -25,6 +27,7 @@ pub mod conntrack;
 pub mod netlink;
 pub mod packet;
 pub mod raw;
+pub mod sd_notify;
 pub mod udp;
 
 use std::io;
