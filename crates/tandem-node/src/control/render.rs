@@ -463,6 +463,7 @@ pub(crate) mod tests {
             counters: Default::default(),
             sync: None,
             replication: None,
+            cloud: None,
         }
     }
 

@@ -162,6 +162,16 @@ impl LinuxHost {
             }
             HostEvent::Subscribe(tx) => self.subscribers.add(tx),
             HostEvent::Wake => {}
+            HostEvent::CloudHookDone {
+                id,
+                result,
+                elapsed,
+            } => inputs.push(Input::CloudHookDone {
+                at,
+                id,
+                result,
+                elapsed,
+            }),
             HostEvent::Reload => {
                 let Some(path) = self.config_path.clone() else {
                     tracing::info!("SIGHUP: started from flags, nothing to reload");
@@ -351,6 +361,22 @@ impl Host for LinuxHost {
             Output::RunHook { notify, event } => {
                 if let Some(h) = &self.hooks {
                     h.run(&notify, event);
+                }
+            }
+            Output::RunCloudHook { id, run } => {
+                if let Some(h) = &self.hooks {
+                    let tx = self.events_tx.clone();
+                    // On the hook's worker thread: waits for room in the
+                    // loop's queue as the other senders do, never the loop.
+                    let done = Box::new(move |result, elapsed| {
+                        let ev = HostEvent::CloudHookDone {
+                            id,
+                            result,
+                            elapsed,
+                        };
+                        let _ = tx.send_timeout(ev, threads::REPLY_TIMEOUT);
+                    });
+                    h.run_command(run, done);
                 }
             }
             Output::Event(ev) => self.event(ev),

@@ -62,6 +62,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
         counters: Default::default(),
         sync: None,
         replication: None,
+        cloud: None,
     }
 }
 
