@@ -36,6 +36,8 @@ mod tests_app_only;
 #[cfg(test)]
 mod tests_check;
 #[cfg(test)]
+mod tests_cloud;
+#[cfg(test)]
 mod tests_document;
 #[cfg(test)]
 mod tests_files;
