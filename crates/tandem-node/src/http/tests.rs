@@ -527,3 +527,43 @@ fn metrics_show_every_node_counter() {
         );
     }
 }
+
+#[test]
+fn health_answers_json_with_the_same_code_and_headers() {
+    let mut snap = snapshot(vec![
+        instance("web", "Active", Light::Active),
+        instance("db", "Backup", Light::Standby),
+    ]);
+    snap.sync = Some(crate::snapshot::SyncStatus {
+        state: "in-sync".into(),
+        ..Default::default()
+    });
+    snap.cloud = Some(crate::snapshot::CloudStatus {
+        role: Some("primary".into()),
+        failback: true,
+        state: "standby".into(),
+        ..Default::default()
+    });
+    let text = respond(&cfg(), &snap, "GET", "/health");
+    let r = respond_as(&cfg(), &snap, "GET", "/health", Format::Json);
+    assert_eq!((r.status, r.content_type), (503, APPLICATION_JSON));
+    assert_eq!(r.headers, text.headers, "the headers do not depend on the form");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["status"], 503);
+    assert_eq!(v["active"], false);
+    assert_eq!(v["state"].as_str(), text.header(STATE_HEADER));
+    assert_eq!(v["instances"][0]["name"], "web");
+    assert_eq!(v["instances"][0]["state"], "Active");
+    assert_eq!(v["instances"][1]["state"], "Backup");
+    assert_eq!(v["sync"], "in-sync");
+    assert_eq!(v["replication"], serde_json::Value::Null);
+    assert_eq!(v["cloud"]["role"], "primary");
+    assert_eq!(v["cloud"]["state"], "standby");
+    // Active, no [sync], no [cloud]; the other paths keep their form.
+    let one = one("Active", Light::Active);
+    let r = respond_as(&cfg(), &one, "GET", "/health", Format::Json);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!((r.status, &v["active"], &v["sync"]), (200, &serde_json::json!(true), &serde_json::Value::Null));
+    let live = respond_as(&cfg(), &one, "GET", "/live", Format::Json);
+    assert_eq!((live.content_type, live.body.as_str()), (TEXT_PLAIN, LIVE_BODY));
+}
