@@ -498,7 +498,38 @@ pub fn metrics_text(snap: &NodeSnapshot) -> String {
     if let Some(r) = &snap.replication {
         replication::replication_metrics(&mut out, r);
     }
+    if let Some(c) = &snap.cloud {
+        cloud_metrics(&mut out, c);
+    }
     out
+}
+
+/// With `[cloud]`: `tandem_cloud_active` (1 while every watched instance
+/// is Active) and `tandem_cloud_hook_runs_total{hook,result}` (one series
+/// per hook and result seen).
+fn cloud_metrics(out: &mut String, c: &crate::snapshot::CloudStatus) {
+    family(
+        out,
+        "tandem_cloud_active",
+        "gauge",
+        "1 while every instance the [cloud] hooks watch is Active on this node.",
+    );
+    let _ = writeln!(out, "tandem_cloud_active {}", u8::from(c.state == "active"));
+    family(
+        out,
+        "tandem_cloud_hook_runs_total",
+        "counter",
+        "Runs of the [cloud] provider hook that ended, by hook and result.",
+    );
+    for (key, n) in &c.results {
+        let (hook, result) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+        let _ = writeln!(
+            out,
+            "tandem_cloud_hook_runs_total{{hook=\"{}\",result=\"{}\"}} {n}",
+            escape_label_value(hook),
+            escape_label_value(result)
+        );
+    }
 }
 
 /// The node's own counters: every one in [`NodeCounters`] has a series.

@@ -567,3 +567,22 @@ fn health_answers_json_with_the_same_code_and_headers() {
     let live = respond_as(&cfg(), &one, "GET", "/live", Format::Json);
     assert_eq!((live.content_type, live.body.as_str()), (TEXT_PLAIN, LIVE_BODY));
 }
+
+#[test]
+fn cloud_metrics_carry_the_state_and_the_hook_results() {
+    let mut snap = one("Active", Light::Active);
+    let text = metrics_text(&snap);
+    assert!(!text.contains("tandem_cloud_"), "none without [cloud]");
+    let mut results = std::collections::BTreeMap::new();
+    results.insert("on_active failed".to_string(), 1);
+    results.insert("on_active ok".to_string(), 1);
+    snap.cloud = Some(crate::snapshot::CloudStatus {
+        state: "active".into(),
+        results,
+        ..Default::default()
+    });
+    let text = metrics_text(&snap);
+    assert!(text.contains("\ntandem_cloud_active 1\n"), "{text}");
+    assert!(text.contains("tandem_cloud_hook_runs_total{hook=\"on_active\",result=\"failed\"} 1\n"));
+    assert!(text.contains("tandem_cloud_hook_runs_total{hook=\"on_active\",result=\"ok\"} 1\n"));
+}
