@@ -182,3 +182,35 @@ fn the_flag_form_takes_a_role() {
     let e = from_flags(&f).unwrap_err().to_string();
     assert!(e.starts_with("--no-failback: failback without role"), "{e}");
 }
+
+/// The two example units are a primary and a secondary of one pair.
+#[test]
+fn the_cloud_examples_are_a_primary_and_a_secondary() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let a = load(&dir.join("cloud-pair-a.toml")).unwrap();
+    let b = load(&dir.join("cloud-pair-b.toml")).unwrap();
+    let (ca, cb) = (a.global.cloud.unwrap(), b.global.cloud.unwrap());
+    assert_eq!((ca.role, cb.role), (Some(Role::Primary), Some(Role::Secondary)));
+    assert_eq!((ca.failback, cb.failback), (true, true));
+    let (ea, eb) = (&a.instances[0].election, &b.instances[0].election);
+    assert_eq!((ea.priority.0, ea.preempt), (200, true));
+    assert_eq!((eb.priority.0, eb.preempt), (100, false));
+    assert_eq!(ea.addresses, eb.addresses);
+    assert_eq!(ea.announce.repeat, 0);
+}
+
+/// docs/config.md has a row for every key of `[cloud]`.
+#[test]
+fn docs_name_every_cloud_key() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md"),
+    )
+    .unwrap();
+    let message = err("", "x = 1");
+    let (_, list) = message.split_once("expected").unwrap();
+    let keys: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+    assert_eq!(keys.len(), 9, "{keys:?}");
+    for key in keys {
+        assert!(docs.contains(&format!("| `{key}` |")), "docs/config.md has no row for `{key}`");
+    }
+}
