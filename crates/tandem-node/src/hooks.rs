@@ -158,6 +158,9 @@ struct Job {
     owner: String,
     env: Vec<(String, String)>,
     done: Option<Done>,
+    /// The settings that name the command and its timeout, for the log's
+    /// advice (`notify`, `notify_timeout`).
+    fields: (&'static str, &'static str),
 }
 
 impl Job {
@@ -215,6 +218,9 @@ pub struct CommandRun {
     pub timeout: Duration,
     /// Its environment, on top of tandemd's.
     pub env: Vec<(String, String)>,
+    /// The settings that name the command and its timeout, as the log's
+    /// advice names them (`("on_active", "hook_timeout")`).
+    pub fields: (&'static str, &'static str),
 }
 
 impl HookRunner {
@@ -241,6 +247,7 @@ impl HookRunner {
             owner: format!("instance {}", ev.instance),
             env: ev.env().map(|(k, v)| (k.to_string(), v)).into(),
             done: None,
+            fields: ("notify", "notify_timeout"),
         };
         self.queue(ev.instance, job);
     }
@@ -259,6 +266,7 @@ impl HookRunner {
             label: run.label,
             env: run.env,
             done: Some(done),
+            fields: run.fields,
         };
         self.queue(run.key, job);
     }
@@ -489,9 +497,11 @@ fn run_hook(job: &Job, log: &Sender<String>) -> RunResult {
                 (Some(126), _) => "exit status 126 (the shell found the command but cannot \
                                    execute it: check its permissions)"
                     .to_string(),
-                (Some(127), _) => "exit status 127 (the shell did not find the command: \
-                                   check the path in notify)"
-                    .to_string(),
+                (Some(127), _) => format!(
+                    "exit status 127 (the shell did not find the command: \
+                     check the path in {})",
+                    job.fields.0
+                ),
                 (Some(c), _) => format!("exit status {c}"),
                 (None, Some(s)) => format!("killed by signal {s}"),
                 (None, None) => format!("{st}"),
@@ -505,9 +515,10 @@ fn run_hook(job: &Job, log: &Sender<String>) -> RunResult {
             };
             format!(
                 "{label}: killed at its timeout: still running after {elapsed} s \
-                 (notify_timeout {} s), {killed}; check what the command waits for, \
-                 or raise notify_timeout; output: {output:?}",
-                secs(job.timeout)
+                 ({timeout_field} {} s), {killed}; check what the command waits for, \
+                 or raise {timeout_field}; output: {output:?}",
+                secs(job.timeout),
+                timeout_field = job.fields.1,
             )
         }
         Outcome::WaitFailed(e) => format!(

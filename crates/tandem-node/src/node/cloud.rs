@@ -625,6 +625,7 @@ impl Node {
             command,
             timeout: cfg.hook_timeout,
             env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            fields: (hook.name(), "hook_timeout"),
         })
     }
 
