@@ -184,3 +184,87 @@ fn events_have_stable_names_and_fields() {
     );
     assert_eq!(CloudEvent::State { active: true }.name(), "cloud_state");
 }
+
+// ----- the Node with [cloud], on the fake host ----------------------------
+
+use crate::drive::fake::FakeHost;
+use crate::node::{Input, NodeSettings};
+
+fn cloud_runs(host: &FakeHost) -> Vec<(Instant, u64, CommandRun)> {
+    host.outputs
+        .iter()
+        .filter_map(|(t, o)| match o {
+            Output::RunCloudHook { id, run } => Some((*t, *id, run.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn env<'a>(run: &'a CommandRun, key: &str) -> &'a str {
+    run.env
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+#[test]
+fn the_node_runs_on_active_when_active_and_retries_a_failure() {
+    // Input: a lone primary with on_active, 4 s; the first run fails.
+    // Output: one run when the instance is Active, with the addresses and
+    // role in its environment; a second 0.5 s after the failure; none
+    // after the success.
+    let cfg = crate::config::parse(
+        "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51\n\
+         addresses = [\"192.0.2.100/24\"]\n\n[cloud]\nrole = \"primary\"\n\
+         on_active = \"move-ip\"\nattempts = 3\nretry_delay = 0.5\n",
+    )
+    .unwrap();
+    let mut node = Node::new(NodeSettings::default());
+    let mut host = FakeHost::new();
+    host.push(Input::Configure {
+        at: Instant::ZERO,
+        config: Box::new(cfg),
+        reply: None,
+    });
+    host.run_until(&mut node, at(4000)).unwrap();
+    assert_eq!(node.states()["web"], State::Active);
+    let runs = cloud_runs(&host);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let (t1, id1, run) = &runs[0];
+    assert_eq!(run.command, "move-ip");
+    assert_eq!(run.key, HOOK_KEY);
+    assert_eq!(env(run, "TANDEM_ADDRESSES"), "192.0.2.100");
+    assert_eq!(env(run, "TANDEM_ROLE"), "primary");
+    assert_eq!(env(run, "TANDEM_STATE"), "active");
+    assert_eq!(env(run, "TANDEM_ATTEMPT"), "1");
+    assert_eq!(env(run, "TANDEM_INSTANCES"), "web");
+    host.push(Input::CloudHookDone {
+        at: at(4000),
+        id: *id1,
+        result: RunResult::Failed(Some(1)),
+        elapsed: Duration::from_millis(10),
+    });
+    host.run_until(&mut node, at(4400)).unwrap();
+    assert_eq!(cloud_runs(&host).len(), 1, "not before the delay");
+    host.run_until(&mut node, at(4600)).unwrap();
+    let runs = cloud_runs(&host);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let (t2, id2, run) = &runs[1];
+    assert!(*t2 >= at(4500) && *t2 > *t1, "{t2:?}");
+    assert_eq!(env(run, "TANDEM_ATTEMPT"), "2");
+    host.push(Input::CloudHookDone {
+        at: at(4600),
+        id: *id2,
+        result: RunResult::Ok,
+        elapsed: Duration::from_millis(10),
+    });
+    host.run_until(&mut node, at(10_000)).unwrap();
+    assert_eq!(cloud_runs(&host).len(), 2);
+    let snap = node.snapshot(at(10_000));
+    let cloud = snap.cloud.expect("cloud status");
+    assert_eq!((cloud.role.as_deref(), cloud.state.as_str()), (Some("primary"), "active"));
+    let hook = cloud.hook.expect("a run");
+    assert_eq!((hook.state.as_str(), hook.attempt), ("done", 2));
+    assert_eq!(cloud.results.get("on_active failed"), Some(&1));
+    assert_eq!(snap.instances[0].priority, 200);
+}
