@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use lab::{Lab, Pid, Tool};
 
-
 /// The virtual address.
 const VIP: &str = "192.0.2.100";
 /// Bound on every wait: a failover at a 0.1 s interval takes under 0.5 s,
@@ -90,7 +89,15 @@ impl CloudPair {
             lab.in_ns(
                 &ns,
                 &[
-                    "ip", "neigh", "replace", &peer, "lladdr", &mac, "dev", "eth0", "nud",
+                    "ip",
+                    "neigh",
+                    "replace",
+                    &peer,
+                    "lladdr",
+                    &mac,
+                    "dev",
+                    "eth0",
+                    "nud",
                     "permanent",
                 ],
             );
@@ -137,7 +144,8 @@ impl CloudPair {
     fn start(&mut self, k: usize) -> Pid {
         let conf = self.lab.write(&format!("tandemd-{k}.toml"), &self.conf(k));
         let label = format!("tandemd-{k}");
-        self.lab.tandemd(k, &label, &["--config", conf.to_str().unwrap()])
+        self.lab
+            .tandemd(k, &label, &["--config", conf.to_str().unwrap()])
     }
 
     /// `GET /health` on node `k` from inside its namespace: the status
@@ -226,7 +234,8 @@ fn start_pair(p: &mut CloudPair) {
     assert!(p.calls(1).is_empty(), "{:?}", p.calls(1));
     // The JSON form says the same.
     let (code, _, body) = p.probe(0, "?format=json");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(code, 200);
     assert_eq!(v["active"], true);
     assert_eq!(v["cloud"]["role"], "primary");
@@ -279,7 +288,10 @@ fn cloud_pair_without_failback_stays_on_the_secondary() {
     p.lab.hold_only(1, VIP, Duration::from_secs(2));
     assert_eq!(p.probe(1, "").0, 200);
     assert!(
-        !p.calls(0).iter().skip(2).any(|l| l.starts_with("on_active")),
+        !p.calls(0)
+            .iter()
+            .skip(2)
+            .any(|l| l.starts_with("on_active")),
         "a ran on_active again: {:?}",
         p.calls(0)
     );

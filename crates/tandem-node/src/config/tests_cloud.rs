@@ -12,7 +12,9 @@ const WEB: &str =
 /// Instance "web" with `extra` fields, a sync group "fw", then `[cloud]`
 /// with `body`.
 fn with(extra: &str, body: &str) -> String {
-    format!("{WEB}{extra}\n[[sync_group]]\nname = \"fw\"\ninstances = [\"web\"]\n\n[cloud]\n{body}\n")
+    format!(
+        "{WEB}{extra}\n[[sync_group]]\nname = \"fw\"\ninstances = [\"web\"]\n\n[cloud]\n{body}\n"
+    )
 }
 
 fn of(extra: &str, body: &str) -> DaemonConfig {
@@ -36,7 +38,10 @@ fn cloud_defaults() {
     assert_eq!(cloud, CloudConfig::default());
     assert!(cloud.failback && !cloud.has_hooks());
     assert_eq!(cloud.hook_timeout, Duration::from_secs(30));
-    assert_eq!((cloud.attempts, cloud.retry_delay), (10, Duration::from_secs(1)));
+    assert_eq!(
+        (cloud.attempts, cloud.retry_delay),
+        (10, Duration::from_secs(1))
+    );
     // Without a role the instance keeps its own priority and preempt.
     assert_eq!(c.instances[0].election.priority.0, 100);
     assert!(c.instances[0].election.preempt);
@@ -65,7 +70,10 @@ fn roles_map_onto_the_preferred_host_policy() {
         tandem_election::Protocol::Carp { advskew, .. } => advskew,
         _ => panic!("not CARP"),
     };
-    assert_eq!((skew(&p), p.preempt, skew(&s), s.preempt), (0, true, 100, false));
+    assert_eq!(
+        (skew(&p), p.preempt, skew(&s), s.preempt),
+        (0, true, 100, false)
+    );
     // The mapping as a function.
     let base = tandem_election::Config::new(
         tandem_wire::Vrid::new(1).unwrap(),
@@ -90,8 +98,14 @@ fn role_conflicts_are_refused_with_the_instance_field() {
     assert!(e.contains("instance \"web\".preempt: preempt = true conflicts with [cloud] role = \"secondary\" and failback = true, which give preempt = false"), "{e}");
     let e = err("preempt = true", "role = \"primary\"\nfailback = false");
     assert!(e.contains("preempt = true conflicts"), "{e}");
-    let e = err("protocol = \"carp\"\npassword = \"x\"\nadvskew = 10", "role = \"secondary\"");
-    assert!(e.contains("instance \"web\".advskew: advskew 10 conflicts"), "{e}");
+    let e = err(
+        "protocol = \"carp\"\npassword = \"x\"\nadvskew = 10",
+        "role = \"secondary\"",
+    );
+    assert!(
+        e.contains("instance \"web\".advskew: advskew 10 conflicts"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -110,29 +124,62 @@ fn cloud_hook_settings() {
     assert_eq!(c.hook_timeout, Duration::from_secs(5));
     assert_eq!(c.attempts, 3);
     assert_eq!(c.retry_delay, Duration::from_millis(500));
-    let c = of("", "on_active = \"x\"\ninstances = [\"web\"]").global.cloud.unwrap();
+    let c = of("", "on_active = \"x\"\ninstances = [\"web\"]")
+        .global
+        .cloud
+        .unwrap();
     assert_eq!(c.instances, vec!["web".to_string()]);
 }
 
 #[test]
 fn cloud_errors() {
     for (body, want) in [
-        ("role = \"master\"", "cloud.role: \"master\" is not a role: use \"primary\" or \"secondary\""),
-        ("failback = false", "cloud.failback: failback without role does nothing"),
+        (
+            "role = \"master\"",
+            "cloud.role: \"master\" is not a role: use \"primary\" or \"secondary\"",
+        ),
+        (
+            "failback = false",
+            "cloud.failback: failback without role does nothing",
+        ),
         ("on_active = \"  \"", "cloud.on_active:"),
-        ("hook_timeout = 5", "cloud.hook_timeout: hook_timeout without on_active or on_standby does nothing"),
+        (
+            "hook_timeout = 5",
+            "cloud.hook_timeout: hook_timeout without on_active or on_standby does nothing",
+        ),
         ("attempts = 3", "cloud.attempts: attempts without on_active"),
-        ("retry_delay = 3", "cloud.retry_delay: retry_delay without on_active"),
-        ("on_active = \"x\"\nhook_timeout = 0", "cloud.hook_timeout: hook_timeout 0 s is out of range"),
-        ("on_active = \"x\"\nhook_timeout = 3601", "hook_timeout 3601 s is out of range"),
+        (
+            "retry_delay = 3",
+            "cloud.retry_delay: retry_delay without on_active",
+        ),
+        (
+            "on_active = \"x\"\nhook_timeout = 0",
+            "cloud.hook_timeout: hook_timeout 0 s is out of range",
+        ),
+        (
+            "on_active = \"x\"\nhook_timeout = 3601",
+            "hook_timeout 3601 s is out of range",
+        ),
         ("on_active = \"x\"\nattempts = 0", "cloud.attempts:"),
         ("on_active = \"x\"\nattempts = 101", "cloud.attempts:"),
-        ("on_active = \"x\"\nretry_delay = 61", "cloud.retry_delay: retry_delay 61 s is out of range"),
+        (
+            "on_active = \"x\"\nretry_delay = 61",
+            "cloud.retry_delay: retry_delay 61 s is out of range",
+        ),
         ("on_active = \"x\"\nretry_delay = -1", "cloud.retry_delay:"),
         ("instances = [\"db\"]", "cloud.instances[0]: "),
-        ("instances = [\"web\", \"web\"]", "cloud.instances[1]: instance \"web\" is listed twice"),
-        ("sync_group = \"nope\"", "cloud.sync_group: no sync group is named \"nope\""),
-        ("instances = [\"web\"]\nsync_group = \"fw\"", "cloud.sync_group: give instances or sync_group, not both"),
+        (
+            "instances = [\"web\", \"web\"]",
+            "cloud.instances[1]: instance \"web\" is listed twice",
+        ),
+        (
+            "sync_group = \"nope\"",
+            "cloud.sync_group: no sync group is named \"nope\"",
+        ),
+        (
+            "instances = [\"web\"]\nsync_group = \"fw\"",
+            "cloud.sync_group: give instances or sync_group, not both",
+        ),
         ("rol = \"primary\"", "unknown field `rol`"),
     ] {
         let e = err("", body);
@@ -146,7 +193,10 @@ fn check_config_reports_the_role_conflict_with_the_others() {
     let errors = build::parse_text_all(&text, None).unwrap_err();
     let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert_eq!(all.len(), 2, "{all:?}");
-    assert!(all.iter().any(|e| e.contains("instance \"web\".priority")), "{all:?}");
+    assert!(
+        all.iter().any(|e| e.contains("instance \"web\".priority")),
+        "{all:?}"
+    );
     assert!(all.iter().any(|e| e.contains("cloud.attempts")), "{all:?}");
 }
 
@@ -190,7 +240,10 @@ fn the_cloud_examples_are_a_primary_and_a_secondary() {
     let a = load(&dir.join("cloud-pair-a.toml")).unwrap();
     let b = load(&dir.join("cloud-pair-b.toml")).unwrap();
     let (ca, cb) = (a.global.cloud.unwrap(), b.global.cloud.unwrap());
-    assert_eq!((ca.role, cb.role), (Some(Role::Primary), Some(Role::Secondary)));
+    assert_eq!(
+        (ca.role, cb.role),
+        (Some(Role::Primary), Some(Role::Secondary))
+    );
     assert_eq!((ca.failback, cb.failback), (true, true));
     let (ea, eb) = (&a.instances[0].election, &b.instances[0].election);
     assert_eq!((ea.priority.0, ea.preempt), (200, true));
@@ -211,6 +264,9 @@ fn docs_name_every_cloud_key() {
     let keys: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
     assert_eq!(keys.len(), 9, "{keys:?}");
     for key in keys {
-        assert!(docs.contains(&format!("| `{key}` |")), "docs/config.md has no row for `{key}`");
+        assert!(
+            docs.contains(&format!("| `{key}` |")),
+            "docs/config.md has no row for `{key}`"
+        );
     }
 }

@@ -407,7 +407,10 @@ fn run_command_reports_how_each_run_ended() {
     let (tx, rx) = std::sync::mpsc::channel();
     let out = dir.join("env");
     let cases = [
-        (format!("echo \"$TANDEM_ADDRESSES\" > {}", out.display()), RunResult::Ok),
+        (
+            format!("echo \"$TANDEM_ADDRESSES\" > {}", out.display()),
+            RunResult::Ok,
+        ),
         ("exit 4".to_string(), RunResult::Failed(Some(4))),
         ("sleep 30".to_string(), RunResult::TimedOut),
     ];
@@ -430,7 +433,10 @@ fn run_command_reports_how_each_run_ended() {
     assert_eq!(read(&out).trim(), "192.0.2.100");
     let mut seen = Vec::new();
     let line = wait_line(&log, &mut seen, "killed at its timeout");
-    assert!(line.contains("(hook_timeout 0.300 s)") && line.contains("raise hook_timeout"), "{line}");
+    assert!(
+        line.contains("(hook_timeout 0.300 s)") && line.contains("raise hook_timeout"),
+        "{line}"
+    );
     assert_eq!(RunResult::TimedOut.name(), "timeout");
     assert_eq!(RunResult::NAMES, ["ok", "failed", "timeout", "not_started"]);
 }

@@ -547,7 +547,10 @@ fn health_answers_json_with_the_same_code_and_headers() {
     let text = respond(&cfg(), &snap, "GET", "/health");
     let r = respond_as(&cfg(), &snap, "GET", "/health", Format::Json);
     assert_eq!((r.status, r.content_type), (503, APPLICATION_JSON));
-    assert_eq!(r.headers, text.headers, "the headers do not depend on the form");
+    assert_eq!(
+        r.headers, text.headers,
+        "the headers do not depend on the form"
+    );
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["status"], 503);
     assert_eq!(v["active"], false);
@@ -563,9 +566,15 @@ fn health_answers_json_with_the_same_code_and_headers() {
     let one = one("Active", Light::Active);
     let r = respond_as(&cfg(), &one, "GET", "/health", Format::Json);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!((r.status, &v["active"], &v["sync"]), (200, &serde_json::json!(true), &serde_json::Value::Null));
+    assert_eq!(
+        (r.status, &v["active"], &v["sync"]),
+        (200, &serde_json::json!(true), &serde_json::Value::Null)
+    );
     let live = respond_as(&cfg(), &one, "GET", "/live", Format::Json);
-    assert_eq!((live.content_type, live.body.as_str()), (TEXT_PLAIN, LIVE_BODY));
+    assert_eq!(
+        (live.content_type, live.body.as_str()),
+        (TEXT_PLAIN, LIVE_BODY)
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! state is not waited for and not retried: the new state's hook queues
 //! behind it, so the two never run at once. [`CloudHooks`] holds these
 //! decisions with an injected `now`; the Node turns its steps into
-//! [`Output::RunCloudHook`](super::Output::RunCloudHook) and events, and
+//! [`Output::RunCloudHook`] and events, and
 //! the host runs the command (`hooks::HookRunner::run_command`) and hands
 //! the result back as [`Input::CloudHookDone`](super::Input::CloudHookDone).
 
@@ -169,7 +169,8 @@ impl CloudHooks {
             return;
         }
         self.active = active;
-        self.steps.push_back(Step::Event(CloudEvent::State { active }));
+        self.steps
+            .push_back(Step::Event(CloudEvent::State { active }));
         let hook = if active {
             self.was_active = true;
             Hook::OnActive
@@ -468,11 +469,7 @@ pub(super) struct CloudAdapter {
 
 impl Node {
     /// Takes `[cloud]` of a configuration just applied.
-    pub(super) fn cloud_configure(
-        &mut self,
-        cfg: Option<CloudConfig>,
-        groups: &[SyncGroupConfig],
-    ) {
+    pub(super) fn cloud_configure(&mut self, cfg: Option<CloudConfig>, groups: &[SyncGroupConfig]) {
         let c = &mut self.cloud;
         c.dirty = true;
         let Some(cfg) = cfg else {
@@ -607,17 +604,17 @@ impl Node {
         let env = [
             ("TANDEM_CLOUD_HOOK", hook.name().to_string()),
             ("TANDEM_STATE", state.to_string()),
-            (
-                "TANDEM_ROLE",
-                cfg.role.map_or("", |r| r.name()).to_string(),
-            ),
+            ("TANDEM_ROLE", cfg.role.map_or("", |r| r.name()).to_string()),
             ("TANDEM_INSTANCES", instances),
             ("TANDEM_GROUP", cfg.sync_group.clone().unwrap_or_default()),
             ("TANDEM_ADDRESSES", addresses),
             ("TANDEM_INTERFACES", interfaces),
             ("TANDEM_ATTEMPT", attempt.to_string()),
             ("TANDEM_ATTEMPTS", cfg.attempts.to_string()),
-            ("TANDEM_TIME", format!("{:.0}", self.unix(now).max(0.0).floor())),
+            (
+                "TANDEM_TIME",
+                format!("{:.0}", self.unix(now).max(0.0).floor()),
+            ),
         ];
         Some(CommandRun {
             key: HOOK_KEY.to_string(),

@@ -103,7 +103,7 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudConfig {
     /// This unit's fixed role, if given; it sets every instance's priority
-    /// (CARP: advskew) and preemption ([`apply_role`]).
+    /// (CARP: advskew) and preemption ([`role_election`]).
     pub role: Option<Role>,
     /// With a role: the primary takes the Active role back when it
     /// returns. Default true.
@@ -347,9 +347,7 @@ pub(super) fn apply_role(
 
 fn command(ctx: &Ctx<'_>, key: &str, v: &Option<S<String>>) -> Result<Option<String>, ConfigError> {
     match v {
-        Some(c) if c.get_ref().trim().is_empty() => {
-            Err(ctx.err_at(key, c, Problem::EmptyCommand))
-        }
+        Some(c) if c.get_ref().trim().is_empty() => Err(ctx.err_at(key, c, Problem::EmptyCommand)),
         Some(c) => Ok(Some(c.get_ref().clone())),
         None => Ok(None),
     }
@@ -391,27 +389,58 @@ pub(super) fn build_cloud(
     let hooks = cloud.has_hooks();
     if let Some(t) = &raw.hook_timeout {
         if !hooks {
-            return Err(err(&ctx, "hook_timeout", t, CloudProblem::WithoutHook("hook_timeout")));
+            return Err(err(
+                &ctx,
+                "hook_timeout",
+                t,
+                CloudProblem::WithoutHook("hook_timeout"),
+            ));
         }
-        cloud.hook_timeout = bounded(&ctx, "hook_timeout", t, MAX_HOOK_TIMEOUT, CloudProblem::HookTimeout)?;
+        cloud.hook_timeout = bounded(
+            &ctx,
+            "hook_timeout",
+            t,
+            MAX_HOOK_TIMEOUT,
+            CloudProblem::HookTimeout,
+        )?;
     }
     if let Some(a) = &raw.attempts {
         if !hooks {
-            return Err(err(&ctx, "attempts", a, CloudProblem::WithoutHook("attempts")));
+            return Err(err(
+                &ctx,
+                "attempts",
+                a,
+                CloudProblem::WithoutHook("attempts"),
+            ));
         }
         let v = *a.get_ref();
         let max = i64::from(MAX_ATTEMPTS);
         if !(1..=max).contains(&v) {
-            let problem = Problem::Range { value: v, min: 1, max };
+            let problem = Problem::Range {
+                value: v,
+                min: 1,
+                max,
+            };
             return Err(ctx.err_at("attempts", a, problem));
         }
         cloud.attempts = v as u32;
     }
     if let Some(d) = &raw.retry_delay {
         if !hooks {
-            return Err(err(&ctx, "retry_delay", d, CloudProblem::WithoutHook("retry_delay")));
+            return Err(err(
+                &ctx,
+                "retry_delay",
+                d,
+                CloudProblem::WithoutHook("retry_delay"),
+            ));
         }
-        cloud.retry_delay = bounded(&ctx, "retry_delay", d, MAX_RETRY_DELAY, CloudProblem::RetryDelay)?;
+        cloud.retry_delay = bounded(
+            &ctx,
+            "retry_delay",
+            d,
+            MAX_RETRY_DELAY,
+            CloudProblem::RetryDelay,
+        )?;
     }
     if let (Some(_), Some(g)) = (&raw.instances, &raw.sync_group) {
         return Err(err(&ctx, "sync_group", g, CloudProblem::InstancesAndGroup));
@@ -434,7 +463,12 @@ pub(super) fn build_cloud(
         // `groups` are the names the file gives, a group with an error of
         // its own (reported already) included.
         if !groups.contains(g.get_ref()) {
-            return Err(err(&ctx, "sync_group", g, CloudProblem::UnknownGroup(g.get_ref().clone())));
+            return Err(err(
+                &ctx,
+                "sync_group",
+                g,
+                CloudProblem::UnknownGroup(g.get_ref().clone()),
+            ));
         }
         cloud.sync_group = Some(g.get_ref().clone());
     }

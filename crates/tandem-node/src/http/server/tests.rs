@@ -409,12 +409,24 @@ fn slow_heads_are_counted_as_timeouts() {
 #[test]
 fn parse_head_takes_json_from_the_query_or_accept() {
     let f = |head: &[u8]| parse_head(head).map(|r| r.format);
-    assert_eq!(f(b"GET /health?format=json HTTP/1.1\r\n\r\n"), Ok(Format::Json));
-    assert_eq!(f(b"GET /health?a=1&format=json#x HTTP/1.1\r\n\r\n"), Ok(Format::Json));
-    assert_eq!(f(b"GET /health?format=jsonx HTTP/1.1\r\n\r\n"), Ok(Format::Text));
+    assert_eq!(
+        f(b"GET /health?format=json HTTP/1.1\r\n\r\n"),
+        Ok(Format::Json)
+    );
+    assert_eq!(
+        f(b"GET /health?a=1&format=json#x HTTP/1.1\r\n\r\n"),
+        Ok(Format::Json)
+    );
+    assert_eq!(
+        f(b"GET /health?format=jsonx HTTP/1.1\r\n\r\n"),
+        Ok(Format::Text)
+    );
     assert_eq!(
         f(b"GET /health HTTP/1.1\r\naccept: text/html, application/json;q=0.9\r\n\r\n"),
         Ok(Format::Json)
     );
-    assert_eq!(f(b"GET /health HTTP/1.1\r\nAccept: */*\r\n\r\n"), Ok(Format::Text));
+    assert_eq!(
+        f(b"GET /health HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+        Ok(Format::Text)
+    );
 }

@@ -262,7 +262,10 @@ fn the_node_runs_on_active_when_active_and_retries_a_failure() {
     assert_eq!(cloud_runs(&host).len(), 2);
     let snap = node.snapshot(at(10_000));
     let cloud = snap.cloud.expect("cloud status");
-    assert_eq!((cloud.role.as_deref(), cloud.state.as_str()), (Some("primary"), "active"));
+    assert_eq!(
+        (cloud.role.as_deref(), cloud.state.as_str()),
+        (Some("primary"), "active")
+    );
     let hook = cloud.hook.expect("a run");
     assert_eq!((hook.state.as_str(), hook.attempt), ("done", 2));
     assert_eq!(cloud.results.get("on_active failed"), Some(&1));
