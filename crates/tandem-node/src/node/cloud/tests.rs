@@ -271,3 +271,27 @@ fn the_node_runs_on_active_when_active_and_retries_a_failure() {
     assert_eq!(cloud.results.get("on_active failed"), Some(&1));
     assert_eq!(snap.instances[0].priority, 200);
 }
+
+#[test]
+fn the_status_line_says_the_state_role_and_hook() {
+    let mut c = crate::snapshot::CloudStatus {
+        role: Some("primary".into()),
+        failback: true,
+        state: "active".into(),
+        hook: Some(crate::snapshot::CloudHookStatus {
+            hook: "on_active".into(),
+            attempt: 2,
+            state: "done".into(),
+            last_result: Some("ok".into()),
+        }),
+        results: Default::default(),
+    };
+    assert_eq!(
+        crate::control::render::cloud_line(&c),
+        "cloud: active, role primary (failback), on_active done (attempt 2, last ok)"
+    );
+    c.role = None;
+    c.hook = None;
+    c.state = "standby".into();
+    assert_eq!(crate::control::render::cloud_line(&c), "cloud: standby");
+}
