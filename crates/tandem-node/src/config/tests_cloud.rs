@@ -270,3 +270,32 @@ fn docs_name_every_cloud_key() {
         );
     }
 }
+
+#[test]
+fn the_builder_takes_cloud_as_the_file() {
+    let cloud = CloudConfig {
+        role: Some(Role::Primary),
+        on_active: Some("move-ip".into()),
+        attempts: 4,
+        ..CloudConfig::default()
+    };
+    let web = || {
+        InstanceBuilder::vrrp3("eth0", 51)
+            .name("web")
+            .address("192.0.2.100".parse().unwrap(), 24)
+    };
+    let c = Builder::new()
+        .instance(web())
+        .cloud(cloud.clone())
+        .build()
+        .unwrap();
+    assert_eq!(c.global.cloud.as_ref(), Some(&cloud));
+    assert_eq!(c.instances[0].election.priority.0, 200);
+    let e = Builder::new()
+        .instance(web().priority(150))
+        .cloud(cloud)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("priority 150 conflicts"), "{e}");
+}
