@@ -36,6 +36,8 @@ mod tests_app_only;
 #[cfg(test)]
 mod tests_check;
 #[cfg(test)]
+mod tests_cloud;
+#[cfg(test)]
 mod tests_document;
 #[cfg(test)]
 mod tests_files;
@@ -48,6 +50,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use build::cloud::{
+    role_election, CloudConfig, CloudProblem, Role, DEFAULT_ATTEMPTS, DEFAULT_HOOK_TIMEOUT,
+    DEFAULT_RETRY_DELAY, MAX_ATTEMPTS, MAX_HOOK_TIMEOUT, MAX_RETRY_DELAY, PRIMARY_ADVSKEW,
+    PRIMARY_PRIORITY, SECONDARY_ADVSKEW, SECONDARY_PRIORITY,
+};
 pub use builder::{Builder, InstanceBuilder, Vrrp2Auth};
 pub use check::{
     check_config_command, check_file, check_host_links, check_text, netlink_host, render_human,
@@ -120,6 +127,9 @@ pub struct GlobalConfig {
     /// Connection-table and persistence replication (`[replication]`),
     /// if configured.
     pub replication: Option<ReplicationConfig>,
+    /// The pair's cloud settings (`[cloud]`): this unit's fixed role and
+    /// the provider hooks, if configured.
+    pub cloud: Option<CloudConfig>,
     /// Which paths the file or a flag gave.
     set: SetPaths,
 }
@@ -166,6 +176,7 @@ impl Default for GlobalConfig {
             health: None,
             sync: None,
             replication: None,
+            cloud: None,
             set: SetPaths::default(),
         }
     }

@@ -17,6 +17,11 @@
 //! Each run writes lines to the log channel given to [`HookRunner::new`]:
 //! started, exit status, killed at the timeout, failed to start, queue
 //! overflow. docs/hooks.md describes the configuration and the semantics.
+//!
+//! [`HookRunner::run_command`] runs any other command the same way (its
+//! own queue, environment and timeout) and reports how it ended
+//! ([`RunResult`]) to a callback: the provider hook of `[cloud]`, whose
+//! retries the Node decides.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -141,10 +146,81 @@ struct QueueState {
     stopping_since: Option<Instant>,
 }
 
+/// Called with how a command ended and how long it ran.
+pub type Done = Box<dyn FnOnce(RunResult, Duration) + Send>;
+
 struct Job {
     command: String,
     timeout: Duration,
-    ev: HookEvent,
+    /// How log lines name the run (`hook instance=web vrid=51 ...`).
+    label: String,
+    /// Whose queue it waits in, for the overflow line (`instance web`).
+    owner: String,
+    env: Vec<(String, String)>,
+    done: Option<Done>,
+    /// The settings that name the command and its timeout, for the log's
+    /// advice (`notify`, `notify_timeout`).
+    fields: (&'static str, &'static str),
+}
+
+impl Job {
+    /// Tells the caller, if it asked, how the job ended.
+    fn finish(&mut self, result: RunResult, elapsed: Duration) {
+        if let Some(done) = self.done.take() {
+            done(result, elapsed);
+        }
+    }
+}
+
+/// How one run of a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    /// It exited 0.
+    Ok,
+    /// It exited with another status (`Some(code)`), or was killed by a
+    /// signal (`None`).
+    Failed(Option<i32>),
+    /// It still ran at its timeout: its process group was killed.
+    TimedOut,
+    /// It did not start: the shell could not be spawned, or it was dropped
+    /// from its queue (full, or tandemd stopping).
+    NotStarted,
+}
+
+impl RunResult {
+    /// `ok`, `failed`, `timeout` or `not_started`: the stable name in
+    /// events, status and metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RunResult::Ok => "ok",
+            RunResult::Failed(_) => "failed",
+            RunResult::TimedOut => "timeout",
+            RunResult::NotStarted => "not_started",
+        }
+    }
+
+    /// The stable names, in this order.
+    pub const NAMES: [&'static str; 4] = ["ok", "failed", "timeout", "not_started"];
+}
+
+/// A command for [`HookRunner::run_command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRun {
+    /// The queue it waits in: runs of one key run one at a time, in
+    /// order. Instance names are keys of their notify hooks; use a key no
+    /// instance name can be (with a space, say).
+    pub key: String,
+    /// How its log lines name it.
+    pub label: String,
+    /// Run with `/bin/sh -c`.
+    pub command: String,
+    /// Its process group is killed after this long.
+    pub timeout: Duration,
+    /// Its environment, on top of tandemd's.
+    pub env: Vec<(String, String)>,
+    /// The settings that name the command and its timeout, as the log's
+    /// advice names them (`("on_active", "hook_timeout")`).
+    pub fields: (&'static str, &'static str),
 }
 
 impl HookRunner {
@@ -167,32 +243,60 @@ impl HookRunner {
         let job = Job {
             command: notify.command.clone(),
             timeout: notify.timeout,
-            ev,
+            label: ev.label(),
+            owner: format!("instance {}", ev.instance),
+            env: ev.env().map(|(k, v)| (k.to_string(), v)).into(),
+            done: None,
+            fields: ("notify", "notify_timeout"),
         };
+        self.queue(ev.instance, job);
+    }
+
+    /// Queues `run` and returns at once; its key's worker runs it after
+    /// the key's earlier runs, exactly as a notify hook (its own process
+    /// group, killed whole at the timeout, output logged when it fails),
+    /// then calls `done` on the worker's thread. A run that never starts
+    /// (dropped from a full queue, or tandemd stopping) gets
+    /// [`RunResult::NotStarted`].
+    pub fn run_command(&self, run: CommandRun, done: Done) {
+        let job = Job {
+            command: run.command,
+            timeout: run.timeout,
+            owner: run.label.clone(),
+            label: run.label,
+            env: run.env,
+            done: Some(done),
+            fields: run.fields,
+        };
+        self.queue(run.key, job);
+    }
+
+    fn queue(&self, key: String, mut job: Job) {
         let mut workers = lock(&self.workers);
-        let worker = match workers.entry(job.ev.instance.clone()) {
+        let worker = match workers.entry(key) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => match spawn_worker(v.key(), self.log.clone()) {
                 Ok(w) => v.insert(w),
                 Err(e) => {
                     let _ = self.log.send(format!(
                         "{}: not run: cannot start a hook thread for the instance: {e}",
-                        job.ev.label()
+                        job.label
                     ));
+                    job.finish(RunResult::NotStarted, Duration::ZERO);
                     return;
                 }
             },
         };
         let mut st = lock(&worker.queue.state);
         if st.jobs.len() >= QUEUE_LEN {
-            if let Some(old) = st.jobs.pop_front() {
+            if let Some(mut old) = st.jobs.pop_front() {
                 let _ = self.log.send(format!(
-                    "{}: dropped, not run: {QUEUE_LEN} hooks of instance {} were waiting \
+                    "{}: dropped, not run: {QUEUE_LEN} hooks of {} were waiting \
                      (the running hook is slow or transitions come too fast; \
                      check the hook and notify_timeout)",
-                    old.ev.label(),
-                    old.ev.instance
+                    old.label, old.owner
                 ));
+                old.finish(RunResult::NotStarted, Duration::ZERO);
             }
         }
         st.jobs.push_back(job);
@@ -248,13 +352,14 @@ fn work(queue: &Queue, log: &Sender<String>) {
             loop {
                 if let Some(since) = st.stopping_since {
                     if since.elapsed() > STOP_GRACE {
-                        for job in st.jobs.drain(..) {
+                        for mut job in st.jobs.drain(..) {
                             let _ = log.send(format!(
                                 "{}: dropped, not run: tandemd is stopping and the hooks \
                                  before it took longer than {} s",
-                                job.ev.label(),
+                                job.label,
                                 STOP_GRACE.as_secs()
                             ));
+                            job.finish(RunResult::NotStarted, Duration::ZERO);
                         }
                         return;
                     }
@@ -268,7 +373,10 @@ fn work(queue: &Queue, log: &Sender<String>) {
                 st = queue.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        run_hook(&job, log);
+        let mut job = job;
+        let started = Instant::now();
+        let result = run_hook(&job, log);
+        job.finish(result, started.elapsed());
     }
 }
 
@@ -285,12 +393,12 @@ enum Outcome {
 }
 
 /// Runs one hook to its end or its timeout, and logs it.
-fn run_hook(job: &Job, log: &Sender<String>) {
-    let label = job.ev.label();
+fn run_hook(job: &Job, log: &Sender<String>) -> RunResult {
+    let label = &job.label;
     let mut cmd = Command::new(SHELL);
     cmd.arg("-c")
         .arg(&job.command)
-        .envs(job.ev.env())
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -304,7 +412,7 @@ fn run_hook(job: &Job, log: &Sender<String>) {
                  and that tandemd may create processes)",
                 job.command
             ));
-            return;
+            return RunResult::NotStarted;
         }
     };
     drop(cmd);
@@ -376,6 +484,12 @@ fn run_hook(job: &Job, log: &Sender<String>) {
         text
     };
 
+    let result = match &outcome {
+        Outcome::Exited(st) if st.success() => RunResult::Ok,
+        Outcome::Exited(st) => RunResult::Failed(st.code()),
+        Outcome::TimedOut { .. } => RunResult::TimedOut,
+        Outcome::WaitFailed(_) => RunResult::Failed(None),
+    };
     let line = match outcome {
         Outcome::Exited(st) if st.success() => format!("{label}: exited 0 after {elapsed} s"),
         Outcome::Exited(st) => {
@@ -383,9 +497,11 @@ fn run_hook(job: &Job, log: &Sender<String>) {
                 (Some(126), _) => "exit status 126 (the shell found the command but cannot \
                                    execute it: check its permissions)"
                     .to_string(),
-                (Some(127), _) => "exit status 127 (the shell did not find the command: \
-                                   check the path in notify)"
-                    .to_string(),
+                (Some(127), _) => format!(
+                    "exit status 127 (the shell did not find the command: \
+                     check the path in {})",
+                    job.fields.0
+                ),
                 (Some(c), _) => format!("exit status {c}"),
                 (None, Some(s)) => format!("killed by signal {s}"),
                 (None, None) => format!("{st}"),
@@ -399,9 +515,10 @@ fn run_hook(job: &Job, log: &Sender<String>) {
             };
             format!(
                 "{label}: killed at its timeout: still running after {elapsed} s \
-                 (notify_timeout {} s), {killed}; check what the command waits for, \
-                 or raise notify_timeout; output: {output:?}",
-                secs(job.timeout)
+                 ({timeout_field} {} s), {killed}; check what the command waits for, \
+                 or raise {timeout_field}; output: {output:?}",
+                secs(job.timeout),
+                timeout_field = job.fields.1,
             )
         }
         Outcome::WaitFailed(e) => format!(
@@ -410,6 +527,7 @@ fn run_hook(job: &Job, log: &Sender<String>) {
         ),
     };
     let _ = log.send(line);
+    result
 }
 
 /// Waits for `child` until `timeout`, then kills its process group and

@@ -36,6 +36,8 @@ pub use sync::{SYNC_HEADER, SYNC_STATES};
 
 /// The content type of the health and liveness bodies.
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+/// The content type of the health path's JSON answer.
+pub const APPLICATION_JSON: &str = "application/json";
 /// The content type of the metrics: Prometheus text exposition 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The body of the liveness path.
@@ -124,6 +126,28 @@ pub fn serve(
 /// string), given the node as `snap` shows it. Pure: the server calls it
 /// for every well-formed request.
 pub fn respond(cfg: &HealthConfig, snap: &NodeSnapshot, method: &str, path: &str) -> Response {
+    respond_as(cfg, snap, method, path, Format::Text)
+}
+
+/// The form of the health path's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `active_body` / `standby_body`, as configured.
+    Text,
+    /// A JSON object ([`health_json`]): asked for with `?format=json` or
+    /// `Accept: application/json`.
+    Json,
+}
+
+/// [`respond`], with the health path's body in `format`; the status code
+/// and headers are the same in either form.
+pub fn respond_as(
+    cfg: &HealthConfig,
+    snap: &NodeSnapshot,
+    method: &str,
+    path: &str,
+    format: Format,
+) -> Response {
     let known = path == cfg.path || path == cfg.live_path || path == cfg.metrics_path;
     if !known {
         return Response::text(404, "not found\n");
@@ -134,7 +158,12 @@ pub fn respond(cfg: &HealthConfig, snap: &NodeSnapshot, method: &str, path: &str
         return r;
     }
     if path == cfg.path {
-        health(cfg, snap)
+        let mut r = health(cfg, snap);
+        if format == Format::Json {
+            r.content_type = APPLICATION_JSON;
+            r.body = health_json(&r, snap);
+        }
+        r
     } else if path == cfg.live_path {
         Response::text(200, LIVE_BODY)
     } else {
@@ -198,6 +227,44 @@ fn health(cfg: &HealthConfig, snap: &NodeSnapshot) -> Response {
         r.headers.push((SYNC_HEADER, header_value(&sync.state, 64)));
     }
     r
+}
+
+/// The health path's JSON body, made from the text answer `r` (its status
+/// and headers) and `snap`: `status` (the code), `active` (every watched
+/// instance Active), `state` (as `X-Tandem-State`), `instances` (each
+/// watched one: `name`, `state`, `group`; a missing one has state
+/// `missing`), `sync` (as `X-Tandem-Sync`; `null` without `[sync]`),
+/// `replication` (replication's state; `null` without `[replication]`),
+/// `cloud` (`role`, `failback`, `state`, `hook`; `null` without
+/// `[cloud]`), `version`. docs/health.md lists the values.
+pub fn health_json(r: &Response, snap: &NodeSnapshot) -> String {
+    let list = r.header(INSTANCES_HEADER).unwrap_or("");
+    let instances: Vec<serde_json::Value> = list
+        .split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, state)| {
+            let group = snap.instance(name).and_then(|i| i.group.clone());
+            serde_json::json!({"name": name, "state": state, "group": group})
+        })
+        .collect();
+    let cloud = snap.cloud.as_ref().map(|c| {
+        serde_json::json!({
+            "role": c.role, "failback": c.failback, "state": c.state, "hook": c.hook,
+        })
+    });
+    let v = serde_json::json!({
+        "status": r.status,
+        "active": r.status == 200,
+        "state": r.header(STATE_HEADER),
+        "instances": instances,
+        "sync": snap.sync.as_ref().map(|s| &s.state),
+        "replication": snap.replication.as_ref().map(|s| &s.state),
+        "cloud": cloud,
+        "version": snap.version,
+    });
+    let mut body = v.to_string();
+    body.push('\n');
+    body
 }
 
 /// A header value made of visible ASCII and spaces only, at most `max`
@@ -431,7 +498,38 @@ pub fn metrics_text(snap: &NodeSnapshot) -> String {
     if let Some(r) = &snap.replication {
         replication::replication_metrics(&mut out, r);
     }
+    if let Some(c) = &snap.cloud {
+        cloud_metrics(&mut out, c);
+    }
     out
+}
+
+/// With `[cloud]`: `tandem_cloud_active` (1 while every watched instance
+/// is Active) and `tandem_cloud_hook_runs_total{hook,result}` (one series
+/// per hook and result seen).
+fn cloud_metrics(out: &mut String, c: &crate::snapshot::CloudStatus) {
+    family(
+        out,
+        "tandem_cloud_active",
+        "gauge",
+        "1 while every instance the [cloud] hooks watch is Active on this node.",
+    );
+    let _ = writeln!(out, "tandem_cloud_active {}", u8::from(c.state == "active"));
+    family(
+        out,
+        "tandem_cloud_hook_runs_total",
+        "counter",
+        "Runs of the [cloud] provider hook that ended, by hook and result.",
+    );
+    for (key, n) in &c.results {
+        let (hook, result) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+        let _ = writeln!(
+            out,
+            "tandem_cloud_hook_runs_total{{hook=\"{}\",result=\"{}\"}} {n}",
+            escape_label_value(hook),
+            escape_label_value(result)
+        );
+    }
 }
 
 /// The node's own counters: every one in [`NodeCounters`] has a series.

@@ -197,6 +197,43 @@ pub struct NodeSnapshot {
     /// `[replication]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationStatus>,
+    /// The pair's cloud settings and provider hook (`None`: no `[cloud]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudStatus>,
+}
+
+/// `[cloud]` as `status --json`, the health port's JSON and the metrics
+/// show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CloudStatus {
+    /// This unit's fixed role, `primary` or `secondary`, if given.
+    pub role: Option<String>,
+    /// Whether the primary takes the Active role back when it returns.
+    pub failback: bool,
+    /// `active` while every watched instance is Active, else `standby`.
+    pub state: String,
+    /// The provider hook's current (or last) run, if any ran.
+    pub hook: Option<CloudHookStatus>,
+    /// Runs that ended, by `HOOK RESULT` (`on_active ok`,
+    /// `on_active failed`, `on_standby timeout`, ...).
+    pub results: BTreeMap<String, u64>,
+}
+
+/// The provider hook's current (or last) run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CloudHookStatus {
+    /// `on_active` or `on_standby`.
+    pub hook: String,
+    /// Which attempt, from 1.
+    pub attempt: u32,
+    /// `running`, `waiting` (for the next attempt), `done` (exited 0) or
+    /// `gave_up` (every attempt failed).
+    pub state: String,
+    /// How its last attempt ended (`ok`, `failed`, `timeout`,
+    /// `not_started`), once one did.
+    pub last_result: Option<String>,
 }
 
 /// Replication as `status --json` and the metrics show it.
@@ -345,6 +382,7 @@ impl NodeSnapshot {
             },
             maintenance: false,
             replication: None,
+            cloud: None,
             light: Light::Stopped,
             counters: NodeCounters::default(),
             sync: None,

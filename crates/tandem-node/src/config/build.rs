@@ -5,6 +5,7 @@
 //! instance, in `fields` the single fields, in `cross` the checks between
 //! instances and the sync groups.
 
+pub(crate) mod cloud;
 mod cross;
 mod fields;
 mod instance;
@@ -161,6 +162,7 @@ fn flag_name(key: &str) -> String {
         "preempt" => "--no-preempt".to_string(),
         "track" => "--track-interface".to_string(),
         "listen" => "--health-listen".to_string(),
+        "failback" => "--no-failback".to_string(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }
@@ -192,6 +194,13 @@ pub(super) fn build_config(
             errors.push(e);
         }
     }
+    let role = match &raw.cloud {
+        Some(c) => cloud::build_role(src, c.get_ref()).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        }),
+        None => None,
+    };
     let mut raws = raw.instance.unwrap_or_default();
     let own_unit = global.sync.as_ref().map(|s| s.unit.as_str());
     apply_overlays(src, &mut raws, raw.unit, own_unit, &mut errors);
@@ -219,7 +228,11 @@ pub(super) fn build_config(
         };
         let name = raw_name(&r);
         let ctx = Ctx { src, base };
-        let result = build_instance(&ctx, span, r, default_guard).and_then(|(inst, spans)| {
+        let role_fields = cloud::RoleFields::of(&r);
+        let result = build_instance(&ctx, span, r, default_guard).and_then(|(mut inst, spans)| {
+            if let Some(role) = role {
+                cloud::apply_role(&ctx, role, &role_fields, &mut inst)?;
+            }
             check_against(&ctx, &inst, &spans, &index)?;
             Ok(inst)
         });
@@ -242,7 +255,19 @@ pub(super) fn build_config(
         names: &index.names,
         failed: failed.map(|f| f.into_iter().collect()),
     };
+    let group_names: Vec<String> = raw
+        .sync_group
+        .iter()
+        .flatten()
+        .filter_map(|g| g.get_ref().name.as_ref().map(|n| n.get_ref().clone()))
+        .collect();
     let sync_groups = build_groups(src, raw.sync_group.unwrap_or_default(), &known, &mut errors);
+    if let Some(c) = &raw.cloud {
+        match cloud::build_cloud(src, c.get_ref(), role, &known, &group_names) {
+            Ok(c) => global.cloud = Some(c),
+            Err(e) => errors.push(e),
+        }
+    }
     if let Some(h) = raw.health {
         match build_health(src, h.into_inner(), &known) {
             Ok(h) => global.health = Some(h),

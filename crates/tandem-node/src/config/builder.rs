@@ -73,6 +73,7 @@ pub struct Builder {
     control_socket: Option<PathBuf>,
     restart_guard: Option<GuardSettings>,
     health: Option<HealthConfig>,
+    cloud: Option<super::CloudConfig>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +146,14 @@ impl Builder {
         self
     }
 
+    /// `[cloud]`: this unit's fixed role and the provider hook, checked as
+    /// the file's (`failback` counts only with a role; the hook settings
+    /// only with a hook).
+    pub fn cloud(mut self, cloud: super::CloudConfig) -> Builder {
+        self.cloud = Some(cloud);
+        self
+    }
+
     /// The checked configuration, or the first error (as
     /// [`super::parse`] would give it for the same settings in a file).
     pub fn build(self) -> Result<DaemonConfig, ConfigError> {
@@ -181,9 +190,25 @@ impl Builder {
                 standby_body: Some(nowhere(h.standby_body)),
             })
         });
+        let cloud = self.cloud.map(|c| {
+            let hooks = c.has_hooks();
+            let secs = |d: Duration| nowhere(d.as_secs_f64());
+            nowhere(super::build::cloud::RawCloud {
+                role: c.role.map(|r| nowhere(r.name().to_string())),
+                failback: c.role.map(|_| nowhere(c.failback)),
+                on_active: c.on_active.map(nowhere),
+                on_standby: c.on_standby.map(nowhere),
+                instances: (!c.instances.is_empty()).then(|| strings(c.instances)),
+                sync_group: c.sync_group.map(nowhere),
+                hook_timeout: hooks.then(|| secs(c.hook_timeout)),
+                attempts: hooks.then(|| nowhere(i64::from(c.attempts))),
+                retry_delay: hooks.then(|| secs(c.retry_delay)),
+            })
+        });
         RawConfig {
             global,
             health,
+            cloud,
             instance: Some(self.instances.into_iter().map(|i| nowhere(i.raw)).collect()),
             sync_group: (!self.sync_groups.is_empty()).then(|| {
                 self.sync_groups

@@ -552,4 +552,8 @@ pub enum Problem {
     /// read back as another.
     #[error("this value has no form in tandemd's configuration file")]
     NoForm,
+    /// A `[cloud]` value, or an instance's value that `[cloud] role`
+    /// contradicts.
+    #[error(transparent)]
+    Cloud(super::build::cloud::CloudProblem),
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::build::cloud::{apply_flag_role, flag_role, RoleFields};
 use super::build::{build_flag_global, build_flag_instance};
 use super::raw::{nowhere, RawInstance, RawTrack};
 use super::{ConfigError, DaemonConfig, GlobalConfig};
@@ -88,6 +89,14 @@ pub struct RunFlags {
     /// the file's `[health] listen`.
     #[arg(long, value_name = "ADDR:PORT")]
     pub health_listen: Option<String>,
+    /// This unit's fixed role in the pair: primary or secondary (the
+    /// primary is Active whenever it is healthy); `[cloud] role`.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// With --role: the primary does not take the Active role back when it
+    /// returns; `[cloud] failback = false`.
+    #[arg(long)]
+    pub no_failback: bool,
 }
 
 impl RunFlags {
@@ -146,10 +155,23 @@ pub fn from_flags(f: &RunFlags) -> Result<DaemonConfig, ConfigError> {
         }),
         ..RawInstance::default()
     };
+    let role = flag_role(f.role.clone(), f.no_failback)?;
+    let fields = RoleFields::of(&raw);
+    let mut instance = build_flag_instance(raw)?;
+    if let Some(role) = role {
+        apply_flag_role(role, &fields, &mut instance)?;
+    }
     let mut global = GlobalConfig::default();
     f.apply_global(&mut global)?;
+    if let Some(role) = role {
+        global.cloud = Some(super::CloudConfig {
+            role: Some(role.role),
+            failback: role.failback,
+            ..super::CloudConfig::default()
+        });
+    }
     Ok(DaemonConfig {
-        instances: vec![build_flag_instance(raw)?],
+        instances: vec![instance],
         sync_groups: Vec::new(),
         global,
     })

@@ -20,6 +20,7 @@ pub(super) struct RawConfig {
     pub(super) sync_group: Option<Vec<S<RawSyncGroup>>>,
     pub(super) sync: Option<S<RawSync>>,
     pub(super) replication: Option<S<RawReplication>>,
+    pub(super) cloud: Option<S<super::build::cloud::RawCloud>>,
     pub(super) app: Option<RawApp>,
     pub(super) unit: Option<BTreeMap<String, S<RawUnit>>>,
 }

@@ -406,7 +406,7 @@ fn file_errors() {
     };
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "instance: no [[instance]] table: there is no virtual router to run"),
-        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`, `sync`, `replication`, `app`, `unit`"),
+        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`, `sync`, `replication`, `cloud`, `app`, `unit`"),
         ("[[instance]\n".into(), "line 1, column 12: unclosed array table, expected `]`"),
         ("[global]\nstate_dir = \"var/lib\"\n".into(), "line 2, column 13: global.state_dir: \"var/lib\" is not an absolute path"),
         ("[global]\nstatedir = \"/x\"\n".into(), "line 2, column 1: unknown field `statedir`, expected one of `state_dir`, `control_socket`, `restart_guard`"),

@@ -298,6 +298,7 @@ fn every_key_has_an_explicit_class() {
         ("instance", "advskew"),
         ("instance", "demotion"),
         ("instance", "source"),
+        ("cloud", "role"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -119,6 +119,9 @@ fn page(s: &NodeSnapshot) -> String {
     if let Some(r) = &s.replication {
         let _ = writeln!(out, "{}", esc(&replication_line(r)));
     }
+    if let Some(c) = &s.cloud {
+        let _ = writeln!(out, "{}", esc(&cloud_line(c)));
+    }
     node_counters(&mut out, &s.counters);
     if s.instances.is_empty() {
         out.push_str("no instances\n");
@@ -135,6 +138,27 @@ fn page(s: &NodeSnapshot) -> String {
 
 /// What the node dropped or refused, when it did: decode errors, unknown
 /// VRIDs, full queues, suppressed repeats.
+/// `cloud: active, role primary (failback), on_active done (attempt 2, last ok)`
+pub(crate) fn cloud_line(c: &crate::snapshot::CloudStatus) -> String {
+    let mut line = format!("cloud: {}", c.state);
+    if let Some(role) = &c.role {
+        let fb = if c.failback {
+            "failback"
+        } else {
+            "no failback"
+        };
+        line.push_str(&format!(", role {role} ({fb})"));
+    }
+    if let Some(h) = &c.hook {
+        line.push_str(&format!(", {} {} (attempt {}", h.hook, h.state, h.attempt));
+        if let Some(r) = &h.last_result {
+            line.push_str(&format!(", last {r}"));
+        }
+        line.push(')');
+    }
+    line
+}
+
 /// `replication: in-sync, node 1 -> 198.51.100.2:6974 (tandem), 120 flows here, 118 mirrored, ...`
 fn replication_line(r: &crate::snapshot::ReplicationStatus) -> String {
     let mut line = format!(
@@ -463,6 +487,7 @@ pub(crate) mod tests {
             counters: Default::default(),
             sync: None,
             replication: None,
+            cloud: None,
         }
     }
 

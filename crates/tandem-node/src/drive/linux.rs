@@ -170,6 +170,16 @@ impl LinuxHost {
             }
             HostEvent::Subscribe(tx) => self.subscribers.add(tx),
             HostEvent::Wake => {}
+            HostEvent::CloudHookDone {
+                id,
+                result,
+                elapsed,
+            } => inputs.push(Input::CloudHookDone {
+                at,
+                id,
+                result,
+                elapsed,
+            }),
             HostEvent::Reload => {
                 let Some(path) = self.config_path.clone() else {
                     tracing::info!("SIGHUP: started from flags, nothing to reload");
@@ -386,6 +396,22 @@ impl Host for LinuxHost {
             }
             // Probes run on drive/checks.rs's workers.
             Output::RunCheck { .. } => {}
+            Output::RunCloudHook { id, run } => {
+                if let Some(h) = &self.hooks {
+                    let tx = self.events_tx.clone();
+                    // On the hook's worker thread: waits for room in the
+                    // loop's queue as the other senders do, never the loop.
+                    let done = Box::new(move |result, elapsed| {
+                        let ev = HostEvent::CloudHookDone {
+                            id,
+                            result,
+                            elapsed,
+                        };
+                        let _ = tx.send_timeout(ev, threads::REPLY_TIMEOUT);
+                    });
+                    h.run_command(run, done);
+                }
+            }
             Output::Event(ev) => self.event(ev),
             Output::PublishStatus(snap) => self.publish(*snap),
             Output::Reply { to, reply } => {

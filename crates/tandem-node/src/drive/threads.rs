@@ -65,6 +65,12 @@ pub(super) enum HostEvent {
     Subscribe(Sender<String>),
     /// Turn the loop (a table of the Node's has changes waiting).
     Wake,
+    /// A run of the provider hook ended.
+    CloudHookDone {
+        id: u64,
+        result: crate::hooks::RunResult,
+        elapsed: Duration,
+    },
 }
 
 /// Counters of the queues into the loop.

@@ -387,3 +387,56 @@ fn tail_keeps_the_last_bytes() {
     // Each stream keeps half of OUTPUT_TAIL, so both fit in it together.
     assert_eq!(text.len(), "[...] ".len() + OUTPUT_TAIL / 2);
 }
+
+/// A command of `run_command` with `env`, `timeout` and the cloud fields.
+fn command_run(command: &str, timeout: Duration) -> CommandRun {
+    CommandRun {
+        key: "cloud provider".into(),
+        label: "cloud hook=on_active attempt=1".into(),
+        command: command.into(),
+        timeout,
+        env: vec![("TANDEM_ADDRESSES".into(), "192.0.2.100".into())],
+        fields: ("on_active", "hook_timeout"),
+    }
+}
+
+#[test]
+fn run_command_reports_how_each_run_ended() {
+    let dir = scratch("run-command");
+    let (runner, log) = runner();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = dir.join("env");
+    let cases = [
+        (
+            format!("echo \"$TANDEM_ADDRESSES\" > {}", out.display()),
+            RunResult::Ok,
+        ),
+        ("exit 4".to_string(), RunResult::Failed(Some(4))),
+        ("sleep 30".to_string(), RunResult::TimedOut),
+    ];
+    for (command, _) in &cases {
+        let tx = tx.clone();
+        runner.run_command(
+            command_run(command, Duration::from_millis(300)),
+            Box::new(move |result, elapsed| {
+                let _ = tx.send((result, elapsed));
+            }),
+        );
+    }
+    for (command, want) in &cases {
+        let (got, elapsed) = rx.recv_timeout(Duration::from_secs(10)).expect("a result");
+        assert_eq!(got, *want, "{command}");
+        if *want == RunResult::TimedOut {
+            assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        }
+    }
+    assert_eq!(read(&out).trim(), "192.0.2.100");
+    let mut seen = Vec::new();
+    let line = wait_line(&log, &mut seen, "killed at its timeout");
+    assert!(
+        line.contains("(hook_timeout 0.300 s)") && line.contains("raise hook_timeout"),
+        "{line}"
+    );
+    assert_eq!(RunResult::TimedOut.name(), "timeout");
+    assert_eq!(RunResult::NAMES, ["ok", "failed", "timeout", "not_started"]);
+}

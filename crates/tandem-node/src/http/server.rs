@@ -29,7 +29,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::config::HealthConfig;
 use crate::snapshot::NodeSnapshot;
 
-use super::{reason_phrase, respond, Response, TEXT_PLAIN};
+use super::{reason_phrase, respond_as, Format, Response, TEXT_PLAIN};
 
 /// The largest request head (request line and headers) accepted; a longer
 /// one gets 431.
@@ -406,7 +406,7 @@ impl Server {
                     .snapshot
                     .read()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let mut r = respond(&self.cfg, &snap, req.method, req.path);
+                let mut r = respond_as(&self.cfg, &snap, req.method, req.path, req.format);
                 if req.path == self.cfg.metrics_path && r.status == 200 {
                     r.body.push_str(&self.metrics_text());
                 }
@@ -575,6 +575,9 @@ struct Request<'a> {
     method: &'a str,
     /// The path, without query string or fragment.
     path: &'a str,
+    /// JSON asked for: `format=json` in the query, or `application/json`
+    /// in an `Accept` header.
+    format: Format,
 }
 
 /// Why a request head is malformed.
@@ -618,20 +621,29 @@ fn parse_head(head: &[u8]) -> Result<Request<'_>, ParseError> {
         _ => return Err(ParseError::Malformed),
     }
     let path = request_path(target).ok_or(ParseError::Malformed)?;
+    let mut json = wants_json_query(target);
     let mut headers = 0;
     for line in lines {
         if line.is_empty() {
             continue;
         }
         headers += 1;
-        let Some((name, _value)) = line.split_once(':') else {
+        let Some((name, value)) = line.split_once(':') else {
             return Err(ParseError::Malformed);
         };
         if headers > MAX_HEADERS || name.is_empty() || !name.bytes().all(is_tchar) {
             return Err(ParseError::Malformed);
         }
+        if name.eq_ignore_ascii_case("accept") && value.contains("application/json") {
+            json = true;
+        }
     }
-    Ok(Request { method, path })
+    let format = if json { Format::Json } else { Format::Text };
+    Ok(Request {
+        method,
+        path,
+        format,
+    })
 }
 
 /// The path of a request target in origin form (`/health?x=1`) or absolute
@@ -658,6 +670,15 @@ fn request_path(target: &str) -> Option<&str> {
     } else {
         None
     }
+}
+
+/// Whether the target's query string has `format=json`.
+fn wants_json_query(target: &str) -> bool {
+    let Some((_, query)) = target.split_once('?') else {
+        return false;
+    };
+    let query = query.split('#').next().unwrap_or("");
+    query.split('&').any(|kv| kv == "format=json")
 }
 
 /// A token character of RFC 9110 §5.6.2.

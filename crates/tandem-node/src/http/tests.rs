@@ -62,6 +62,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
         counters: Default::default(),
         sync: None,
         replication: None,
+        cloud: None,
     }
 }
 
@@ -525,4 +526,72 @@ fn metrics_show_every_node_counter() {
             "{line} missing from:\n{text}"
         );
     }
+}
+
+#[test]
+fn health_answers_json_with_the_same_code_and_headers() {
+    let mut snap = snapshot(vec![
+        instance("web", "Active", Light::Active),
+        instance("db", "Backup", Light::Standby),
+    ]);
+    snap.sync = Some(crate::snapshot::SyncStatus {
+        state: "in-sync".into(),
+        ..Default::default()
+    });
+    snap.cloud = Some(crate::snapshot::CloudStatus {
+        role: Some("primary".into()),
+        failback: true,
+        state: "standby".into(),
+        ..Default::default()
+    });
+    let text = respond(&cfg(), &snap, "GET", "/health");
+    let r = respond_as(&cfg(), &snap, "GET", "/health", Format::Json);
+    assert_eq!((r.status, r.content_type), (503, APPLICATION_JSON));
+    assert_eq!(
+        r.headers, text.headers,
+        "the headers do not depend on the form"
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["status"], 503);
+    assert_eq!(v["active"], false);
+    assert_eq!(v["state"].as_str(), text.header(STATE_HEADER));
+    assert_eq!(v["instances"][0]["name"], "web");
+    assert_eq!(v["instances"][0]["state"], "Active");
+    assert_eq!(v["instances"][1]["state"], "Backup");
+    assert_eq!(v["sync"], "in-sync");
+    assert_eq!(v["replication"], serde_json::Value::Null);
+    assert_eq!(v["cloud"]["role"], "primary");
+    assert_eq!(v["cloud"]["state"], "standby");
+    // Active, no [sync], no [cloud]; the other paths keep their form.
+    let one = one("Active", Light::Active);
+    let r = respond_as(&cfg(), &one, "GET", "/health", Format::Json);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (r.status, &v["active"], &v["sync"]),
+        (200, &serde_json::json!(true), &serde_json::Value::Null)
+    );
+    let live = respond_as(&cfg(), &one, "GET", "/live", Format::Json);
+    assert_eq!(
+        (live.content_type, live.body.as_str()),
+        (TEXT_PLAIN, LIVE_BODY)
+    );
+}
+
+#[test]
+fn cloud_metrics_carry_the_state_and_the_hook_results() {
+    let mut snap = one("Active", Light::Active);
+    let text = metrics_text(&snap);
+    assert!(!text.contains("tandem_cloud_"), "none without [cloud]");
+    let mut results = std::collections::BTreeMap::new();
+    results.insert("on_active failed".to_string(), 1);
+    results.insert("on_active ok".to_string(), 1);
+    snap.cloud = Some(crate::snapshot::CloudStatus {
+        state: "active".into(),
+        results,
+        ..Default::default()
+    });
+    let text = metrics_text(&snap);
+    assert!(text.contains("\ntandem_cloud_active 1\n"), "{text}");
+    assert!(text.contains("tandem_cloud_hook_runs_total{hook=\"on_active\",result=\"failed\"} 1\n"));
+    assert!(text.contains("tandem_cloud_hook_runs_total{hook=\"on_active\",result=\"ok\"} 1\n"));
 }

@@ -68,6 +68,7 @@ impl Node {
             }
             Action::StateChanged { from, to, reason } => {
                 self.state_changed = true;
+                self.cloud.dirty = true;
                 let at_unix = self.unix(now);
                 let inst = &mut self.instances[i];
                 inst.counters.transitions += 1;

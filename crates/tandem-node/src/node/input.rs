@@ -120,6 +120,18 @@ pub enum Input {
         /// Arrival.
         at: Instant,
     },
+    /// A run of the `[cloud]` provider hook
+    /// ([`Output::RunCloudHook`](super::Output::RunCloudHook)) ended.
+    CloudHookDone {
+        /// Arrival.
+        at: Instant,
+        /// The run's id.
+        id: u64,
+        /// How it ended.
+        result: crate::hooks::RunResult,
+        /// How long it ran.
+        elapsed: std::time::Duration,
+    },
     /// A configuration read from its file, with the file's text: the first
     /// configuration of `tandemd run --config`, SIGHUP, and `config apply`
     /// (after [`Output::ReadConfig`](super::Output::ReadConfig)). It takes
@@ -290,6 +302,7 @@ impl Input {
             | Input::ConntrackTable { at, .. }
             | Input::ConntrackEvents { at, .. }
             | Input::ConntrackInstalled { at, .. }
+            | Input::CloudHookDone { at, .. }
             | Input::Shutdown { at } => *at,
         }
     }

@@ -28,6 +28,7 @@
 //! ```
 
 mod announce;
+pub mod cloud;
 mod election;
 mod input;
 mod output;
@@ -150,6 +151,8 @@ pub struct Node {
     sync: sync::SyncAdapter,
     /// Connection-table and persistence replication.
     replication: replication::ReplicationAdapter,
+    /// The `[cloud]` provider hook.
+    cloud: cloud::CloudAdapter,
 }
 
 impl Node {
@@ -178,6 +181,7 @@ impl Node {
             published: None,
             sync: Default::default(),
             replication: Default::default(),
+            cloud: Default::default(),
         }
     }
 
@@ -249,8 +253,15 @@ impl Node {
                 error,
                 ..
             } => self.on_conntrack_installed(now, installed, failed, error),
+            Input::CloudHookDone {
+                id,
+                result,
+                elapsed,
+                ..
+            } => self.on_cloud_done(now, id, result, elapsed),
         }
         self.sync_settle(now);
+        self.cloud_settle(now);
     }
 
     /// Runs the timers due at `now`: elections, announcement bursts, rate
@@ -280,6 +291,7 @@ impl Node {
         if self.replication_poll_timeout().is_some_and(|t| t <= now) {
             self.replication_handle_timeout(now);
         }
+        self.cloud_settle(now);
         if self.state_changed || (self.counters_changed && self.publish_due(now)) {
             self.publish(now);
         }
@@ -302,6 +314,7 @@ impl Node {
             self.limiter.poll_timeout(),
             self.sync_poll_timeout(),
             self.replication_poll_timeout(),
+            self.cloud_poll_timeout(),
             publish,
         ]
         .into_iter()

@@ -81,6 +81,15 @@ pub enum Output {
         /// How long the run may take.
         timeout: std::time::Duration,
     },
+    /// Run the `[cloud]` provider hook (off the loop, one run at a time, in
+    /// order), then hand back how it ended with
+    /// [`Input::CloudHookDone`](super::Input::CloudHookDone) and `id`.
+    RunCloudHook {
+        /// The run's id.
+        id: u64,
+        /// The command, its environment and timeout.
+        run: crate::hooks::CommandRun,
+    },
     /// An event for the log, the event stream and an embedding appliance.
     Event(Event),
     /// The node's status, for the control socket, health port and metrics.
@@ -304,6 +313,8 @@ pub enum EventKind {
     Sync(SyncEvent),
     /// Connection-table and persistence replication (`replication_*`).
     Replication(super::replication::ReplicationEvent),
+    /// The `[cloud]` provider hook (`cloud_*`).
+    Cloud(super::cloud::CloudEvent),
 }
 
 impl EventKind {
@@ -321,6 +332,7 @@ impl EventKind {
             EventKind::Stopped => "stopped",
             EventKind::Sync(e) => e.name(),
             EventKind::Replication(e) => e.name(),
+            EventKind::Cloud(e) => e.name(),
         }
     }
 
@@ -334,6 +346,7 @@ impl EventKind {
             EventKind::ReloadFailed { .. } => Level::Error,
             EventKind::Sync(e) => e.level(),
             EventKind::Replication(e) => e.level(),
+            EventKind::Cloud(e) => e.level(),
             _ => Level::Info,
         }
     }
@@ -399,6 +412,7 @@ impl Event {
             EventKind::Stopped => json!({}),
             EventKind::Sync(e) => e.to_json(),
             EventKind::Replication(e) => e.to_json(),
+            EventKind::Cloud(e) => e.to_json(),
         };
         if let Value::Object(m) = &mut v {
             m.insert("at_unix".into(), json!(self.at_unix));
@@ -489,6 +503,7 @@ impl fmt::Display for EventKind {
             EventKind::Stopped => f.write_str("stopped"),
             EventKind::Sync(e) => e.fmt(f),
             EventKind::Replication(e) => e.fmt(f),
+            EventKind::Cloud(e) => e.fmt(f),
         }
     }
 }

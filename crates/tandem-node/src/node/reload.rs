@@ -83,6 +83,7 @@ impl Node {
         self.generation += 1;
         self.configured = true;
         self.replication_configure(plan.config.global.replication.clone());
+        self.cloud_configure(plan.config.global.cloud.clone(), &plan.config.sync_groups);
 
         // Stop what goes away.
         let mut stopped = Vec::new();

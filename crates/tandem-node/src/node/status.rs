@@ -103,6 +103,7 @@ impl Node {
             counters: self.counters.clone(),
             sync: self.sync_status(now),
             replication: self.replication_status(),
+            cloud: self.cloud_status(),
         }
     }
 

@@ -12,6 +12,7 @@ const WHY_LOCAL_REPLICATION: &str =
 const WHY_LOCAL_PRIORITY: &str =
     "the unit's own priority: the two units of a pair differ in it by design";
 const WHY_LOCAL_SOURCE: &str = "this unit's own address";
+const WHY_LOCAL_ROLE: &str = "this unit's place in the pair: the two units differ in it by design";
 
 /// The class rules of tandemd's own keys, as (section, field, class, why).
 pub(super) const RULES: &[(&str, &str, Class, &str)] = &[
@@ -24,6 +25,13 @@ pub(super) const RULES: &[(&str, &str, Class, &str)] = &[
     ("instance", "advskew", Class::Local, WHY_LOCAL_PRIORITY),
     ("instance", "demotion", Class::Local, WHY_LOCAL_PRIORITY),
     ("instance", "source", Class::Local, WHY_LOCAL_SOURCE),
+    ("cloud", "role", Class::Local, WHY_LOCAL_ROLE),
+    (
+        "cloud",
+        "*",
+        Class::Shared,
+        "the pair fails over and moves its cloud addresses alike",
+    ),
     (
         "global",
         "restart_guard",

@@ -22,6 +22,7 @@ struct DocFile {
     health: Option<Spanned<toml::Table>>,
     sync: Option<Spanned<toml::Table>>,
     replication: Option<Spanned<toml::Table>>,
+    cloud: Option<Spanned<toml::Table>>,
     instance: Option<Vec<Spanned<toml::Table>>>,
     sync_group: Option<Vec<Spanned<toml::Table>>>,
     unit: Option<BTreeMap<String, Spanned<DocUnit>>>,
@@ -40,7 +41,7 @@ pub(super) const HEADER: &str =
     "# written by tandemd config sync; local settings are this unit's own (docs/config-sync.md)";
 
 /// Sections rendered with a single object and no id, in this order.
-const SINGLE: [&str; 4] = ["global", "health", "sync", "replication"];
+const SINGLE: [&str; 5] = ["global", "health", "sync", "replication", "cloud"];
 
 /// Sections rendered as arrays of tables, the id as `name`.
 const NAMED: [&str; 2] = ["instance", "sync_group"];
@@ -88,6 +89,7 @@ fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
         ("health", &file.health),
         ("sync", &file.sync),
         ("replication", &file.replication),
+        ("cloud", &file.cloud),
     ] {
         if let Some(t) = table {
             add(ObjectKey::new(section, ""), t, section, None)?;

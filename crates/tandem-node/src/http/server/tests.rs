@@ -20,7 +20,8 @@ fn parse_head_accepts_well_formed_requests() {
         r,
         Ok(Request {
             method: "GET",
-            path: "/health"
+            path: "/health",
+            format: Format::Text,
         })
     );
     let r = parse_head(b"HEAD /live?probe=1#x HTTP/1.0\n\n");
@@ -402,5 +403,30 @@ fn slow_heads_are_counted_as_timeouts() {
         g.body.contains("\ntandem_http_request_timeouts_total 1\n"),
         "{}",
         g.body
+    );
+}
+
+#[test]
+fn parse_head_takes_json_from_the_query_or_accept() {
+    let f = |head: &[u8]| parse_head(head).map(|r| r.format);
+    assert_eq!(
+        f(b"GET /health?format=json HTTP/1.1\r\n\r\n"),
+        Ok(Format::Json)
+    );
+    assert_eq!(
+        f(b"GET /health?a=1&format=json#x HTTP/1.1\r\n\r\n"),
+        Ok(Format::Json)
+    );
+    assert_eq!(
+        f(b"GET /health?format=jsonx HTTP/1.1\r\n\r\n"),
+        Ok(Format::Text)
+    );
+    assert_eq!(
+        f(b"GET /health HTTP/1.1\r\naccept: text/html, application/json;q=0.9\r\n\r\n"),
+        Ok(Format::Json)
+    );
+    assert_eq!(
+        f(b"GET /health HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+        Ok(Format::Text)
     );
 }
