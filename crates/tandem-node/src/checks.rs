@@ -15,6 +15,8 @@
 //! - the host runs probes off the loop ([`run`] here, on the driver's
 //!   worker threads), each within its timeout, and never blocks the loop.
 
+mod probe;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,10 +80,11 @@ pub enum Probe {
 pub struct HttpProbe {
     /// `https` when true, else `http`.
     pub tls: bool,
-    /// The server's address (the URL's host must be an IP address literal
-    /// or be given here: checks do not resolve names, so they never
-    /// depend on DNS).
+    /// The server's address (the URL's host is an IP address literal:
+    /// checks do not resolve names, so they never depend on DNS).
     pub addr: SocketAddr,
+    /// Connect from this address (`None`: the kernel picks).
+    pub source: Option<std::net::IpAddr>,
     /// The `Host` header and, with TLS, the server name checked against
     /// the certificate.
     pub host: String,
@@ -98,6 +101,23 @@ pub struct HttpProbe {
     /// The response body must contain this text (within the first
     /// [`HTTP_BODY_LIMIT`] bytes).
     pub body_contains: Option<String>,
+}
+
+/// An instance's tracking of a check (`track = [{ check = "NAME" }]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedCheck {
+    /// The check's name.
+    pub check: String,
+    /// While the check is down: lower the priority (CARP: raise the
+    /// demotion) by this weight, or go to Fault.
+    pub effect: tandem_election::TrackEffect,
+    /// For a file check, the multiplier of the file's number (the track's
+    /// `weight` with its sign, default 1): as keepalived's `track_file`,
+    /// the product is added to the priority, and a negative product
+    /// lowers it by its size (at most 255; tandemd never raises a
+    /// priority above the configured one, so a positive product leaves
+    /// it). With `fault = true`, a negative product faults instead.
+    pub factor: i64,
 }
 
 /// At most this many bytes of an HTTP response are read.
@@ -149,10 +169,22 @@ impl Outcome {
 /// (plus the time to reap a killed script). Never panics; any problem is a
 /// failed [`ProbeResult`] with its reason in `detail`.
 pub fn run(probe: &Probe, timeout: Duration) -> ProbeResult {
-    let _ = (probe, timeout);
-    ProbeResult {
-        outcome: Outcome::Fail,
-        detail: "not implemented".to_string(),
-        took: Duration::ZERO,
+    match probe {
+        Probe::Script { command, user } => probe::script(command, user.as_deref(), timeout),
+        Probe::File { path } => probe::file(path),
+        Probe::Tcp { addr, source } => probe::tcp(*addr, *source, timeout),
+        Probe::Http(p) => probe::http(p, timeout),
+    }
+}
+
+impl Probe {
+    /// The stable name of its kind: `script`, `file`, `tcp` or `http`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Probe::Script { .. } => "script",
+            Probe::File { .. } => "file",
+            Probe::Tcp { .. } => "tcp",
+            Probe::Http(_) => "http",
+        }
     }
 }

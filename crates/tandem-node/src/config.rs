@@ -36,6 +36,8 @@ mod tests_app_only;
 #[cfg(test)]
 mod tests_check;
 #[cfg(test)]
+mod tests_checks;
+#[cfg(test)]
 mod tests_cloud;
 #[cfg(test)]
 mod tests_document;
@@ -86,6 +88,8 @@ pub struct DaemonConfig {
     pub instances: Vec<InstanceConfig>,
     /// Sync groups: members leave the Active role together.
     pub sync_groups: Vec<SyncGroupConfig>,
+    /// Health checks instances track (`[[check]]`, docs/checks.md).
+    pub checks: Vec<crate::checks::CheckConfig>,
     /// Settings of the whole daemon.
     pub global: GlobalConfig,
 }
@@ -371,6 +375,9 @@ pub struct InstanceConfig {
     /// Interfaces whose link state is tracked; each is also in
     /// `election.tracks` (by the same name) with its effect.
     pub track_interfaces: Vec<String>,
+    /// Checks tracked (`track = [{ check = "NAME" }]`); each is also in
+    /// `election.tracks` by the check's name.
+    pub track_checks: Vec<crate::checks::TrackedCheck>,
     /// VRRPv2 with `auth = "ah"`: the IPsec-AH key, the password as
     /// given (at most 8 bytes; keepalived NUL-pads it to 8). `None`
     /// otherwise: a simple-text password is in `election.protocol`.

@@ -381,13 +381,13 @@ fn work(queue: &Queue, log: &Sender<String>) {
 }
 
 /// How a hook ended.
-enum Outcome {
+/// How a child ended under [`wait_or_kill`].
+pub(crate) enum Outcome {
+    /// It exited.
     Exited(ExitStatus),
     /// Still running at its timeout: its group was killed, then it was
     /// reaped.
-    TimedOut {
-        kill: io::Result<()>,
-    },
+    TimedOut { kill: io::Result<()> },
     /// `try_wait` failed; the group was killed.
     WaitFailed(io::Error),
 }
@@ -533,7 +533,9 @@ fn run_hook(job: &Job, log: &Sender<String>) -> RunResult {
 /// Waits for `child` until `timeout`, then kills its process group and
 /// reaps it. The group is only ever killed before its leader is reaped,
 /// so its ID cannot belong to another group yet.
-fn wait_or_kill(child: &mut Child, timeout: Duration) -> Outcome {
+/// Waits for `child`, the leader of its own process group, until
+/// `timeout`; then kills the whole group and reaps the leader.
+pub(crate) fn wait_or_kill(child: &mut Child, timeout: Duration) -> Outcome {
     let deadline = Instant::now() + timeout;
     let mut nap = Duration::from_millis(1);
     loop {

@@ -5,6 +5,7 @@
 //! instance, in `fields` the single fields, in `cross` the checks between
 //! instances and the sync groups.
 
+mod checks;
 pub(crate) mod cloud;
 mod cross;
 mod fields;
@@ -250,7 +251,7 @@ pub(super) fn build_config(
             }
         }
     }
-    let instances = built;
+    let mut instances = built;
     let known = Known {
         names: &index.names,
         failed: failed.map(|f| f.into_iter().collect()),
@@ -274,12 +275,15 @@ pub(super) fn build_config(
             Err(e) => errors.push(e),
         }
     }
+    let checks = checks::build_checks(src, raw.check.unwrap_or_default(), &mut errors);
+    checks::check_tracks(&checks, &mut instances, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(DaemonConfig {
         instances,
         sync_groups,
+        checks,
         global,
     })
 }

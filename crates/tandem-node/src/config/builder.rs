@@ -446,6 +446,7 @@ impl InstanceBuilder {
         let list = self.raw.track.get_or_insert_with(|| nowhere(Vec::new()));
         list.get_mut().push(nowhere(RawTrack {
             interface: Some(nowhere(name.into())),
+            check: None,
             weight,
             fault,
         }));

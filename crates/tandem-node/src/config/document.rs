@@ -451,7 +451,7 @@ fn edit_error(path: &str, problem: Problem) -> ConfigError {
 fn parse_path(path: &str) -> Result<(ObjectKey, String), ConfigError> {
     let (key, field) =
         ObjectKey::parse_path(path).map_err(|e| edit_error(path, Problem::Path(e)))?;
-    if field == "name" && matches!(key.section.as_str(), "instance" | "sync_group") {
+    if field == "name" && matches!(key.section.as_str(), "instance" | "sync_group" | "check") {
         return Err(edit_error(path, Problem::NameIsId));
     }
     Ok((key, field))

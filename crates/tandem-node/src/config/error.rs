@@ -333,6 +333,65 @@ pub enum Problem {
     /// Neither weight nor fault on a tracked interface.
     #[error("fault = false with no weight does nothing: give a weight (1 to 255) or fault = true")]
     TrackNoEffect,
+    /// A `[[check]]` with none, or more than one, of its kinds.
+    #[error("{}", if .0.is_empty() { "give one of script, file, tcp or http: what the check runs".to_string() } else { format!("give one of script, file, tcp or http, not {}", .0.join(" and ")) })]
+    CheckKind(Vec<String>),
+    /// A check field for another kind of check.
+    #[error("{field} applies to {applies_to} checks only, and this one is a {kind} check")]
+    NotForCheck {
+        /// The field.
+        field: &'static str,
+        /// This check's kind.
+        kind: &'static str,
+        /// The kinds it applies to.
+        applies_to: String,
+    },
+    /// A blank script.
+    #[error("the command is blank: give the command line to run")]
+    BlankCommand,
+    /// A user name that cannot be one.
+    #[error("{0:?} is not a user name: 1 to 32 characters among A-Z, a-z, 0-9, '_', '.' and '-'")]
+    BadUser(String),
+    /// Not ADDRESS:PORT.
+    #[error("{0:?} is not ADDRESS:PORT: write an IP address and a port, as \"192.0.2.10:80\" or \"[fd00::10]:443\" (checks never resolve names)")]
+    BadTarget(String),
+    /// An http check URL that cannot be used.
+    #[error("{0:?} is not a URL a check can GET: {1}")]
+    BadUrl(String, &'static str),
+    /// A Host header value that cannot be one.
+    #[error("{0:?} is not a host name for the Host header: no spaces or control characters")]
+    BadHostHeader(String),
+    /// An expected status that is not one.
+    #[error("{0} is not an HTTP status or range: write 200 or \"200-299\" (100 to 599)")]
+    BadStatus(String),
+    /// A check interval out of range.
+    #[error("interval {0} s is out of range for a check: use 0.1 to 3600 s")]
+    CheckInterval(f64),
+    /// A check timeout longer than its interval, or zero.
+    #[error("timeout {timeout} s must be more than 0 and at most the interval {interval} s: a run must end before the next one is due")]
+    CheckTimeout {
+        /// The timeout.
+        timeout: f64,
+        /// The interval.
+        interval: f64,
+    },
+    /// A track entry naming both an interface and a check.
+    #[error("give either interface or check, not both: each track entry follows one object")]
+    TrackBoth,
+    /// A tracked check that no `[[check]]` defines.
+    #[error("no [[check]] is named {0:?}: define it, or fix the name")]
+    UnknownCheck(String),
+    /// A check named like an interface an instance uses.
+    #[error("check {name:?} has the name of an interface instance {instance:?} runs on or tracks: a link event of that interface would move the check; rename the check")]
+    CheckNamesInterface {
+        /// The check.
+        name: String,
+        /// The instance.
+        instance: String,
+    },
+    /// An https check (the built-in check speaks http only).
+    #[error("https:// checks are not built in: check the service over http://, or with a script (script = \"curl -fsS https://...\")")]
+    HttpsCheck,
     /// A track weight outside 1..=255.
     #[error("weight {0} is out of range: use 1 to 255 (or fault = true to stop the router while the link is down)")]
     TrackWeight(i64),

@@ -146,6 +146,7 @@ pub fn from_flags(f: &RunFlags) -> Result<DaemonConfig, ConfigError> {
                     .map(|t| {
                         nowhere(RawTrack {
                             interface: Some(nowhere(t.clone())),
+                            check: None,
                             weight: None,
                             fault: None,
                         })
@@ -173,6 +174,7 @@ pub fn from_flags(f: &RunFlags) -> Result<DaemonConfig, ConfigError> {
     Ok(DaemonConfig {
         instances: vec![instance],
         sync_groups: Vec::new(),
+        checks: Vec::new(),
         global,
     })
 }

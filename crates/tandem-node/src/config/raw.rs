@@ -18,6 +18,7 @@ pub(super) struct RawConfig {
     pub(super) health: Option<S<RawHealth>>,
     pub(super) instance: Option<Vec<S<RawInstance>>>,
     pub(super) sync_group: Option<Vec<S<RawSyncGroup>>>,
+    pub(super) check: Option<Vec<S<RawCheck>>>,
     pub(super) sync: Option<S<RawSync>>,
     pub(super) replication: Option<S<RawReplication>>,
     pub(super) cloud: Option<S<super::build::cloud::RawCloud>>,
@@ -147,8 +148,32 @@ pub(super) struct RawAnnounce {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTrack {
     pub(super) interface: Option<S<String>>,
+    pub(super) check: Option<S<String>>,
     pub(super) weight: Option<S<i64>>,
     pub(super) fault: Option<S<bool>>,
+}
+
+/// `[[check]]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCheck {
+    pub(super) name: Option<S<String>>,
+    pub(super) script: Option<S<String>>,
+    pub(super) user: Option<S<String>>,
+    pub(super) file: Option<S<String>>,
+    pub(super) tcp: Option<S<String>>,
+    pub(super) source: Option<S<String>>,
+    pub(super) http: Option<S<String>>,
+    pub(super) host: Option<S<String>>,
+    pub(super) expect: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) body_contains: Option<S<String>>,
+    pub(super) verify: Option<S<bool>>,
+    pub(super) ca_file: Option<S<String>>,
+    pub(super) interval: Option<S<f64>>,
+    pub(super) timeout: Option<S<f64>>,
+    pub(super) rise: Option<S<i64>>,
+    pub(super) fall: Option<S<i64>>,
+    pub(super) weight: Option<S<i64>>,
 }
 
 /// `restart_guard = { ... }`.

@@ -311,7 +311,7 @@ fn instance_errors() {
         ("announce = { repeat = 256 }", "line 5, column 23: instance[0].announce.repeat: 256 is out of range: use 0 to 255"),
         ("announce = { repeats = 2 }", "line 5, column 14: unknown field `repeats`, expected one of `repeat`, `spacing`, `refresh_after`"),
         ("announce = { spacing = -0.5 }", "line 5, column 24: instance[0].announce.spacing: -0.5 is not a duration: use seconds, 0 or more (fractions allowed)"),
-        ("track = [ { weight = 10 } ]", "line 5, column 11: instance[0].track[0].interface: missing: give the tracked interface's name"),
+        ("track = [ { weight = 10 } ]", "line 5, column 11: instance[0].track[0].interface: missing: give the tracked interface's name (interface = \"eth1\") or a check's (check = \"NAME\")"),
         ("track = [ { interface = \"eth1\", weight = 10, fault = true } ]", "line 5, column 11: instance[0].track[0]: give either weight or fault = true, not both"),
         ("track = [ { interface = \"eth1\", fault = false } ]", "line 5, column 11: instance[0].track[0]: fault = false with no weight does nothing: give a weight (1 to 255) or fault = true"),
         ("track = [ { interface = \"eth1\", weight = 0 } ]", "line 5, column 42: instance[0].track[0].weight: weight 0 is out of range: use 1 to 255 (or fault = true to stop the router while the link is down)"),
@@ -406,7 +406,7 @@ fn file_errors() {
     };
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "instance: no [[instance]] table: there is no virtual router to run"),
-        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`, `sync`, `replication`, `cloud`, `app`, `unit`"),
+        ("[[instances]]\n".into(), "line 1, column 3: unknown field `instances`, expected one of `global`, `health`, `instance`, `sync_group`, `check`, `sync`, `replication`, `cloud`, `app`, `unit`"),
         ("[[instance]\n".into(), "line 1, column 12: unclosed array table, expected `]`"),
         ("[global]\nstate_dir = \"var/lib\"\n".into(), "line 2, column 13: global.state_dir: \"var/lib\" is not an absolute path"),
         ("[global]\nstatedir = \"/x\"\n".into(), "line 2, column 1: unknown field `statedir`, expected one of `state_dir`, `control_socket`, `restart_guard`"),

@@ -477,15 +477,57 @@ pub(super) fn build_instance(
         election.announce = announce;
     }
     let mut track_interfaces = Vec::new();
+    let mut track_checks: Vec<crate::checks::TrackedCheck> = Vec::new();
     if let Some(list) = &r.track {
         for (i, t) in list.get_ref().iter().enumerate() {
             let key = format!("track[{i}]");
             let entry = t.get_ref();
+            if let Some(check) = &entry.check {
+                if entry.interface.is_some() {
+                    return Err(ctx.err_at(&key, t, Problem::TrackBoth));
+                }
+                // The weight's range depends on the check's kind (a file
+                // check's may be negative): checked once checks are built.
+                let (effect, factor) = match (&entry.weight, &entry.fault) {
+                    (Some(_), Some(f)) if *f.get_ref() => {
+                        return Err(ctx.err_at(&key, t, Problem::WeightAndFault))
+                    }
+                    (Some(w), _) => match *w.get_ref() {
+                        v @ -255..=255 if v != 0 => {
+                            (TrackEffect::Weight(v.unsigned_abs() as u8), v)
+                        }
+                        v => {
+                            return Err(ctx.err_at(
+                                &format!("{key}.weight"),
+                                w,
+                                Problem::TrackWeight(v),
+                            ))
+                        }
+                    },
+                    (None, Some(f)) if *f.get_ref() => (TrackEffect::Fault, 1),
+                    (None, Some(_)) => return Err(ctx.err_at(&key, t, Problem::TrackNoEffect)),
+                    // The check's own weight, filled in once checks are built.
+                    (None, None) => (TrackEffect::Fault, 0),
+                };
+                if track_checks.iter().any(|c| &c.check == check.get_ref()) {
+                    return Err(ctx.err_at(
+                        &format!("{key}.check"),
+                        check,
+                        Problem::DuplicateTrack(check.get_ref().clone()),
+                    ));
+                }
+                track_checks.push(crate::checks::TrackedCheck {
+                    check: check.get_ref().clone(),
+                    effect,
+                    factor,
+                });
+                continue;
+            }
             let Some(name) = &entry.interface else {
                 return Err(ctx.err(
                     &format!("{key}.interface"),
                     t.span(),
-                    Problem::Missing("give the tracked interface's name"),
+                    Problem::Missing("give the tracked interface's name (interface = \"eth1\") or a check's (check = \"NAME\")"),
                 ));
             };
             check_ifname(name.get_ref())
@@ -554,6 +596,7 @@ pub(super) fn build_instance(
             delivery,
             vmac,
             track_interfaces,
+            track_checks,
             ah_password,
             notify,
         },

@@ -226,6 +226,12 @@ pub(super) const RULES: &[(&str, &str, Class, &str)] = &[
         "the routers that fail over together are the pair's",
     ),
     (
+        "check",
+        "*",
+        Class::Shared,
+        "both units check the same services alike",
+    ),
+    (
         "unit.*",
         "*",
         Class::Unit,

@@ -25,6 +25,7 @@ struct DocFile {
     cloud: Option<Spanned<toml::Table>>,
     instance: Option<Vec<Spanned<toml::Table>>>,
     sync_group: Option<Vec<Spanned<toml::Table>>>,
+    check: Option<Vec<Spanned<toml::Table>>>,
     unit: Option<BTreeMap<String, Spanned<DocUnit>>>,
     app: Option<BTreeMap<String, BTreeMap<String, Spanned<toml::Table>>>>,
 }
@@ -44,7 +45,7 @@ pub(super) const HEADER: &str =
 const SINGLE: [&str; 5] = ["global", "health", "sync", "replication", "cloud"];
 
 /// Sections rendered as arrays of tables, the id as `name`.
-const NAMED: [&str; 2] = ["instance", "sync_group"];
+const NAMED: [&str; 3] = ["instance", "sync_group", "check"];
 
 /// Reads the file's text (see [`super::document`]).
 pub(super) fn read(text: &str) -> Result<Document, ConfigError> {
@@ -98,6 +99,7 @@ fn read_in(text: &str, src: Src<'_>) -> Result<Document, ConfigError> {
     for (section, list) in [
         ("instance", file.instance.unwrap_or_default()),
         ("sync_group", file.sync_group.unwrap_or_default()),
+        ("check", file.check.unwrap_or_default()),
     ] {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for (i, t) in list.iter().enumerate() {
