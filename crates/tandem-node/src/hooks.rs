@@ -71,6 +71,14 @@ pub struct HookEvent {
     /// When the transition happened, in seconds since the Unix epoch
     /// (`TANDEM_TIME`, whole seconds).
     pub at_unix: f64,
+    /// Positional arguments appended to the command (`notify_args`:
+    /// keepalived's `INSTANCE NAME STATE PRIORITY`, ucarp's `INTERFACE
+    /// ADDRESS [XPARAM]`); empty for Tandem's own form.
+    pub args: Vec<String>,
+    /// A sync group's hook: `group` names the group, `instance` the member
+    /// whose change moved the group; the group's hooks have a queue of
+    /// their own.
+    pub group_hook: bool,
 }
 
 impl HookEvent {
@@ -92,12 +100,40 @@ impl HookEvent {
         ]
     }
 
-    /// `hook instance=web vrid=51 Backup -> Active`: how log lines name it.
+    /// `hook instance=web vrid=51 Backup -> Active`: how log lines name it
+    /// (a group's hook: `hook group=fw Backup -> Active`).
     fn label(&self) -> String {
-        format!(
-            "hook instance={} vrid={} {} -> {}",
-            self.instance, self.vrid, self.from, self.to
-        )
+        match (&self.group, self.group_hook) {
+            (Some(g), true) => format!("hook group={g} {} -> {}", self.from, self.to),
+            _ => format!(
+                "hook instance={} vrid={} {} -> {}",
+                self.instance, self.vrid, self.from, self.to
+            ),
+        }
+    }
+
+    /// The queue the hook waits in: its instance's, or its group's.
+    fn queue_key(&self) -> String {
+        match (&self.group, self.group_hook) {
+            (Some(g), true) => format!("group {g}"),
+            _ => self.instance.clone(),
+        }
+    }
+
+    /// The argv after `/bin/sh`: `-c COMMAND`, or, with arguments,
+    /// `-c 'COMMAND "$@"' COMMAND ARGS...`, so that the shell passes the
+    /// arguments to the command as given, whatever they hold.
+    pub fn shell_args(&self, command: &str) -> Vec<String> {
+        if self.args.is_empty() {
+            return vec!["-c".into(), command.to_string()];
+        }
+        let mut v = vec![
+            "-c".into(),
+            format!("{command} \"$@\""),
+            command.to_string(),
+        ];
+        v.extend(self.args.iter().cloned());
+        v
     }
 }
 
@@ -170,7 +206,7 @@ impl HookRunner {
             ev,
         };
         let mut workers = lock(&self.workers);
-        let worker = match workers.entry(job.ev.instance.clone()) {
+        let worker = match workers.entry(job.ev.queue_key()) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => match spawn_worker(v.key(), self.log.clone()) {
                 Ok(w) => v.insert(w),
@@ -288,8 +324,7 @@ enum Outcome {
 fn run_hook(job: &Job, log: &Sender<String>) {
     let label = job.ev.label();
     let mut cmd = Command::new(SHELL);
-    cmd.arg("-c")
-        .arg(&job.command)
+    cmd.args(job.ev.shell_args(&job.command))
         .envs(job.ev.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -7,6 +7,7 @@
 
 mod cross;
 mod fields;
+mod hooks;
 mod instance;
 mod sync;
 

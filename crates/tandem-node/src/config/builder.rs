@@ -192,6 +192,7 @@ impl Builder {
                         nowhere(RawSyncGroup {
                             name: Some(nowhere(name)),
                             instances: Some(strings(members)),
+                            ..RawSyncGroup::default()
                         })
                     })
                     .collect()

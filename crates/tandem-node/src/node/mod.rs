@@ -30,6 +30,7 @@
 mod announce;
 mod election;
 mod input;
+mod notify;
 mod output;
 mod plan;
 mod reload;
@@ -42,6 +43,8 @@ pub mod report;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_notify;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -150,6 +153,8 @@ pub struct Node {
     sync: sync::SyncAdapter,
     /// Connection-table and persistence replication.
     replication: replication::ReplicationAdapter,
+    /// The sync groups' notify hooks, by group name.
+    group_hooks: notify::GroupHookMap,
 }
 
 impl Node {
@@ -178,6 +183,7 @@ impl Node {
             published: None,
             sync: Default::default(),
             replication: Default::default(),
+            group_hooks: Default::default(),
         }
     }
 
