@@ -337,6 +337,72 @@ pub struct NotifyConfig {
     pub timeout: Duration,
 }
 
+/// How the notify commands get their arguments (`notify_args`).
+///
+/// `None` is Tandem's own form: no arguments, the transition in the
+/// environment (docs/hooks.md). The other two keep the scripts of the
+/// daemon a node replaces working unchanged: the arguments are appended
+/// to the command (`/bin/sh -c 'COMMAND "$@"'`), the environment is set
+/// as always.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NotifyArgs {
+    /// No arguments (`notify_args = "none"`, the default).
+    #[default]
+    None,
+    /// keepalived's (`"keepalived"`): `notify` gets `INSTANCE NAME STATE
+    /// PRIORITY` (a sync group's: `GROUP NAME STATE 0`), STATE one of
+    /// `MASTER`, `BACKUP`, `FAULT`, `STOP`; the per-state commands get none.
+    Keepalived,
+    /// ucarp's (`"ucarp"`, instances only): every command gets `INTERFACE
+    /// ADDRESS`, then `xparam` when given (ucarp's `--xparam`).
+    Ucarp {
+        /// `notify_xparam`: one more argument.
+        xparam: Option<String>,
+    },
+}
+
+impl NotifyArgs {
+    /// The name in the file: `none`, `keepalived`, `ucarp`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NotifyArgs::None => "none",
+            NotifyArgs::Keepalived => "keepalived",
+            NotifyArgs::Ucarp { .. } => "ucarp",
+        }
+    }
+}
+
+/// Commands run on entering one state (`notify_active`, `notify_backup`,
+/// `notify_fault`, `notify_stop`: keepalived's `notify_master` ...,
+/// ucarp's up and down scripts), besides `notify`, and how every
+/// command of the instance or group gets its arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateHooks {
+    /// `notify_args`.
+    pub args: NotifyArgs,
+    /// On entering Active (`notify_active`).
+    pub active: Option<NotifyConfig>,
+    /// On entering Backup (`notify_backup`), at start too.
+    pub backup: Option<NotifyConfig>,
+    /// On entering Fault (`notify_fault`).
+    pub fault: Option<NotifyConfig>,
+    /// On stopping: entering Initialize (`notify_stop`).
+    pub stop: Option<NotifyConfig>,
+}
+
+impl StateHooks {
+    /// The command for entering `state`, if any.
+    pub fn for_state(&self, state: tandem_election::State) -> Option<&NotifyConfig> {
+        use tandem_election::State;
+        match state {
+            State::Active => self.active.as_ref(),
+            State::Backup => self.backup.as_ref(),
+            State::Fault => self.fault.as_ref(),
+            State::Initialize => self.stop.as_ref(),
+        }
+    }
+}
+
 /// Where adverts go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -384,6 +450,8 @@ pub struct InstanceConfig {
     pub ah_password: Option<Vec<u8>>,
     /// The command run on each state change, if any.
     pub notify: Option<NotifyConfig>,
+    /// The commands run on entering one state, and `notify_args`.
+    pub hooks: StateHooks,
 }
 
 impl InstanceConfig {
@@ -401,6 +469,13 @@ pub struct SyncGroupConfig {
     pub name: String,
     /// Names of member instances; each instance is in one group at most.
     pub instances: Vec<String>,
+    /// The command run on each change of the group's state (`notify`):
+    /// Active when every member is, Fault when one is, Backup when one
+    /// leaves Active, stopped when all are (docs/hooks.md).
+    pub notify: Option<NotifyConfig>,
+    /// The group's per-state commands and `notify_args` (`none` or
+    /// `keepalived`).
+    pub hooks: StateHooks,
 }
 
 /// Parses and checks a configuration file's text. Errors give the line

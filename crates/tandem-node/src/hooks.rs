@@ -76,6 +76,14 @@ pub struct HookEvent {
     /// When the transition happened, in seconds since the Unix epoch
     /// (`TANDEM_TIME`, whole seconds).
     pub at_unix: f64,
+    /// Positional arguments appended to the command (`notify_args`:
+    /// keepalived's `INSTANCE NAME STATE PRIORITY`, ucarp's `INTERFACE
+    /// ADDRESS [XPARAM]`); empty for Tandem's own form.
+    pub args: Vec<String>,
+    /// A sync group's hook: `group` names the group, `instance` the member
+    /// whose change moved the group; the group's hooks have a queue of
+    /// their own.
+    pub group_hook: bool,
 }
 
 impl HookEvent {
@@ -97,12 +105,40 @@ impl HookEvent {
         ]
     }
 
-    /// `hook instance=web vrid=51 Backup -> Active`: how log lines name it.
+    /// `hook instance=web vrid=51 Backup -> Active`: how log lines name it
+    /// (a group's hook: `hook group=fw Backup -> Active`).
     fn label(&self) -> String {
-        format!(
-            "hook instance={} vrid={} {} -> {}",
-            self.instance, self.vrid, self.from, self.to
-        )
+        match (&self.group, self.group_hook) {
+            (Some(g), true) => format!("hook group={g} {} -> {}", self.from, self.to),
+            _ => format!(
+                "hook instance={} vrid={} {} -> {}",
+                self.instance, self.vrid, self.from, self.to
+            ),
+        }
+    }
+
+    /// The queue the hook waits in: its instance's, or its group's.
+    fn queue_key(&self) -> String {
+        match (&self.group, self.group_hook) {
+            (Some(g), true) => format!("group {g}"),
+            _ => self.instance.clone(),
+        }
+    }
+
+    /// The argv after `/bin/sh`: `-c COMMAND`, or, with arguments,
+    /// `-c 'COMMAND "$@"' COMMAND ARGS...`, so that the shell passes the
+    /// arguments to the command as given, whatever they hold.
+    pub fn shell_args(&self, command: &str) -> Vec<String> {
+        if self.args.is_empty() {
+            return vec!["-c".into(), command.to_string()];
+        }
+        let mut v = vec![
+            "-c".into(),
+            format!("{command} \"$@\""),
+            command.to_string(),
+        ];
+        v.extend(self.args.iter().cloned());
+        v
     }
 }
 
@@ -151,6 +187,9 @@ pub type Done = Box<dyn FnOnce(RunResult, Duration) + Send>;
 
 struct Job {
     command: String,
+    /// The argv after `/bin/sh` (`-c COMMAND`, with positional arguments
+    /// for keepalived's and ucarp's forms: [`HookEvent::shell_args`]).
+    argv: Vec<String>,
     timeout: Duration,
     /// How log lines name the run (`hook instance=web vrid=51 ...`).
     label: String,
@@ -242,14 +281,19 @@ impl HookRunner {
     pub fn run(&self, notify: &NotifyConfig, ev: HookEvent) {
         let job = Job {
             command: notify.command.clone(),
+            argv: ev.shell_args(&notify.command),
             timeout: notify.timeout,
             label: ev.label(),
-            owner: format!("instance {}", ev.instance),
+            owner: if ev.group_hook {
+                ev.queue_key()
+            } else {
+                format!("instance {}", ev.instance)
+            },
             env: ev.env().map(|(k, v)| (k.to_string(), v)).into(),
             done: None,
             fields: ("notify", "notify_timeout"),
         };
-        self.queue(ev.instance, job);
+        self.queue(ev.queue_key(), job);
     }
 
     /// Queues `run` and returns at once; its key's worker runs it after
@@ -260,6 +304,7 @@ impl HookRunner {
     /// [`RunResult::NotStarted`].
     pub fn run_command(&self, run: CommandRun, done: Done) {
         let job = Job {
+            argv: vec!["-c".into(), run.command.clone()],
             command: run.command,
             timeout: run.timeout,
             owner: run.label.clone(),
@@ -396,8 +441,7 @@ pub(crate) enum Outcome {
 fn run_hook(job: &Job, log: &Sender<String>) -> RunResult {
     let label = &job.label;
     let mut cmd = Command::new(SHELL);
-    cmd.arg("-c")
-        .arg(&job.command)
+    cmd.args(&job.argv)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

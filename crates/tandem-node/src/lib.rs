@@ -55,6 +55,7 @@ pub mod file;
 pub mod history;
 pub mod hooks;
 pub mod http;
+pub mod import;
 pub mod netns;
 pub mod node;
 pub mod render;

@@ -97,6 +97,12 @@ enum Command {
     /// node it also checks the host: each interface exists, a priority-255
     /// router owns its addresses, `source` is on the interface. Exit
     /// status 0 when the file is good, 1 otherwise (docs/config.md).
+    /// Convert another daemon's configuration into a tandemd file:
+    /// `import keepalived FILE [-o OUT]`, `import ucarp -- ARGS...`.
+    /// What cannot be carried over is listed on stderr and as comments at
+    /// the top of the output (docs/migration.md).
+    #[command(subcommand)]
+    Import(ImportCommand),
     CheckConfig {
         /// The configuration file.
         file: PathBuf,
@@ -122,6 +128,61 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// `tandemd import ...`.
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// A keepalived.conf (and its includes) to a tandemd TOML file.
+    Keepalived {
+        /// The keepalived configuration file.
+        file: PathBuf,
+        /// Write the TOML here (created or replaced) instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// A ucarp command line (the arguments after `ucarp`, after `--`) to
+    /// a tandemd TOML file.
+    Ucarp {
+        /// Write the TOML here (created or replaced) instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// ucarp's arguments, e.g. `-- --interface=eth0 --vhid=1 ...`.
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `tandemd import`: prints the notices, writes the TOML.
+fn import(cmd: ImportCommand) -> ExitCode {
+    use tandem_node::import;
+    let (result, output) = match cmd {
+        ImportCommand::Keepalived { file, output } => {
+            (import::keepalived::import_file(&file), output)
+        }
+        ImportCommand::Ucarp { output, args } => (import::ucarp::import_args(&args), output),
+    };
+    let imported = match result {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tandemd import: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for n in &imported.notices {
+        eprintln!("{n}");
+    }
+    match output {
+        Some(path) => {
+            if let Err(e) = tandem_node::file::write_atomic(&path, imported.toml.as_bytes(), false)
+            {
+                eprintln!("tandemd import: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => print!("{}", imported.toml),
+    }
+    ExitCode::SUCCESS
 }
 
 /// `tandemd replication ...`.
@@ -231,6 +292,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Import(cmd) => import(cmd),
         Command::CheckConfig {
             file,
             json,

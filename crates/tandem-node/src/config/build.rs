@@ -9,6 +9,7 @@ mod checks;
 pub(crate) mod cloud;
 mod cross;
 mod fields;
+mod hooks;
 mod instance;
 mod sync;
 

@@ -217,6 +217,7 @@ impl Builder {
                         nowhere(RawSyncGroup {
                             name: Some(nowhere(name)),
                             instances: Some(strings(members)),
+                            ..RawSyncGroup::default()
                         })
                     })
                     .collect()

@@ -495,6 +495,18 @@ pub enum Problem {
     /// A notify timeout without a notify command.
     #[error("notify_timeout without notify does nothing: add notify = \"COMMAND\" or remove notify_timeout")]
     TimeoutWithoutNotify,
+    /// A `notify_args` form that does not exist.
+    #[error("{0:?} is not a notify_args form: use \"none\" (the transition in the environment only), \"keepalived\" (TYPE NAME STATE PRIORITY) or \"ucarp\" (INTERFACE ADDRESS [XPARAM])")]
+    UnknownNotifyArgs(String),
+    /// `notify_args = "ucarp"` on a sync group.
+    #[error("notify_args \"ucarp\" passes an instance's interface and address, which a sync group does not have: use \"none\" or \"keepalived\" here, or set it on the members")]
+    UcarpArgsOnGroup,
+    /// `notify_xparam` without `notify_args = "ucarp"`.
+    #[error("notify_xparam is an argument of the ucarp form only: add notify_args = \"ucarp\" or remove notify_xparam")]
+    XparamWithoutUcarp,
+    /// `notify_args` with no command to pass them to.
+    #[error("notify_args without a notify command does nothing: add notify (or notify_active, notify_backup, notify_fault, notify_stop), or remove notify_args")]
+    ArgsWithoutNotify,
     /// An interface the host does not have (`tandemd check-config` on the node).
     #[error("interface {0:?} does not exist on this host: check the name (`ip link`), or create it before tandemd starts")]
     NoSuchInterface(String),

@@ -132,6 +132,12 @@ pub(super) struct RawInstance {
     pub(super) restart_guard: Option<S<RawRestartGuard>>,
     pub(super) notify: Option<S<String>>,
     pub(super) notify_timeout: Option<S<f64>>,
+    pub(super) notify_args: Option<S<String>>,
+    pub(super) notify_xparam: Option<S<String>>,
+    pub(super) notify_active: Option<S<String>>,
+    pub(super) notify_backup: Option<S<String>>,
+    pub(super) notify_fault: Option<S<String>>,
+    pub(super) notify_stop: Option<S<String>>,
 }
 
 /// `announce = { ... }`.
@@ -191,6 +197,13 @@ pub(super) struct RawRestartGuard {
 pub(super) struct RawSyncGroup {
     pub(super) name: Option<S<String>>,
     pub(super) instances: Option<S<Vec<S<String>>>>,
+    pub(super) notify: Option<S<String>>,
+    pub(super) notify_timeout: Option<S<f64>>,
+    pub(super) notify_args: Option<S<String>>,
+    pub(super) notify_active: Option<S<String>>,
+    pub(super) notify_backup: Option<S<String>>,
+    pub(super) notify_fault: Option<S<String>>,
+    pub(super) notify_stop: Option<S<String>>,
 }
 
 /// A value with no place in a file (the flag form).

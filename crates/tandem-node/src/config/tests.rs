@@ -278,7 +278,7 @@ fn ipv6() {
 #[test]
 fn instance_errors() {
     let cases: &[(&str, &str)] = &[
-        ("prority = 3", "line 5, column 1: unknown field `prority`, expected one of `name`, `interface`, `protocol`, `vrid`, `priority`, `interval`, `advbase`, `advskew`, `demotion`, `addresses`, `preempt`, `preempt_delay`, `accept`, `checksum`, `vrrp2_compat`, `password`, `auth`, `source`, `unicast_peers`, `broadcast`, `ttl_exempt`, `vmac`, `initial_wait`, `ha_timeout`, `silence_intervals`, `announce`, `track`, `restart_guard`, `notify`, `notify_timeout`"),
+        ("prority = 3", "line 5, column 1: unknown field `prority`, expected one of `name`, `interface`, `protocol`, `vrid`, `priority`, `interval`, `advbase`, `advskew`, `demotion`, `addresses`, `preempt`, `preempt_delay`, `accept`, `checksum`, `vrrp2_compat`, `password`, `auth`, `source`, `unicast_peers`, `broadcast`, `ttl_exempt`, `vmac`, `initial_wait`, `ha_timeout`, `silence_intervals`, `announce`, `track`, `restart_guard`, `notify`, `notify_timeout`, `notify_args`, `notify_xparam`, `notify_active`, `notify_backup`, `notify_fault`, `notify_stop`"),
         ("priority = \"high\"", "line 5, column 12: invalid type: string \"high\", expected i64"),
         ("name = \"\"", "line 5, column 8: instance \"\".name: a name cannot be empty"),
         ("protocol = \"vrrp4\"", "line 5, column 12: instance[0].protocol: unknown protocol \"vrrp4\": use \"vrrp3\", \"vrrp2\" or \"carp\""),
@@ -446,7 +446,9 @@ fn sync_groups() {
         c.sync_groups,
         vec![SyncGroupConfig {
             name: "fw".into(),
-            instances: vec!["web".into(), "db".into()]
+            instances: vec!["web".into(), "db".into()],
+            notify: None,
+            hooks: Default::default(),
         }]
     );
     let cases: &[(&str, &str)] = &[
@@ -458,7 +460,7 @@ fn sync_groups() {
         ("[[sync_group]]\nname = \"fw\"\ninstances = [\"web\", \"web\"]\n", "line 13, column 21: sync_group \"fw\".instances[1]: instance \"web\" is listed twice"),
         ("[[sync_group]]\nname = \"fw\"\ninstances = [\"web\"]\n[[sync_group]]\nname = \"lb\"\ninstances = [\"db\", \"web\"]\n", "line 16, column 20: sync_group \"lb\".instances[1]: instance \"web\" is already in sync group \"fw\": an instance belongs to one sync group at most"),
         ("[[sync_group]]\nname = \"fw\"\ninstances = [\"web\"]\n[[sync_group]]\nname = \"fw\"\ninstances = [\"db\"]\n", "line 15, column 8: sync_group \"fw\".name: sync group name \"fw\" is used twice"),
-        ("[[sync_group]]\nname = \"fw\"\nmembers = [\"web\"]\n", "line 13, column 1: unknown field `members`, expected `name` or `instances`"),
+        ("[[sync_group]]\nname = \"fw\"\nmembers = [\"web\"]\n", "line 13, column 1: unknown field `members`, expected one of `name`, `instances`, `notify`, `notify_timeout`, `notify_args`, `notify_active`, `notify_backup`, `notify_fault`, `notify_stop`"),
     ];
     for (extra, want) in cases {
         assert_eq!(err(&format!("{base}{extra}")), *want, "{extra}");

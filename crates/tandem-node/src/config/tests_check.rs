@@ -182,6 +182,53 @@ fn notify() {
 }
 
 #[test]
+fn notify_args_and_per_state_commands() {
+    use crate::config::NotifyArgs;
+    let c = ok(&one(
+        "notify = \"/n\"\nnotify_args = \"keepalived\"\nnotify_active = \"/up\"\nnotify_timeout = 3",
+    ));
+    let h = &c.instances[0].hooks;
+    assert_eq!(h.args, NotifyArgs::Keepalived);
+    assert_eq!(h.active.as_ref().unwrap().command, "/up");
+    assert_eq!(h.active.as_ref().unwrap().timeout, Duration::from_secs(3));
+    assert_eq!(h.backup, None);
+    let c = ok(&one(
+        "notify_backup = \"/down\"\nnotify_args = \"ucarp\"\nnotify_xparam = \"x\"",
+    ));
+    assert_eq!(
+        c.instances[0].hooks.args,
+        NotifyArgs::Ucarp {
+            xparam: Some("x".into())
+        }
+    );
+    // notify_timeout with a per-state command alone is fine.
+    ok(&one("notify_stop = \"/stop\"\nnotify_timeout = 1"));
+
+    let cases: &[(&str, &str)] = &[
+        ("notify = \"/n\"\nnotify_args = \"systemd\"", "line 7, column 15: instance \"web\".notify_args: \"systemd\" is not a notify_args form: use \"none\" (the transition in the environment only), \"keepalived\" (TYPE NAME STATE PRIORITY) or \"ucarp\" (INTERFACE ADDRESS [XPARAM])"),
+        ("notify_args = \"keepalived\"", "line 6, column 15: instance \"web\".notify_args: notify_args without a notify command does nothing: add notify (or notify_active, notify_backup, notify_fault, notify_stop), or remove notify_args"),
+        ("notify = \"/n\"\nnotify_xparam = \"x\"", "line 7, column 17: instance \"web\".notify_xparam: notify_xparam is an argument of the ucarp form only: add notify_args = \"ucarp\" or remove notify_xparam"),
+        ("notify_fault = \"\"", "line 6, column 16: instance \"web\".notify_fault: the notify command is empty: give a shell command (run with /bin/sh -c), or remove notify"),
+    ];
+    for (extra, want) in cases {
+        assert_eq!(&err(&one(extra)), want, "{extra}");
+    }
+    let group = |extra: &str| {
+        format!(
+            "{}[[sync_group]]\nname = \"fw\"\ninstances = [\"web\"]\n{extra}\n",
+            one("")
+        )
+    };
+    let c = ok(&group("notify = \"/g\"\nnotify_args = \"keepalived\""));
+    assert_eq!(c.sync_groups[0].notify.as_ref().unwrap().command, "/g");
+    assert_eq!(c.sync_groups[0].hooks.args, NotifyArgs::Keepalived);
+    assert_eq!(
+        err(&group("notify = \"/g\"\nnotify_args = \"ucarp\"")),
+        "line 11, column 15: sync_group \"fw\".notify_args: notify_args \"ucarp\" passes an instance's interface and address, which a sync group does not have: use \"none\" or \"keepalived\" here, or set it on the members"
+    );
+}
+
+#[test]
 fn global_restart_guard() {
     let text = "[global]\nrestart_guard = { max_starts = 5, window = 60 }\n\
         [[instance]]\ninterface = \"eth0\"\nvrid = 1\naddresses = [\"192.0.2.1\"]\n\

@@ -96,9 +96,27 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "restart_guard",
             "notify",
             "notify_timeout",
+            "notify_args",
+            "notify_xparam",
+            "notify_active",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
         ],
     ),
-    ("sync_group", &["instances"]),
+    (
+        "sync_group",
+        &[
+            "instances",
+            "notify",
+            "notify_timeout",
+            "notify_args",
+            "notify_active",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+        ],
+    ),
 ];
 
 /// A file that sets every key of [`KEYS`] (over several instances, as
@@ -169,6 +187,10 @@ track = [{ interface = "eth1", weight = 50 }, { interface = "eth2", fault = true
 restart_guard = { max_starts = 5 }
 notify = "logger tandem"
 notify_timeout = 20.0
+notify_active = "logger active"
+notify_backup = "logger backup"
+notify_fault = "logger fault"
+notify_stop = "logger stop"
 
 [[instance]]
 name = "v2"
@@ -191,10 +213,20 @@ advskew = 10
 demotion = 0
 password = "s3cret"
 addresses = ["192.0.2.102/24"]
+notify_active = "/etc/vip-up.sh"
+notify_args = "ucarp"
+notify_xparam = "x"
 
 [[sync_group]]
 name = "g"
 instances = ["v3", "v2"]
+notify = "/etc/keepalived/notify.sh"
+notify_timeout = 5.0
+notify_args = "keepalived"
+notify_active = "logger g active"
+notify_backup = "logger g backup"
+notify_fault = "logger g fault"
+notify_stop = "logger g stop"
 "#;
 
 fn keys_of(section: &str) -> &'static [&'static str] {

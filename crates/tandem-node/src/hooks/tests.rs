@@ -50,6 +50,8 @@ fn event(instance: &str, from: &str, to: &str) -> HookEvent {
         to: to.into(),
         reason: "ActiveDown".into(),
         at_unix: 1_700_000_000.75,
+        args: Vec::new(),
+        group_hook: false,
     }
 }
 

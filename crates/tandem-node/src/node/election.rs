@@ -79,21 +79,20 @@ impl Node {
                     reason: reason.to_string(),
                 });
                 let (cfg, group) = (&inst.cfg, inst.group_name.clone());
-                if let Some(notify) = &cfg.notify {
-                    self.outputs.push_back(Output::RunHook {
-                        notify: notify.clone(),
-                        event: crate::hooks::HookEvent {
-                            instance: cfg.name.clone(),
-                            vrid: cfg.election.vrid.get(),
-                            interface: cfg.interface.clone(),
-                            group: group.clone(),
-                            from: from.name().into(),
-                            to: to.name().into(),
-                            reason: reason.to_string(),
-                            at_unix,
-                        },
-                    });
-                }
+                let event = crate::hooks::HookEvent {
+                    instance: cfg.name.clone(),
+                    vrid: cfg.election.vrid.get(),
+                    interface: cfg.interface.clone(),
+                    group: group.clone(),
+                    from: from.name().into(),
+                    to: to.name().into(),
+                    reason: reason.to_string(),
+                    at_unix,
+                    args: Vec::new(),
+                    group_hook: false,
+                };
+                self.queue_hooks(i, to, &event);
+                let cfg = &self.instances[i].cfg;
                 let kind = EventKind::State {
                     instance: cfg.name.clone(),
                     vrid: cfg.election.vrid.get(),

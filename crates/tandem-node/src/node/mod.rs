@@ -31,6 +31,7 @@ mod announce;
 pub mod cloud;
 mod election;
 mod input;
+mod notify;
 mod output;
 mod plan;
 mod reload;
@@ -43,6 +44,8 @@ pub mod report;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_notify;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -153,6 +156,8 @@ pub struct Node {
     replication: replication::ReplicationAdapter,
     /// The `[cloud]` provider hook.
     cloud: cloud::CloudAdapter,
+    /// The sync groups' notify hooks, by group name.
+    group_hooks: notify::GroupHookMap,
 }
 
 impl Node {
@@ -182,6 +187,7 @@ impl Node {
             sync: Default::default(),
             replication: Default::default(),
             cloud: Default::default(),
+            group_hooks: Default::default(),
         }
     }
 

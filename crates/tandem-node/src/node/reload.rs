@@ -102,6 +102,7 @@ impl Node {
                 stopped.push(inst.cfg.name.clone());
             }
         }
+        self.set_group_hooks(&plan.config.sync_groups);
         // Reinstall the kept units in their new order, then the new ones.
         let old_groups = std::mem::take(&mut self.groups);
         let old_members = std::mem::take(&mut self.members);

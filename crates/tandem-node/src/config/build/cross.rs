@@ -209,11 +209,24 @@ fn build_group(
         }
         members.push(member.clone());
     }
+    let hooks = super::hooks::RawHooks {
+        notify: &raw.notify,
+        notify_timeout: &raw.notify_timeout,
+        notify_args: &raw.notify_args,
+        notify_xparam: &None,
+        notify_active: &raw.notify_active,
+        notify_backup: &raw.notify_backup,
+        notify_fault: &raw.notify_fault,
+        notify_stop: &raw.notify_stop,
+    };
+    let (notify, hooks) = super::hooks::build_hooks(&ctx, &hooks, true)?;
     for m in &members {
         member_of.insert(m.clone(), name.get_ref().clone());
     }
     Ok(SyncGroupConfig {
         name: name.get_ref().clone(),
         instances: members,
+        notify,
+        hooks,
     })
 }

@@ -14,43 +14,11 @@ use super::fields::{
     address_list, check_ifname, check_name, is_link_local, parse_plain, parse_vaddr, restart_guard,
     same_family, seconds, vrrp3_interval, whole_seconds,
 };
+use super::hooks::{build_hooks, RawHooks};
 use super::Ctx;
 use crate::config::error::{At, ConfigError, Problem};
-use crate::config::raw::{RawInstance, S};
-use crate::config::{
-    Delivery, InstanceConfig, NotifyConfig, DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_TIMEOUT,
-};
-
-/// `notify` and `notify_timeout` of an instance.
-fn build_notify(
-    ctx: &Ctx<'_>,
-    notify: &Option<S<String>>,
-    notify_timeout: &Option<S<f64>>,
-) -> Result<Option<NotifyConfig>, ConfigError> {
-    let timeout = match notify_timeout {
-        Some(t) => {
-            let secs = *t.get_ref();
-            let ok = secs > 0.0
-                && Duration::try_from_secs_f64(secs).is_ok_and(|d| d <= MAX_NOTIFY_TIMEOUT);
-            if !ok {
-                return Err(ctx.err_at("notify_timeout", t, Problem::NotifyTimeout(secs)));
-            }
-            Duration::from_secs_f64(secs)
-        }
-        None => DEFAULT_NOTIFY_TIMEOUT,
-    };
-    match (notify, notify_timeout) {
-        (Some(c), _) if c.get_ref().trim().is_empty() => {
-            Err(ctx.err_at("notify", c, Problem::EmptyCommand))
-        }
-        (Some(c), _) => Ok(Some(NotifyConfig {
-            command: c.get_ref().clone(),
-            timeout,
-        })),
-        (None, Some(t)) => Err(ctx.err_at("notify_timeout", t, Problem::TimeoutWithoutNotify)),
-        (None, None) => Ok(None),
-    }
-}
+use crate::config::raw::RawInstance;
+use crate::config::{Delivery, InstanceConfig};
 
 /// Spans kept for the checks across instances.
 pub(super) struct Spans {
@@ -569,7 +537,17 @@ pub(super) fn build_instance(
         Some(g) => Some(restart_guard(ctx, g)?),
         None => default_guard,
     };
-    let notify = build_notify(ctx, &r.notify, &r.notify_timeout)?;
+    let raw = RawHooks {
+        notify: &r.notify,
+        notify_timeout: &r.notify_timeout,
+        notify_args: &r.notify_args,
+        notify_xparam: &r.notify_xparam,
+        notify_active: &r.notify_active,
+        notify_backup: &r.notify_backup,
+        notify_fault: &r.notify_fault,
+        notify_stop: &r.notify_stop,
+    };
+    let (notify, hooks) = build_hooks(ctx, &raw, false)?;
 
     election
         .validate()
@@ -599,6 +577,7 @@ pub(super) fn build_instance(
             track_checks,
             ah_password,
             notify,
+            hooks,
         },
         spans,
     ))

@@ -364,6 +364,12 @@ fn overlay_onto(base: &mut RawInstance, o: RawInstance) {
         restart_guard,
         notify,
         notify_timeout,
+        notify_args,
+        notify_xparam,
+        notify_active,
+        notify_backup,
+        notify_fault,
+        notify_stop,
     );
 }
 
