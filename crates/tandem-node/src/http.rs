@@ -236,7 +236,8 @@ fn health(cfg: &HealthConfig, snap: &NodeSnapshot) -> Response {
 /// `missing`), `sync` (as `X-Tandem-Sync`; `null` without `[sync]`),
 /// `replication` (replication's state; `null` without `[replication]`),
 /// `cloud` (`role`, `failback`, `state`, `hook`; `null` without
-/// `[cloud]`), `version`. docs/health.md lists the values.
+/// `[cloud]`), `checks` (each check's `name` and `state`), `version`.
+/// docs/health.md lists the values.
 pub fn health_json(r: &Response, snap: &NodeSnapshot) -> String {
     let list = r.header(INSTANCES_HEADER).unwrap_or("");
     let instances: Vec<serde_json::Value> = list
@@ -260,6 +261,7 @@ pub fn health_json(r: &Response, snap: &NodeSnapshot) -> String {
         "sync": snap.sync.as_ref().map(|s| &s.state),
         "replication": snap.replication.as_ref().map(|s| &s.state),
         "cloud": cloud,
+        "checks": snap.checks.iter().map(|c| serde_json::json!({"name": c.name, "state": c.state})).collect::<Vec<_>>(),
         "version": snap.version,
     });
     let mut body = v.to_string();
@@ -501,7 +503,101 @@ pub fn metrics_text(snap: &NodeSnapshot) -> String {
     if let Some(c) = &snap.cloud {
         cloud_metrics(&mut out, c);
     }
+    if !snap.checks.is_empty() {
+        check_metrics(&mut out, &snap.checks);
+    }
     out
+}
+
+/// With `[[check]]`: `tandem_check_state{check,kind,state}` (1 for the
+/// check's state: `up`, `down` or `unknown`), `tandem_check_runs_total
+/// {check,result}` (`pass`, `fail`), `tandem_check_duration_seconds
+/// {check}` (the last run), `tandem_check_changes_total{check}`, and for
+/// file checks `tandem_check_value{check}`.
+fn check_metrics(out: &mut String, checks: &[crate::snapshot::CheckStatus]) {
+    family(
+        out,
+        "tandem_check_state",
+        "gauge",
+        "1 for the health check's state (up, down, unknown), 0 for the others.",
+    );
+    for c in checks {
+        for state in ["up", "down", "unknown"] {
+            let _ = writeln!(
+                out,
+                "tandem_check_state{{check=\"{}\",kind=\"{}\",state=\"{state}\"}} {}",
+                escape_label_value(&c.name),
+                escape_label_value(&c.kind),
+                u8::from(c.state == state)
+            );
+        }
+    }
+    family(
+        out,
+        "tandem_check_runs_total",
+        "counter",
+        "Runs of the health check that ended, by result (pass includes a file check's reads).",
+    );
+    for c in checks {
+        let name = escape_label_value(&c.name);
+        let _ = writeln!(
+            out,
+            "tandem_check_runs_total{{check=\"{name}\",result=\"pass\"}} {}",
+            c.passes
+        );
+        let _ = writeln!(
+            out,
+            "tandem_check_runs_total{{check=\"{name}\",result=\"fail\"}} {}",
+            c.failures
+        );
+    }
+    family(
+        out,
+        "tandem_check_changes_total",
+        "counter",
+        "Times the health check went up or down.",
+    );
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "tandem_check_changes_total{{check=\"{}\"}} {}",
+            escape_label_value(&c.name),
+            c.changes
+        );
+    }
+    family(
+        out,
+        "tandem_check_duration_seconds",
+        "gauge",
+        "How long the health check's last run took.",
+    );
+    for c in checks {
+        if let Some(t) = c.took_s {
+            let _ = writeln!(
+                out,
+                "tandem_check_duration_seconds{{check=\"{}\"}} {}",
+                escape_label_value(&c.name),
+                value(t)
+            );
+        }
+    }
+    if checks.iter().any(|c| c.value.is_some()) {
+        family(
+            out,
+            "tandem_check_value",
+            "gauge",
+            "The number a file health check read last.",
+        );
+        for c in checks {
+            if let Some(v) = c.value {
+                let _ = writeln!(
+                    out,
+                    "tandem_check_value{{check=\"{}\"}} {v}",
+                    escape_label_value(&c.name)
+                );
+            }
+        }
+    }
 }
 
 /// With `[cloud]`: `tandem_cloud_active` (1 while every watched instance

@@ -200,6 +200,41 @@ pub struct NodeSnapshot {
     /// The pair's cloud settings and provider hook (`None`: no `[cloud]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<CloudStatus>,
+    /// The health checks (`[[check]]`), in configuration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckStatus>,
+}
+
+/// One health check as `status`, the health port's JSON and the metrics
+/// show it (docs/checks.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CheckStatus {
+    /// The check's name.
+    pub name: String,
+    /// `script`, `file`, `tcp` or `http`.
+    pub kind: String,
+    /// `up`, `down`, or `unknown` until rise or fall runs in a row decided
+    /// (an unknown check counts as up: it lowers nothing).
+    pub state: String,
+    /// The last run's outcome: `pass`, `fail` or `value` (a file check).
+    pub last_result: Option<String>,
+    /// The last run's one-line detail (`exit 0`, `HTTP 503`, ...).
+    pub detail: String,
+    /// A file check's last number.
+    pub value: Option<i64>,
+    /// When the last run ended, Unix time.
+    pub last_run_unix: Option<f64>,
+    /// How long the last run took, in seconds.
+    pub took_s: Option<f64>,
+    /// Runs that ended, by outcome.
+    pub passes: u64,
+    /// Runs that failed (timeouts included).
+    pub failures: u64,
+    /// Up/down changes since the check started.
+    pub changes: u64,
+    /// The instances that track it.
+    pub tracked_by: Vec<String>,
 }
 
 /// `[cloud]` as `status --json`, the health port's JSON and the metrics
@@ -383,6 +418,7 @@ impl NodeSnapshot {
             maintenance: false,
             replication: None,
             cloud: None,
+            checks: Vec::new(),
             light: Light::Stopped,
             counters: NodeCounters::default(),
             sync: None,

@@ -122,6 +122,9 @@ fn page(s: &NodeSnapshot) -> String {
     if let Some(c) = &s.cloud {
         let _ = writeln!(out, "{}", esc(&cloud_line(c)));
     }
+    for c in &s.checks {
+        let _ = writeln!(out, "{}", esc(&check_line(c)));
+    }
     node_counters(&mut out, &s.counters);
     if s.instances.is_empty() {
         out.push_str("no instances\n");
@@ -155,6 +158,29 @@ pub(crate) fn cloud_line(c: &crate::snapshot::CloudStatus) -> String {
             line.push_str(&format!(", last {r}"));
         }
         line.push(')');
+    }
+    line
+}
+
+/// `check nginx (script): down after 3 failures, last fail "exit 1" in 0.004 s; 12 passed, 3 failed; tracked by web`
+pub(crate) fn check_line(c: &crate::snapshot::CheckStatus) -> String {
+    let mut line = format!("check {} ({}): {}", c.name, c.kind, c.state);
+    if let Some(v) = c.value {
+        line.push_str(&format!(", value {v}"));
+    }
+    if let Some(r) = &c.last_result {
+        line.push_str(&format!(", last {r} {:?}", c.detail));
+        if let Some(t) = c.took_s {
+            line.push_str(&format!(" in {t:.3} s"));
+        }
+    } else {
+        line.push_str(", no run ended yet");
+    }
+    line.push_str(&format!("; {} passed, {} failed", c.passes, c.failures));
+    if c.tracked_by.is_empty() {
+        line.push_str("; tracked by no instance");
+    } else {
+        line.push_str(&format!("; tracked by {}", c.tracked_by.join(", ")));
     }
     line
 }
@@ -488,6 +514,7 @@ pub(crate) mod tests {
             sync: None,
             replication: None,
             cloud: None,
+            checks: Vec::new(),
         }
     }
 

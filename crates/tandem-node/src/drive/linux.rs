@@ -51,6 +51,7 @@ pub struct LinuxHost {
     /// The embedding appliance's typed events, if it asked for them.
     embedder: Option<(Sender<super::HandleEvent>, u64)>,
     hooks: Option<crate::hooks::HookRunner>,
+    checks: super::checks::CheckRunner,
     hook_log: std::sync::mpsc::Receiver<String>,
     replies: HashMap<ReplyTo, Sender<ControlReply>>,
     next_reply: ReplyTo,
@@ -95,6 +96,7 @@ impl LinuxHost {
             subscribers: Subscribers::default(),
             embedder: embedder.map(|tx| (tx, 0)),
             hooks: Some(crate::hooks::HookRunner::new(hook_tx)),
+            checks: super::checks::CheckRunner::new(),
             hook_log,
             replies: HashMap::new(),
             next_reply: 0,
@@ -170,6 +172,9 @@ impl LinuxHost {
             }
             HostEvent::Subscribe(tx) => self.subscribers.add(tx),
             HostEvent::Wake => {}
+            HostEvent::CheckDone { name, result } => {
+                inputs.push(Input::CheckDone { at, name, result })
+            }
             HostEvent::CloudHookDone {
                 id,
                 result,
@@ -391,11 +396,28 @@ impl Host for LinuxHost {
             }
             Output::RunHook { notify, event } => {
                 if let Some(h) = &self.hooks {
-                    h.run(&notify, event);
+                    h.run(&notify, *event);
                 }
             }
-            // Probes run on drive/checks.rs's workers.
-            Output::RunCheck { .. } => {}
+            Output::RunCheck {
+                name,
+                probe,
+                timeout,
+            } => {
+                let tx = self.events_tx.clone();
+                let n = name.clone();
+                // On the probe's worker thread: waits for room in the
+                // loop's queue as the other senders do, never the loop.
+                let done = Box::new(move |result| {
+                    let ev = HostEvent::CheckDone { name: n, result };
+                    let _ = tx.send_timeout(ev, threads::REPLY_TIMEOUT);
+                });
+                if let Err(result) = self.checks.run(*probe, timeout, done) {
+                    let at = self.clock.now();
+                    self.pending
+                        .push_back(Input::CheckDone { at, name, result });
+                }
+            }
             Output::RunCloudHook { id, run } => {
                 if let Some(h) = &self.hooks {
                     let tx = self.events_tx.clone();

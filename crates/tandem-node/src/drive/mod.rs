@@ -43,6 +43,7 @@
 //! the Node's input and output types: a protocol the Node gains changes
 //! the Node and a host's mechanics, never this loop.
 
+pub mod checks;
 pub mod fake;
 mod fanout;
 mod files;

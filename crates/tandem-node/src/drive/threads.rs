@@ -65,6 +65,11 @@ pub(super) enum HostEvent {
     Subscribe(Sender<String>),
     /// Turn the loop (a table of the Node's has changes waiting).
     Wake,
+    /// A run of a health check's probe ended.
+    CheckDone {
+        name: String,
+        result: crate::checks::ProbeResult,
+    },
     /// A run of the provider hook ended.
     CloudHookDone {
         id: u64,

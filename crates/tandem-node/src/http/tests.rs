@@ -63,6 +63,7 @@ pub(crate) fn snapshot(instances: Vec<InstanceStatus>) -> NodeSnapshot {
         sync: None,
         replication: None,
         cloud: None,
+        checks: Vec::new(),
     }
 }
 
@@ -594,4 +595,55 @@ fn cloud_metrics_carry_the_state_and_the_hook_results() {
     assert!(text.contains("\ntandem_cloud_active 1\n"), "{text}");
     assert!(text.contains("tandem_cloud_hook_runs_total{hook=\"on_active\",result=\"failed\"} 1\n"));
     assert!(text.contains("tandem_cloud_hook_runs_total{hook=\"on_active\",result=\"ok\"} 1\n"));
+}
+
+#[test]
+fn check_metrics_status_line_and_health_json_carry_each_check() {
+    let mut snap = one("Active", Light::Active);
+    assert!(
+        !metrics_text(&snap).contains("tandem_check_"),
+        "none without checks"
+    );
+    snap.checks = vec![
+        crate::snapshot::CheckStatus {
+            name: "nginx".into(),
+            kind: "script".into(),
+            state: "down".into(),
+            last_result: Some("fail".into()),
+            detail: "exit 1".into(),
+            took_s: Some(0.25),
+            passes: 4,
+            failures: 2,
+            changes: 1,
+            tracked_by: vec!["web".into()],
+            ..Default::default()
+        },
+        crate::snapshot::CheckStatus {
+            name: "lb".into(),
+            kind: "file".into(),
+            state: "up".into(),
+            value: Some(-3),
+            ..Default::default()
+        },
+    ];
+    let text = metrics_text(&snap);
+    for want in [
+        "tandem_check_state{check=\"nginx\",kind=\"script\",state=\"down\"} 1\n",
+        "tandem_check_state{check=\"nginx\",kind=\"script\",state=\"up\"} 0\n",
+        "tandem_check_runs_total{check=\"nginx\",result=\"fail\"} 2\n",
+        "tandem_check_runs_total{check=\"nginx\",result=\"pass\"} 4\n",
+        "tandem_check_changes_total{check=\"nginx\"} 1\n",
+        "tandem_check_duration_seconds{check=\"nginx\"} 0.25\n",
+        "tandem_check_value{check=\"lb\"} -3\n",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    assert_eq!(
+        crate::control::render::check_line(&snap.checks[0]),
+        "check nginx (script): down, last fail \"exit 1\" in 0.250 s; 4 passed, 2 failed; tracked by web"
+    );
+    let r = respond(&cfg(), &snap, "GET", "/health");
+    let v: serde_json::Value = serde_json::from_str(&health_json(&r, &snap)).unwrap();
+    assert_eq!(v["checks"][0]["name"], "nginx");
+    assert_eq!(v["checks"][0]["state"], "down");
 }

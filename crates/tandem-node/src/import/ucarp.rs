@@ -153,11 +153,10 @@ pub fn import_args(args: &[String]) -> Result<Import, ImportError> {
                 Ok(a) => t_fields.push(("source", Val::Str(a.to_string()))),
                 Err(_) => return Err(ImportError::Ucarp(format!("--srcip {v:?} is not an address"))),
             },
-            "mcast" => {
-                if v != "224.0.0.18" {
-                    note(format!("--mcast={v} is not carried over: tandemd sends CARP adverts to 224.0.0.18 (or to unicast_peers)"));
-                }
+            "mcast" if v != "224.0.0.18" => {
+                note(format!("--mcast={v} is not carried over: tandemd sends CARP adverts to 224.0.0.18 (or to unicast_peers)"));
             }
+            "mcast" => {}
             "vhid" => match v.parse::<u8>() {
                 Ok(n) if n >= 1 => vhid = Some(n),
                 _ => return Err(ImportError::Ucarp(format!("--vhid {v:?} is not 1 to 255"))),
@@ -190,11 +189,10 @@ pub fn import_args(args: &[String]) -> Result<Import, ImportError> {
             },
             "upscript" => up = Some(v),
             "downscript" => down = Some(v),
-            "deadratio" => {
-                if v != "3" {
-                    note(format!("--deadratio={v} is not carried over: a tandemd Backup takes over after 3 intervals and the skew"));
-                }
+            "deadratio" if v != "3" => {
+                note(format!("--deadratio={v} is not carried over: a tandemd Backup takes over after 3 intervals and the skew"));
             }
+            "deadratio" => {}
             "debug" => note("--debug is not carried over: tandemd logs every transition; see `tandemd events`".into()),
             "shutdown" => shutdown = true,
             "facility" => note(format!("--facility={v} is not carried over: tandemd logs to stderr (the journal under systemd)")),

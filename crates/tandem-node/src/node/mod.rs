@@ -28,6 +28,7 @@
 //! ```
 
 mod announce;
+pub mod checks;
 pub mod cloud;
 mod election;
 mod input;
@@ -158,6 +159,8 @@ pub struct Node {
     cloud: cloud::CloudAdapter,
     /// The sync groups' notify hooks, by group name.
     group_hooks: notify::GroupHookMap,
+    /// The health checks, in configuration order.
+    checks: Vec<checks::Check>,
 }
 
 impl Node {
@@ -188,6 +191,7 @@ impl Node {
             replication: Default::default(),
             cloud: Default::default(),
             group_hooks: Default::default(),
+            checks: Vec::new(),
         }
     }
 
@@ -212,8 +216,7 @@ impl Node {
                 };
                 self.command_all(now, cmd);
             }
-            // Checks: node/checks.rs (rise / fall, the tracking instances).
-            Input::CheckDone { .. } => {}
+            Input::CheckDone { name, result, .. } => self.on_check_done(now, &name, result),
             Input::Control { request, reply, .. } => {
                 if let Some(answer) = self.control(now, request, reply) {
                     self.outputs.push_back(Output::Reply {
@@ -298,6 +301,7 @@ impl Node {
             self.replication_handle_timeout(now);
         }
         self.cloud_settle(now);
+        self.checks_handle_timeout(now);
         if self.state_changed || (self.counters_changed && self.publish_due(now)) {
             self.publish(now);
         }
@@ -321,6 +325,7 @@ impl Node {
             self.sync_poll_timeout(),
             self.replication_poll_timeout(),
             self.cloud_poll_timeout(),
+            self.checks_poll_timeout(),
             publish,
         ]
         .into_iter()

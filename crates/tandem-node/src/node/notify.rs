@@ -117,7 +117,10 @@ impl Node {
                 args,
                 ..base.clone()
             };
-            self.outputs.push_back(Output::RunHook { notify, event });
+            self.outputs.push_back(Output::RunHook {
+                notify,
+                event: Box::new(event),
+            });
         }
 
         let Some(group) = inst.group_name.clone() else {
@@ -165,7 +168,10 @@ impl Node {
                 group_hook: true,
                 ..base.clone()
             };
-            self.outputs.push_back(Output::RunHook { notify, event });
+            self.outputs.push_back(Output::RunHook {
+                notify,
+                event: Box::new(event),
+            });
         }
     }
 }

@@ -67,7 +67,7 @@ pub enum Output {
         /// The hook.
         notify: NotifyConfig,
         /// The transition it is told about.
-        event: HookEvent,
+        event: Box<HookEvent>,
     },
     /// Run a health check's probe once, off the loop, within `timeout`
     /// ([`crate::checks::run`]); the result comes back as
@@ -77,7 +77,7 @@ pub enum Output {
         /// The check's name.
         name: String,
         /// What to run.
-        probe: crate::checks::Probe,
+        probe: Box<crate::checks::Probe>,
         /// How long the run may take.
         timeout: std::time::Duration,
     },
@@ -315,6 +315,8 @@ pub enum EventKind {
     Replication(super::replication::ReplicationEvent),
     /// The `[cloud]` provider hook (`cloud_*`).
     Cloud(super::cloud::CloudEvent),
+    /// A health check went up or down (`check`).
+    Check(super::checks::CheckEvent),
 }
 
 impl EventKind {
@@ -333,6 +335,7 @@ impl EventKind {
             EventKind::Sync(e) => e.name(),
             EventKind::Replication(e) => e.name(),
             EventKind::Cloud(e) => e.name(),
+            EventKind::Check(e) => e.name(),
         }
     }
 
@@ -347,6 +350,7 @@ impl EventKind {
             EventKind::Sync(e) => e.level(),
             EventKind::Replication(e) => e.level(),
             EventKind::Cloud(e) => e.level(),
+            EventKind::Check(e) => e.level(),
             _ => Level::Info,
         }
     }
@@ -413,6 +417,7 @@ impl Event {
             EventKind::Sync(e) => e.to_json(),
             EventKind::Replication(e) => e.to_json(),
             EventKind::Cloud(e) => e.to_json(),
+            EventKind::Check(e) => e.to_json(),
         };
         if let Value::Object(m) = &mut v {
             m.insert("at_unix".into(), json!(self.at_unix));
@@ -504,6 +509,7 @@ impl fmt::Display for EventKind {
             EventKind::Sync(e) => e.fmt(f),
             EventKind::Replication(e) => e.fmt(f),
             EventKind::Cloud(e) => e.fmt(f),
+            EventKind::Check(e) => e.fmt(f),
         }
     }
 }

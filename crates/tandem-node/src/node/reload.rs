@@ -84,6 +84,7 @@ impl Node {
         self.configured = true;
         self.replication_configure(plan.config.global.replication.clone());
         self.cloud_configure(plan.config.global.cloud.clone(), &plan.config.sync_groups);
+        self.checks_configure(now, &plan.config.checks);
 
         // Stop what goes away.
         let mut stopped = Vec::new();
@@ -162,6 +163,12 @@ impl Node {
         for g in to_start {
             for link in &done.links_down {
                 self.groups[g].handle_command(now, None, Command::TrackDown(link.clone()));
+            }
+            // What the checks it tracks know already.
+            for m in 0..self.members[g].len() {
+                for cmd in self.checks_commands(self.members[g][m]) {
+                    self.groups[g].handle_command(now, Some(m), cmd);
+                }
             }
             self.groups[g].handle_command(now, None, Command::Start);
             self.drain(g);

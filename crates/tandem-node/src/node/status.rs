@@ -104,6 +104,7 @@ impl Node {
             sync: self.sync_status(now),
             replication: self.replication_status(),
             cloud: self.cloud_status(),
+            checks: self.checks_status(now),
         }
     }
 
