@@ -92,17 +92,17 @@ enum Command {
         #[command(subcommand)]
         command: ReplicationCommand,
     },
-    /// Check a configuration file and explain every error, with its place
-    /// (duplicate VRID on an interface, password on VRRPv3, ...). On the
-    /// node it also checks the host: each interface exists, a priority-255
-    /// router owns its addresses, `source` is on the interface. Exit
-    /// status 0 when the file is good, 1 otherwise (docs/config.md).
     /// Convert another daemon's configuration into a tandemd file:
     /// `import keepalived FILE [-o OUT]`, `import ucarp -- ARGS...`.
     /// What cannot be carried over is listed on stderr and as comments at
     /// the top of the output (docs/migration.md).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Check a configuration file and explain every error, with its place
+    /// (duplicate VRID on an interface, password on VRRPv3, ...). On the
+    /// node it also checks the host: each interface exists, a priority-255
+    /// router owns its addresses, `source` is on the interface. Exit
+    /// status 0 when the file is good, 1 otherwise (docs/config.md).
     CheckConfig {
         /// The configuration file.
         file: PathBuf,
