@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Pid};
+use lab::{Lab, Pid, TANDEMD};
 use serde_json::Value;
 
 const VIP: &str = "192.0.2.100";
@@ -49,12 +49,16 @@ fn instance(name: &str, vrid: u8, prio: u8, vip: &str, extra: &str) -> String {
 
 fn start(lab: &mut Lab, k: usize, conf: &str) -> Pid {
     let path = lab.write(&format!("tandemd-{k}.toml"), conf);
-    lab.tandemd(k, &format!("tandemd-{k}"), &["--config", path.to_str().unwrap()])
+    lab.tandemd(
+        k,
+        &format!("tandemd-{k}"),
+        &["--config", path.to_str().unwrap()],
+    )
 }
 
 /// `tandemd status --json` of node `k`.
 fn status(lab: &Lab, k: usize) -> Option<Value> {
-    let out = Command::new(lab::tandemd_under_test())
+    let out = Command::new(TANDEMD)
         .args(["status", "--json", "--control-socket"])
         .arg(lab.state_dir(k).join("tandemd.sock"))
         .stdin(Stdio::null())
@@ -149,7 +153,12 @@ fn script_and_file_checks_move_the_address_and_back() {
     std::fs::write(&weight, "-60\n").unwrap();
     lab.wait_only(1, VIP, &[], WAIT);
     let s = status(&lab, 0).expect("status");
-    let lb = s["checks"].as_array().unwrap().iter().find(|c| c["name"] == "lb").unwrap();
+    let lb = s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "lb")
+        .unwrap();
     assert_eq!(lb["value"], -60, "{lb}");
     // A positive number raises nothing, and 0 restores the priority.
     std::fs::write(&weight, "0\n").unwrap();
@@ -259,7 +268,12 @@ impl Service {
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
             .arg(&exe)
-            .args(["--exact", "service_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "service_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(SERVICE_ENV, format!("{addr} {}", control.display()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+const TANDEMD: &str = env!("CARGO_BIN_EXE_tandemd");
+
 use tandem_node::import::{keepalived, ucarp, Import};
 
 fn inputs(dir: &str, ext: &str) -> Vec<PathBuf> {
@@ -27,7 +29,7 @@ fn check_config(toml: &str, name: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tandemd"))
+    let out = Command::new(TANDEMD)
         .args(["check-config", "--no-host"])
         .arg(&path)
         .output()
@@ -89,7 +91,7 @@ fn the_command_prints_notices_on_stderr_and_writes_the_file() {
     let dir = std::env::temp_dir().join(format!("tandem-import-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out_path = dir.join("out.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_tandemd"))
+    let out = Command::new(TANDEMD)
         .args([
             "import",
             "keepalived",
@@ -108,7 +110,7 @@ fn the_command_prints_notices_on_stderr_and_writes_the_file() {
     let written = std::fs::read_to_string(&out_path).unwrap();
     assert!(written.contains("[[instance]]"));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_tandemd"))
+    let out = Command::new(TANDEMD)
         .args([
             "import",
             "ucarp",
@@ -127,7 +129,7 @@ fn the_command_prints_notices_on_stderr_and_writes_the_file() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("protocol = \"carp\""));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_tandemd"))
+    let out = Command::new(TANDEMD)
         .args(["import", "keepalived", "/nonexistent/keepalived.conf"])
         .output()
         .unwrap();
