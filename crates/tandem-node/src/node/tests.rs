@@ -34,8 +34,9 @@ fn web(priority: u8, extra: &str) -> DaemonConfig {
     ))
 }
 
-/// A Node configured with `cfg`, run to `until` on a fake host.
-fn started(cfg: DaemonConfig, until: Instant) -> (Node, FakeHost) {
+/// A Node configured with `cfg`, run to `until` on a fake host (the
+/// Node's other test modules use it too).
+pub(super) fn started(cfg: DaemonConfig, until: Instant) -> (Node, FakeHost) {
     let mut node = Node::new(NodeSettings::default());
     let mut host = FakeHost::new();
     host.push(Input::Configure {

@@ -11,7 +11,8 @@ use super::*;
 use crate::checks::{Outcome, Probe, ProbeResult};
 use crate::config::DaemonConfig;
 use crate::drive::fake::FakeHost;
-use crate::node::{Input, NodeSettings};
+use crate::node::tests::started;
+use crate::node::Input;
 
 fn at(ms: u64) -> Instant {
     Instant::from_millis(ms)
@@ -21,18 +22,6 @@ const WEB: &str = "[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 51
 
 fn config(text: &str) -> DaemonConfig {
     crate::config::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
-
-fn started(cfg: DaemonConfig, until: Instant) -> (Node, FakeHost) {
-    let mut node = Node::new(NodeSettings::default());
-    let mut host = FakeHost::new();
-    host.push(Input::Configure {
-        at: Instant::ZERO,
-        config: Box::new(cfg),
-        reply: None,
-    });
-    host.run_until(&mut node, until).unwrap();
-    (node, host)
 }
 
 /// The checks the node asked to run, in order.

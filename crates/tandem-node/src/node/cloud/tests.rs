@@ -188,7 +188,7 @@ fn events_have_stable_names_and_fields() {
 // ----- the Node with [cloud], on the fake host ----------------------------
 
 use crate::drive::fake::FakeHost;
-use crate::node::{Input, NodeSettings};
+use crate::node::Input;
 
 fn cloud_runs(host: &FakeHost) -> Vec<(Instant, u64, CommandRun)> {
     host.outputs
@@ -219,14 +219,7 @@ fn the_node_runs_on_active_when_active_and_retries_a_failure() {
          on_active = \"move-ip\"\nattempts = 3\nretry_delay = 0.5\n",
     )
     .unwrap();
-    let mut node = Node::new(NodeSettings::default());
-    let mut host = FakeHost::new();
-    host.push(Input::Configure {
-        at: Instant::ZERO,
-        config: Box::new(cfg),
-        reply: None,
-    });
-    host.run_until(&mut node, at(4000)).unwrap();
+    let (mut node, mut host) = crate::node::tests::started(cfg, at(4000));
     assert_eq!(node.states()["web"], State::Active);
     let runs = cloud_runs(&host);
     assert_eq!(runs.len(), 1, "{runs:?}");
