@@ -14,7 +14,6 @@ mod instance;
 mod sync;
 
 use std::cell::OnceCell;
-use std::collections::HashSet;
 use std::ops::Range;
 use std::path::Path;
 
@@ -423,18 +422,7 @@ fn build_health(
         seen.push((slot.clone(), key));
     }
     if let Some(list) = &h.instances {
-        let mut seen: HashSet<&str> = HashSet::new();
-        for (i, m) in list.get_ref().iter().enumerate() {
-            let key = format!("instances[{i}]");
-            let name = m.get_ref();
-            if known.unknown(name) {
-                return Err(ctx.err_at(&key, m, Problem::UnknownInstance(name.clone())));
-            }
-            if !seen.insert(name) {
-                return Err(ctx.err_at(&key, m, Problem::RepeatedMember(name.clone())));
-            }
-            health.instances.push(name.clone());
-        }
+        health.instances = known.members(&ctx, list)?;
     }
     if let Some(b) = &h.active_body {
         health.active_body = b.get_ref().clone();

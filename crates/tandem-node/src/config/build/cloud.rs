@@ -8,7 +8,6 @@
 //! instance gets it ([`apply_role`]); the rest after them
 //! ([`build_cloud`]), since it names instances and sync groups.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -446,18 +445,7 @@ pub(super) fn build_cloud(
         return Err(err(&ctx, "sync_group", g, CloudProblem::InstancesAndGroup));
     }
     if let Some(list) = &raw.instances {
-        let mut seen: HashSet<&str> = HashSet::new();
-        for (i, m) in list.get_ref().iter().enumerate() {
-            let key = format!("instances[{i}]");
-            let name = m.get_ref();
-            if known.unknown(name) {
-                return Err(ctx.err_at(&key, m, Problem::UnknownInstance(name.clone())));
-            }
-            if !seen.insert(name) {
-                return Err(ctx.err_at(&key, m, Problem::RepeatedMember(name.clone())));
-            }
-            cloud.instances.push(name.clone());
-        }
+        cloud.instances = known.members(&ctx, list)?;
     }
     if let Some(g) = &raw.sync_group {
         // `groups` are the names the file gives, a group with an error of

@@ -26,6 +26,29 @@ impl Known<'_> {
     pub(super) fn unknown(&self, name: &str) -> bool {
         !self.names.contains_key(name) && self.failed.as_ref().is_some_and(|f| !f.contains(name))
     }
+
+    /// A list of instance names (`instances = [...]` of `[health]` and
+    /// `[cloud]`): each one known, none twice.
+    pub(super) fn members(
+        &self,
+        ctx: &Ctx<'_>,
+        list: &S<Vec<S<String>>>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut out = Vec::new();
+        for (i, m) in list.get_ref().iter().enumerate() {
+            let key = format!("instances[{i}]");
+            let name = m.get_ref();
+            if self.unknown(name) {
+                return Err(ctx.err_at(&key, m, Problem::UnknownInstance(name.clone())));
+            }
+            if !seen.insert(name) {
+                return Err(ctx.err_at(&key, m, Problem::RepeatedMember(name.clone())));
+            }
+            out.push(name.clone());
+        }
+        Ok(out)
+    }
 }
 
 /// What the checks between instances look up, for the instances built so
