@@ -607,24 +607,7 @@ fn import_keepalived_vrrp3_unicast_round_trip() {
     );
     let frames = lab.stop_capture();
     let ads = lab::adverts(&frames, &Options::default());
-    let unicast = |src: &str, dst: &str| {
-        ads.iter().any(|d| {
-            d.ip.is_some_and(|ip| ip.src.to_string() == src && ip.dst.to_string() == dst)
-        })
-    };
-    assert!(
-        unicast("192.0.2.2", "192.0.2.1"),
-        "no unicast advert from tandemd"
-    );
-    assert!(
-        unicast("192.0.2.1", "192.0.2.2"),
-        "no unicast advert from keepalived"
-    );
-    assert!(
-        !ads.iter()
-            .any(|d| d.ip.is_some_and(|ip| ip.dst.is_multicast())),
-        "a multicast advert was sent"
-    );
+    lab::assert_unicast_both_ways(&ads, "192.0.2.2", "192.0.2.1", "keepalived");
     for d in &ads {
         assert!(d.problems().is_empty(), "{:?}: {:?}", d.ip, d.problems());
     }

@@ -946,6 +946,29 @@ pub(crate) fn na_senders(frames: &[Vec<u8>], addr: &str) -> Vec<[u8; 6]> {
 
 /// The protocol-112 packets in `frames`, decoded by `tandemd decode`'s
 /// decoder (with `password` for CARP / AH checks).
+/// Checks a unicast exchange in `ads`: tandemd (`tandemd`, an address)
+/// and the peer (`peer`, named `peer_name` in messages) each sent adverts
+/// to the other, and no advert went to a multicast group.
+pub(crate) fn assert_unicast_both_ways(
+    ads: &[Decoded],
+    tandemd: &str,
+    peer: &str,
+    peer_name: &str,
+) {
+    let unicast = |src: &str, dst: &str| {
+        ads.iter().any(|d| {
+            d.ip.is_some_and(|ip| ip.src.to_string() == src && ip.dst.to_string() == dst)
+        })
+    };
+    assert!(unicast(tandemd, peer), "no unicast advert from tandemd");
+    assert!(unicast(peer, tandemd), "no unicast advert from {peer_name}");
+    assert!(
+        !ads.iter()
+            .any(|d| d.ip.is_some_and(|ip| ip.dst.is_multicast())),
+        "a multicast advert was sent"
+    );
+}
+
 pub(crate) fn adverts(frames: &[Vec<u8>], opts: &Options) -> Vec<Decoded> {
     frames
         .iter()
