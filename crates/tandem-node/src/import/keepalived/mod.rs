@@ -2,7 +2,7 @@
 //!
 //! [`lexer`] reads the file and its includes into statements;
 //! [`convert`] turns `global_defs`, `vrrp_script`, `vrrp_track_file`,
-//! `vrrp_instance` and `vrrp_sync_group` into `[[check]]`,
+//! `vrrp_instance` (in `instance.rs`) and `vrrp_sync_group` into `[[check]]`,
 //! `[[instance]]` and `[[sync_group]]` tables, and every statement it
 //! cannot carry into a [`Notice`](crate::import::Notice).
 //! docs/migration.md has the table of every statement and what it
@@ -10,6 +10,7 @@
 
 mod checks;
 pub mod convert;
+mod instance;
 pub mod lexer;
 
 use std::path::Path;
