@@ -16,6 +16,7 @@
 //!   worker threads), each within its timeout, and never blocks the loop.
 
 mod probe;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,9 +4,10 @@
 //! 1's (or it goes to Fault), node 1 takes the virtual address, and when
 //! the check passes again node 0 takes it back. The checks are real: a
 //! script (`test ! -e FLAG`), a tracked file holding a number, a TCP
-//! connect and an HTTP GET to a service in node 0's namespace (this test
-//! binary, run again there as `service_child`, whose control file makes
-//! it answer 200, answer 503, or close its listener). `tandemd status
+//! connect, an HTTP GET and an HTTPS GET (its certificate checked against
+//! a CA file) to a service in node 0's namespace (this test binary, run
+//! again there as `service_child`, whose control file makes it answer
+//! 200, answer 503, or close its listener). `tandemd status
 //! --json` shows each check's state.
 //!
 //! They need root, `ip`, `bridge` and `tcpdump`; without them each test
@@ -34,7 +35,8 @@ const VIP2: &str = "192.0.2.101";
 const WAIT: Duration = Duration::from_secs(20);
 
 /// The environment variable that makes `service_child` serve: the
-/// address to listen on and the control file, `ADDR PATH`.
+/// address to listen on and the control file, `ADDR PATH`, then for TLS
+/// the certificate and key files, `ADDR PATH CERT KEY`.
 const SERVICE_ENV: &str = "TANDEM_E2E_CHECK_SERVICE";
 /// The service gives up after this long, whatever happens.
 const SERVICE_LIFE: Duration = Duration::from_secs(180);
@@ -220,6 +222,76 @@ fn tcp_and_http_checks_follow_a_real_service() {
 }
 
 #[test]
+fn an_https_check_verifies_a_real_tls_service() {
+    let Some(mut lab) = Lab::new("chk-tls", 2, &[]) else {
+        return;
+    };
+    let control = lab.dir.join("tls-state");
+    std::fs::write(&control, "up").unwrap();
+    // A CA, and a certificate it signed for lb.test, written as PEM.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["lb.test".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let (ca_file, cert, key_file) = (
+        lab.dir.join("ca.pem"),
+        lab.dir.join("lb.pem"),
+        lab.dir.join("lb.key"),
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let addr: SocketAddr = format!("{}:8443", lab.node(0).v4).parse().unwrap();
+    let _service = Service::start_tls(&lab.node(0).ns, addr, &control, &cert, &key_file);
+    let check = |name: &str, host: &str| {
+        format!(
+            "[[check]]\nname = \"{name}\"\nhttp = \"https://{addr}/health\"\nhost = \"{host}\"\n\
+             ca_file = \"{}\"\nbody_contains = \"ok\"\ninterval = 0.5\ntimeout = 0.5\nfall = 2\n\n",
+            ca_file.display()
+        )
+    };
+    // "wrong" asks for a name the certificate does not hold; nothing tracks it.
+    let a = format!(
+        "{}{}{}",
+        check("tls", "lb.test"),
+        check("wrong", "www.test"),
+        instance(
+            "web",
+            51,
+            150,
+            VIP,
+            "track = [{ check = \"tls\", weight = 60 }]"
+        )
+    );
+    start(&mut lab, 0, &a);
+    start(&mut lab, 1, &instance("web", 51, 100, VIP, ""));
+    wait_check(&lab, 0, "tls", "up");
+    let c = wait_check(&lab, 0, "wrong", "down");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not valid for www.test"),
+        "{c}"
+    );
+    lab.wait_only(0, VIP, &[], WAIT);
+
+    // HTTP 503 over TLS: node 1 takes the address; 200 again: node 0.
+    std::fs::write(&control, "503").unwrap();
+    let c = wait_check(&lab, 0, "tls", "down");
+    assert!(c["detail"].as_str().unwrap().contains("503"), "{c}");
+    lab.wait_only(1, VIP, &[], WAIT);
+    std::fs::write(&control, "up").unwrap();
+    wait_check(&lab, 0, "tls", "up");
+    lab.wait_only(0, VIP, &[], WAIT);
+}
+
+#[test]
 fn a_faulting_check_takes_its_whole_sync_group_to_the_partner() {
     let Some(mut lab) = Lab::new("chk-grp", 2, &[]) else {
         return;
@@ -264,6 +336,21 @@ struct Service {
 
 impl Service {
     fn start(ns: &str, addr: SocketAddr, control: &Path) -> Service {
+        Service::run_child(ns, format!("{addr} {}", control.display()), control)
+    }
+
+    /// The same over TLS, with this certificate and key (PEM files).
+    fn start_tls(ns: &str, addr: SocketAddr, control: &Path, cert: &Path, key: &Path) -> Service {
+        let spec = format!(
+            "{addr} {} {} {}",
+            control.display(),
+            cert.display(),
+            key.display()
+        );
+        Service::run_child(ns, spec, control)
+    }
+
+    fn run_child(ns: &str, spec: String, control: &Path) -> Service {
         let exe = std::env::current_exe().expect("the test binary's path");
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
@@ -274,7 +361,7 @@ impl Service {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(SERVICE_ENV, format!("{addr} {}", control.display()))
+            .env(SERVICE_ENV, spec)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -299,15 +386,19 @@ impl Drop for Service {
 /// Not a test of its own: with [`SERVICE_ENV`] set (by
 /// [`Service::start`], inside a namespace), serves on its address until
 /// [`SERVICE_LIFE`]: the control file says `up` (HTTP 200 "ok"), `503`,
-/// or `down` (no listener: connections are refused).
+/// or `down` (no listener: connections are refused); over TLS when given
+/// a certificate and key.
 #[test]
 fn service_child() {
     let Ok(spec) = std::env::var(SERVICE_ENV) else {
         return;
     };
-    let (addr, control) = spec.split_once(' ').expect("ADDR PATH");
-    let addr: SocketAddr = addr.parse().expect("an address");
-    let control = PathBuf::from(control);
+    let parts: Vec<&str> = spec.split(' ').collect();
+    let addr: SocketAddr = parts[0].parse().expect("an address");
+    let control = PathBuf::from(parts.get(1).expect("ADDR PATH"));
+    let tls = parts
+        .get(2)
+        .map(|cert| tls_config(Path::new(cert), Path::new(parts[3])));
     let end = Instant::now() + SERVICE_LIFE;
     let mut listener: Option<TcpListener> = None;
     while Instant::now() < end {
@@ -325,17 +416,67 @@ fn service_child() {
         if let Some(l) = &listener {
             while let Ok((conn, _)) = l.accept() {
                 let code = if mode == "503" { 503 } else { 200 };
-                std::thread::spawn(move || answer(conn, code));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => answer(conn, code),
+                    Some(config) => {
+                        let _ = conn.set_nonblocking(false);
+                        let Ok(tls) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        answer(rustls::StreamOwned::new(tls, conn), code);
+                    }
+                });
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
+/// The service's TLS settings: its certificate and key from PEM files.
+fn tls_config(cert: &Path, key: &Path) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = vec![CertificateDer::from_pem_file(cert).expect("the certificate")];
+    let key = PrivateKeyDer::from_pem_file(key).expect("the key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("a usable certificate and key");
+    std::sync::Arc::new(config)
+}
+
+/// A connection the service answers on: a TCP stream, or TLS over one.
+trait Conn: Read + Write {
+    fn socket(&self) -> &TcpStream;
+    /// Ends the answer (TLS: with close_notify).
+    fn finish(&mut self) {}
+}
+
+impl Conn for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+    fn finish(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+    }
+}
+
 /// Reads a request (or nothing: a TCP check closes at once) and answers.
-fn answer(mut conn: TcpStream, code: u16) {
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+fn answer(mut conn: impl Conn, code: u16) {
+    let _ = conn.socket().set_nonblocking(false);
+    let _ = conn.socket().set_read_timeout(Some(Duration::from_secs(1)));
     let mut buf = [0u8; 2048];
     let mut got = Vec::new();
     while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 8192 {
@@ -354,4 +495,5 @@ fn answer(mut conn: TcpStream, code: u16) {
         "HTTP/1.1 {code} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    conn.finish();
 }

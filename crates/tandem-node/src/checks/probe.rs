@@ -160,34 +160,83 @@ pub(super) fn tcp(
     }
 }
 
-/// An HTTP/1.1 GET with `Connection: close`; the status must be one of
-/// `expect`, and the body (its first [`HTTP_BODY_LIMIT`] bytes) hold
-/// `body_contains` if given. The whole run keeps within `timeout`.
+/// An HTTP/1.1 GET with `Connection: close`, over TLS for `https`; the
+/// status must be one of `expect`, and the body (its first
+/// [`HTTP_BODY_LIMIT`] bytes) hold `body_contains` if given. The whole
+/// run, handshake included, keeps within `timeout`.
 pub(super) fn http(p: &HttpProbe, timeout: Duration) -> ProbeResult {
     let started = Instant::now();
-    if p.tls {
-        return result(
-            Outcome::Fail,
-            "https is not spoken by the built-in check".into(),
-            started,
-        );
-    }
-    let mut stream = match connect(p.addr, p.source, timeout) {
+    let tcp = match connect(p.addr, p.source, timeout) {
         Ok(s) => s,
         Err(e) => return result(Outcome::Fail, connect_error(&e, timeout), started),
     };
+    if !p.tls {
+        return exchange(p, &mut &tcp, &tcp, timeout, started);
+    }
+    let config = match super::tls::client_config(p) {
+        Ok(c) => c,
+        Err(why) => return result(Outcome::Fail, why, started),
+    };
+    let name = match super::tls::server_name(&p.host) {
+        Ok(n) => n,
+        Err(why) => return result(Outcome::Fail, why, started),
+    };
+    let mut conn = match rustls::ClientConnection::new(config, name) {
+        Ok(c) => c,
+        Err(e) => return result(Outcome::Fail, format!("TLS setup: {e}"), started),
+    };
+    let mut sock = &tcp;
+    let mut stream = rustls::Stream::new(&mut conn, &mut sock);
+    exchange(p, &mut stream, &tcp, timeout, started)
+}
+
+/// The TLS error inside an I/O error, explained; else the I/O error.
+fn io_error(what: &str, e: &std::io::Error, p: &HttpProbe) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(tls) => super::tls::explain(tls, &p.host),
+        None => format!("{what}: {e}"),
+    }
+}
+
+/// The request and its answer over `stream` (plain or TLS), whose
+/// timeouts are set on the socket `tcp` under it.
+fn exchange<S: Read + Write>(
+    p: &HttpProbe,
+    stream: &mut S,
+    tcp: &TcpStream,
+    timeout: Duration,
+    started: Instant,
+) -> ProbeResult {
     let left = |started: Instant| {
         timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1))
     };
+    let late = || {
+        result(
+            Outcome::Fail,
+            format!("no whole answer within {} s", timeout.as_secs_f64()),
+            started,
+        )
+    };
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: tandemd-check\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         p.path, p.host
     );
-    let _ = stream.set_write_timeout(Some(left(started)));
-    if let Err(e) = stream.write_all(request.as_bytes()) {
-        return result(Outcome::Fail, format!("sending the request: {e}"), started);
+    let _ = tcp.set_write_timeout(Some(left(started)));
+    let _ = tcp.set_read_timeout(Some(left(started)));
+    if let Err(e) = stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.flush())
+    {
+        if is_timeout(&e) {
+            return late();
+        }
+        return result(
+            Outcome::Fail,
+            io_error("sending the request", &e, p),
+            started,
+        );
     }
     // Read the head and up to the body limit, within the time left.
     let mut buf = Vec::with_capacity(4096);
@@ -195,13 +244,9 @@ pub(super) fn http(p: &HttpProbe, timeout: Duration) -> ProbeResult {
     let limit = HTTP_BODY_LIMIT + 16 * 1024;
     loop {
         if started.elapsed() >= timeout {
-            return result(
-                Outcome::Fail,
-                format!("no whole answer within {} s", timeout.as_secs_f64()),
-                started,
-            );
+            return late();
         }
-        let _ = stream.set_read_timeout(Some(left(started)));
+        let _ = tcp.set_read_timeout(Some(left(started)));
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
@@ -214,20 +259,17 @@ pub(super) fn http(p: &HttpProbe, timeout: Duration) -> ProbeResult {
                     break;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if is_timeout(&e) => return late(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A TLS server that closes without close_notify: what came is the answer.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
+            Err(e) => {
                 return result(
                     Outcome::Fail,
-                    format!("no whole answer within {} s", timeout.as_secs_f64()),
+                    io_error("reading the answer", &e, p),
                     started,
                 )
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return result(Outcome::Fail, format!("reading the answer: {e}"), started),
         }
     }
     let Some(head_end) = find(&buf, b"\r\n\r\n") else {
@@ -255,6 +297,13 @@ pub(super) fn http(p: &HttpProbe, timeout: Duration) -> ProbeResult {
         }
     }
     result(Outcome::Pass, format!("HTTP {code}"), started)
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -392,6 +441,150 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let r = http(&probe(addr), Duration::from_millis(300));
         assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r.took < Duration::from_secs(1), "{:?}", r.took);
+        drop(l);
+    }
+
+    /// A CA and a server certificate it signed (for `lb.test` and
+    /// 127.0.0.1), valid now or expired.
+    struct Pki {
+        ca_pem: String,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    }
+
+    fn pki(expired: bool) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut leaf =
+            CertificateParams::new(vec!["lb.test".to_string(), "127.0.0.1".to_string()]).unwrap();
+        if expired {
+            leaf.not_before = rcgen::date_time_ymd(2001, 1, 1);
+            leaf.not_after = rcgen::date_time_ymd(2002, 1, 1);
+        }
+        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            chain: vec![leaf.der().clone()],
+            key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        }
+    }
+
+    /// A TLS server on loopback that answers one request with `answer`.
+    fn serve_tls_once(pki: &Pki, answer: &'static str) -> SocketAddr {
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(pki.chain.clone(), pki.key.clone_key())
+        .unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let Ok((s, _)) = l.accept() else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let conn = rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, s);
+            let mut b = [0u8; 1024];
+            if tls.read(&mut b).is_ok() {
+                let _ = tls.write_all(answer.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        });
+        addr
+    }
+
+    fn https(addr: SocketAddr, host: &str, ca_file: Option<&Path>) -> HttpProbe {
+        HttpProbe {
+            tls: true,
+            host: host.into(),
+            ca_file: ca_file.map(Path::to_path_buf),
+            ..probe(addr)
+        }
+    }
+
+    #[test]
+    fn https_verifies_the_certificate_and_its_name() {
+        let dir = std::env::temp_dir().join(format!("tandem-probe-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        let good = pki(false);
+        std::fs::write(&ca, &good.ca_pem).unwrap();
+        const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+        // Trusted through ca_file, by name and by address.
+        let r = http(
+            &https(serve_tls_once(&good, OK), "lb.test:8443", Some(&ca)),
+            T,
+        );
+        assert_eq!((r.outcome, r.detail.as_str()), (Outcome::Pass, "HTTP 200"));
+        let addr = serve_tls_once(&good, OK);
+        let r = http(&https(addr, &addr.to_string(), Some(&ca)), T);
+        assert_eq!(r.outcome, Outcome::Pass, "{}", r.detail);
+        // The status and body rules hold over TLS too.
+        let down = serve_tls_once(&good, "HTTP/1.1 503 Service Unavailable\r\n\r\n");
+        let r = http(&https(down, "lb.test", Some(&ca)), T);
+        assert_eq!((r.outcome, r.detail.as_str()), (Outcome::Fail, "HTTP 503"));
+        let mut p = https(serve_tls_once(&good, OK), "lb.test", Some(&ca));
+        p.body_contains = Some("ok".into());
+        assert_eq!(http(&p, T).outcome, Outcome::Pass);
+
+        // Another name than the certificate's.
+        let r = http(&https(serve_tls_once(&good, OK), "www.test", Some(&ca)), T);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r.detail.contains("not valid for www.test"), "{}", r.detail);
+        // A CA the probe was not given (the system's roots do not hold it).
+        let r = http(&https(serve_tls_once(&good, OK), "lb.test", None), T);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r.detail.contains("ca_file"), "{}", r.detail);
+        // ... unless verification is off.
+        let mut p = https(serve_tls_once(&good, OK), "lb.test", None);
+        p.verify = false;
+        let r = http(&p, T);
+        assert_eq!(r.outcome, Outcome::Pass, "{}", r.detail);
+        // An expired certificate.
+        let old = pki(true);
+        std::fs::write(&ca, &old.ca_pem).unwrap();
+        let r = http(&https(serve_tls_once(&old, OK), "lb.test", Some(&ca)), T);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r.detail.contains("expired"), "{}", r.detail);
+        // A CA file that is not one.
+        std::fs::write(&ca, "junk").unwrap();
+        let r = http(&https(serve_tls_once(&good, OK), "lb.test", Some(&ca)), T);
+        assert!(
+            r.detail.contains("holds no PEM certificate"),
+            "{}",
+            r.detail
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn https_to_a_plain_server_fails_and_a_silent_one_times_out() {
+        let plain = serve_once("HTTP/1.1 200 OK\r\n\r\n");
+        let mut p = https(plain, "lb.test", None);
+        p.verify = false;
+        let r = http(&p, T);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r.detail.starts_with("TLS: "), "{}", r.detail);
+        // A listener that never speaks: the handshake keeps to the timeout.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut p = https(l.local_addr().unwrap(), "lb.test", None);
+        p.verify = false;
+        let r = http(&p, Duration::from_millis(300));
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(
+            r.detail.starts_with("no whole answer within"),
+            "{}",
+            r.detail
+        );
         assert!(r.took < Duration::from_secs(1), "{:?}", r.took);
         drop(l);
     }

@@ -389,9 +389,6 @@ pub enum Problem {
         /// The instance.
         instance: String,
     },
-    /// An https check (the built-in check speaks http only).
-    #[error("https:// checks are not built in: check the service over http://, or with a script (script = \"curl -fsS https://...\")")]
-    HttpsCheck,
     /// A track weight outside 1..=255.
     #[error("weight {0} is out of range: use 1 to 255 (or fault = true to stop the router while the link is down)")]
     TrackWeight(i64),

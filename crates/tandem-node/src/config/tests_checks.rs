@@ -109,6 +109,33 @@ fn http_check_parts() {
         (80, "/", "192.0.2.9")
     );
     assert_eq!(h.expect, vec![(200, 200)]);
+    assert!(!h.tls);
+}
+
+#[test]
+fn https_check_parts() {
+    let c = of(
+        "[[check]]\nname = \"w\"\nhttp = \"https://192.0.2.9/ready\"\nhost = \"lb.example.net\"\nca_file = \"/etc/tandemd/backend-ca.pem\"\n",
+        "{ check = \"w\" }",
+    );
+    let Probe::Http(h) = &c.checks[0].probe else {
+        panic!()
+    };
+    assert!(h.tls && h.verify);
+    assert_eq!((h.addr.port(), h.host.as_str()), (443, "lb.example.net"));
+    assert_eq!(
+        h.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/tandemd/backend-ca.pem"))
+    );
+    let c = of(
+        "[[check]]\nname = \"w\"\nhttp = \"https://[fd00::9]:8443/\"\nverify = false\n",
+        "{ check = \"w\" }",
+    );
+    let Probe::Http(h) = &c.checks[0].probe else {
+        panic!()
+    };
+    assert!(h.tls && !h.verify && h.ca_file.is_none());
+    assert_eq!(h.host, "[fd00::9]:8443");
 }
 
 #[test]
@@ -157,9 +184,14 @@ fn refusals_name_the_field_and_the_fix() {
             "user applies to script checks only",
         ),
         (
-            "[[check]]\nname = \"a\"\nhttp = \"https://192.0.2.1/\"\n",
+            "[[check]]\nname = \"a\"\nhttp = \"http://192.0.2.1/\"\nverify = false\n",
             "{ check = \"a\" }",
-            "https:// checks are not built in",
+            "verify applies to https checks only, and this one is a plain http check",
+        ),
+        (
+            "[[check]]\nname = \"a\"\nhttp = \"https://192.0.2.1/\"\nca_file = \"ca.pem\"\n",
+            "{ check = \"a\" }",
+            "absolute",
         ),
         (
             "[[check]]\nname = \"a\"\nhttp = \"http://lb.example/\"\n",

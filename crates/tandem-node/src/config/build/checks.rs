@@ -334,9 +334,6 @@ fn http_probe(
             out
         }
     };
-    if tls {
-        return Err(ctx.err_at("http", u, Problem::HttpsCheck));
-    }
     if !tls && (r.verify.is_some() || r.ca_file.is_some()) {
         let field = if r.verify.is_some() {
             "verify"
@@ -348,8 +345,8 @@ fn http_probe(
             u.span(),
             Problem::NotForCheck {
                 field,
-                kind: "http",
-                applies_to: "https:// URLs".into(),
+                kind: "plain http",
+                applies_to: "https".into(),
             },
         ));
     }
