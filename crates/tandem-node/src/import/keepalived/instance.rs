@@ -94,6 +94,7 @@ pub(super) fn instance(cx: &mut Cx, s: &Stmt, names: &mut Vec<String>) -> Option
     let mut auth: Option<(String, String)> = None;
     let mut hooks: Vec<(&str, String)> = Vec::new();
     let mut rest: Vec<&Stmt> = Vec::new();
+    let mut checksum_stmt: Option<&Stmt> = None;
     // `interface` first: address options compare against it.
     for c in s.children() {
         if c.key() == "interface" {
@@ -292,8 +293,23 @@ pub(super) fn instance(cx: &mut Cx, s: &Stmt, names: &mut Vec<String>) -> Option
             }
             "garp_interval" => garp.interval = num_arg(cx, c, &what, 0.0, 1.0),
             "gna_interval" => garp.na_interval = num_arg(cx, c, &what, 0.0, 1.0),
+            // keepalived's VRRPv3 IPv4 checksum covers the pseudo-header
+            // unless this is set (true, or no argument).
             "v3_checksum_as_v2" => {
-                t.set("checksum", Val::Str("rfc9568".into()));
+                checksum_stmt = Some(c);
+                match c.arg(0) {
+                    None | Some("true" | "on" | "yes") => {
+                        t.set("checksum", Val::Str("rfc9568".into()))
+                    }
+                    Some("false" | "off" | "no") => {
+                        t.set("checksum", Val::Str("ipv4-pseudo-header".into()))
+                    }
+                    Some(_) => cx.note(
+                        c,
+                        &what,
+                        "\"v3_checksum_as_v2\" takes true or false: not carried over",
+                    ),
+                }
             }
             "accept" => t.set("accept", Val::Bool(true)),
             "no_accept" => t.set("accept", Val::Bool(false)),
@@ -363,9 +379,10 @@ pub(super) fn instance(cx: &mut Cx, s: &Stmt, names: &mut Vec<String>) -> Option
         if !preempt {
             x.set("preempt", Val::Bool(false));
         }
-        for (k, v) in &t.fields {
-            if !(family6 && k == "checksum") {
-                x.set(k, v.clone());
+        // The checksum form is VRRPv3-over-IPv4's alone.
+        for (k, val) in &t.fields {
+            if !((family6 || v == 2) && k == "checksum") {
+                x.set(k, val.clone());
             }
         }
         if let Some(src) = source.filter(|a| a.is_ipv6() == family6) {
@@ -440,6 +457,9 @@ pub(super) fn instance(cx: &mut Cx, s: &Stmt, names: &mut Vec<String>) -> Option
     let t6 = has6.then(|| make(true, v6, if has4 { "-v6" } else { "" }));
     if let (Some(_), Some(_)) = (&t4, &t6) {
         cx.note(s, &what, "has IPv4 and IPv6 addresses: carried as two instances (IPv4 and IPv6, the same VRID) in one sync group; a keepalived peer advertises only the first family, so pair the IPv6 instance with a tandemd peer or a keepalived instance of its own");
+    }
+    if let (Some(c), true, 2) = (checksum_stmt, has4, version.unwrap_or(2)) {
+        cx.note(c, &what, "\"v3_checksum_as_v2\" is not carried over: it applies to VRRPv3, and this instance runs VRRPv2");
     }
     if let (Some(_), None) = (&t4, &t6) {
         if auth.is_some() && version == Some(3) {
