@@ -57,7 +57,7 @@ pub use build::cloud::{
     DEFAULT_RETRY_DELAY, MAX_ATTEMPTS, MAX_HOOK_TIMEOUT, MAX_RETRY_DELAY, PRIMARY_ADVSKEW,
     PRIMARY_PRIORITY, SECONDARY_ADVSKEW, SECONDARY_PRIORITY,
 };
-pub use builder::{Builder, InstanceBuilder, Vrrp2Auth};
+pub use builder::{Builder, CheckBuilder, InstanceBuilder, Vrrp2Auth};
 pub use check::{
     check_config_command, check_file, check_host_links, check_text, netlink_host, render_human,
     render_json, CheckReport, HostLookup,

@@ -28,6 +28,8 @@
 //! column, as there is no file). docs/config.md documents each setting
 //! under the file field of the same name; docs/embedding.md the builder.
 
+mod check;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +42,7 @@ use super::raw::{
     RawSyncGroup, RawTrack, S,
 };
 use super::{ConfigError, DaemonConfig, HealthConfig};
+pub use check::CheckBuilder;
 
 /// VRRPv2 authentication (`auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,7 @@ impl Vrrp2Auth {
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     instances: Vec<InstanceBuilder>,
+    checks: Vec<CheckBuilder>,
     sync_groups: Vec<(String, Vec<String>)>,
     state_dir: Option<PathBuf>,
     control_socket: Option<PathBuf>,
@@ -102,6 +106,13 @@ impl Builder {
     /// Adds a virtual router (`[[instance]]`), after those added before.
     pub fn instance(mut self, instance: InstanceBuilder) -> Builder {
         self.instances.push(instance);
+        self
+    }
+
+    /// Adds a health check (`[[check]]`, docs/checks.md) that instances
+    /// follow with [`InstanceBuilder::track_check`].
+    pub fn check(mut self, check: CheckBuilder) -> Builder {
+        self.checks.push(check);
         self
     }
 
@@ -210,6 +221,8 @@ impl Builder {
             health,
             cloud,
             instance: Some(self.instances.into_iter().map(|i| nowhere(i.raw)).collect()),
+            check: (!self.checks.is_empty())
+                .then(|| self.checks.into_iter().map(|c| nowhere(c.raw)).collect()),
             sync_group: (!self.sync_groups.is_empty()).then(|| {
                 self.sync_groups
                     .into_iter()
@@ -439,18 +452,56 @@ impl InstanceBuilder {
     /// [`NodeHandle::set_track`](crate::drive::NodeHandle::set_track).
     /// While it is down the priority drops by the weight, or the router
     /// goes to Fault.
-    pub fn track(mut self, name: impl Into<String>, effect: TrackEffect) -> InstanceBuilder {
+    pub fn track(self, name: impl Into<String>, effect: TrackEffect) -> InstanceBuilder {
         let (weight, fault) = match effect {
             TrackEffect::Weight(w) => (Some(nowhere(i64::from(w))), None),
             TrackEffect::Fault => (None, Some(nowhere(true))),
         };
-        let list = self.raw.track.get_or_insert_with(|| nowhere(Vec::new()));
-        list.get_mut().push(nowhere(RawTrack {
+        self.push_track(RawTrack {
             interface: Some(nowhere(name.into())),
             check: None,
             weight,
             fault,
-        }));
+        })
+    }
+
+    /// Follows a health check added with [`Builder::check`] (`track =
+    /// [{ check = NAME }]`): while it is down the priority drops by the
+    /// weight, or the router goes to Fault; `None` takes the check's own
+    /// weight, else Fault.
+    pub fn track_check(
+        self,
+        check: impl Into<String>,
+        effect: Option<TrackEffect>,
+    ) -> InstanceBuilder {
+        let (weight, fault) = match effect {
+            Some(TrackEffect::Weight(w)) => (Some(nowhere(i64::from(w))), None),
+            Some(TrackEffect::Fault) => (None, Some(nowhere(true))),
+            None => (None, None),
+        };
+        self.push_track(RawTrack {
+            interface: None,
+            check: Some(nowhere(check.into())),
+            weight,
+            fault,
+        })
+    }
+
+    /// Follows a file check with a signed multiplier (`track = [{ check =
+    /// NAME, weight = FACTOR }]`, -255 to 255): the file's number times
+    /// `factor`, when negative, lowers the priority by its size.
+    pub fn track_file_check(self, check: impl Into<String>, factor: i16) -> InstanceBuilder {
+        self.push_track(RawTrack {
+            interface: None,
+            check: Some(nowhere(check.into())),
+            weight: Some(nowhere(i64::from(factor))),
+            fault: None,
+        })
+    }
+
+    fn push_track(mut self, track: RawTrack) -> InstanceBuilder {
+        let list = self.raw.track.get_or_insert_with(|| nowhere(Vec::new()));
+        list.get_mut().push(nowhere(track));
         self
     }
 
