@@ -67,7 +67,8 @@ pub enum Command {
     Shutdown,
     /// Change the configured priority.
     SetPriority(tandem_wire::Priority),
-    /// A tracked object went down.
+    /// A tracked object went down: the configured weight or Fault applies,
+    /// replacing a graded weight [`Command::TrackWeight`] set.
     TrackDown(String),
     /// A tracked object came back.
     TrackUp(String),

@@ -244,10 +244,12 @@ impl VirtualRouter {
                 }
             }
             Command::TrackDown(name) => {
-                if self.config.tracks.iter().any(|t| t.name == name)
-                    && self.tracks_down.insert(name.clone())
-                {
-                    self.reconsider_fault(now, Reason::TrackDown(name));
+                if self.config.tracks.iter().any(|t| t.name == name) {
+                    // Down with the configured effect: a graded weight ends.
+                    self.track_weights.remove(&name);
+                    if self.tracks_down.insert(name.clone()) {
+                        self.reconsider_fault(now, Reason::TrackDown(name));
+                    }
                 }
             }
             Command::TrackUp(name) => {

@@ -133,6 +133,32 @@ fn track_weight_down_lowers_effective_priority_and_adverts_carry_it() {
 }
 
 #[test]
+fn track_down_replaces_a_graded_weight_with_the_configured_one() {
+    // Input: priority 200 tracking "file" with weight 50; a graded verdict
+    // of 120 (a file check's number), then the plain TrackDown a check
+    // sends when its file can no longer be read.
+    // Expected: 80 while graded, then 150 (the configured weight), not 80.
+    let mut c = config(200);
+    c.tracks = vec![Track {
+        name: "file".into(),
+        effect: TrackEffect::Weight(50),
+    }];
+    let (mut vr, t0) = lone_active(c);
+    vr.handle_command(
+        t0,
+        Command::TrackWeight {
+            name: "file".into(),
+            weight: 120,
+        },
+    );
+    assert_eq!(vr.effective_priority(), Priority(80));
+    vr.handle_command(t0, Command::TrackDown("file".into()));
+    assert_eq!(vr.effective_priority(), Priority(150));
+    vr.handle_command(t0, Command::TrackUp("file".into()));
+    assert_eq!(vr.effective_priority(), Priority(200));
+}
+
+#[test]
 fn track_weight_is_clamped_to_1_through_254() {
     // Input: priority 100 with two weights of 60 down (100 - 120 < 1);
     // an owner (255) with a weight of 1 down.

@@ -197,6 +197,15 @@ fn a_file_number_times_the_weight_lowers_the_priority() {
         check_events(&host),
         vec![("lb".into(), "up", Some(-5)), ("lb".into(), "up", Some(4))]
     );
+    // Lowered by a number, then the file cannot be read: the weight's
+    // size (3) holds, not the number's lowering (15).
+    host.run_until(&mut node, at(2_000)).unwrap();
+    done(&mut host, &mut node, 2_000, "lb", Outcome::Value(-5));
+    assert_eq!(priority(&node, 2_000, "web"), 85);
+    host.run_until(&mut node, at(3_000)).unwrap();
+    done(&mut host, &mut node, 3_000, "lb", Outcome::Fail);
+    assert_eq!(priority(&node, 3_000, "web"), 97);
+    assert_eq!(node.snapshot(at(3_000)).checks[0].state, "down");
 }
 
 #[test]
