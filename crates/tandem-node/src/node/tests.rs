@@ -540,8 +540,9 @@ fn a_health_check_track_moves_the_instance() {
 #[test]
 fn a_graded_health_check_lowers_the_priority_by_its_weight() {
     // Input: priority 150, tracking "backend" with weight 20; the appliance
-    // reports weight 60, then 0. Output: priority 90 while degraded (not
-    // 130, the configured weight), 150 again after.
+    // reports weight 60, then 0, then 5, then Down. Output: priority 90
+    // while degraded by 60 (not 130, the configured weight), 150 at 0, and
+    // 130 once Down: a check that is down costs its configured weight.
     let mut cfg = web(150, "");
     cfg.instances[0]
         .election
@@ -570,8 +571,8 @@ fn a_graded_health_check_lowers_the_priority_by_its_weight() {
     host.run_until(&mut node, at(550)).unwrap();
     assert_eq!(
         priority(&node, at(550)),
-        145,
-        "Down keeps the weight reported last"
+        130,
+        "Down applies the configured weight, not the weight reported last"
     );
     host.push(Input::Track {
         at: at(600),
