@@ -9,6 +9,8 @@
 //! - faults injected from the nodes' namespaces (adverts built with
 //!   `tandem_wire::build`, sent as whole Ethernet frames on a packet
 //!   socket) each give their finding, and only for the VRID at fault;
+//! - an IPv6 tandemd pair is summarised with its link-local Active, and a
+//!   hop limit of 254 is `bad_ttl`;
 //! - ucarp gives `carp_seen`, and with a wrong `--password` an
 //!   `auth_mismatch`.
 //!
@@ -445,4 +447,87 @@ fn ucarp_is_seen_as_carp_and_a_wrong_password_as_auth_mismatch() {
     assert_eq!(vrids(&findings(&lines, "auth_mismatch")), [10], "{all:#?}");
     let packets = of_type(&lines, "packet");
     assert!(packets.iter().all(|p| p["proto"] == "carp"), "{packets:#?}");
+}
+
+/// IPv6: a clean tandemd pair over VRRPv3 IPv6 is summarised with its
+/// link-local Active and no finding, and an injected hop limit of 254 on
+/// another VRID is `bad_ttl` for that VRID alone.
+#[test]
+fn ipv6_pair_is_summarised_and_hop_limit_254_is_bad_ttl() {
+    let Some(mut lab) = Lab::new("snipv6", 2, &[]) else {
+        return;
+    };
+    let mac_b = lab.node(1).mac;
+    // Node b's link-local address (EUI-64 of its MAC, the U/L bit flipped).
+    let ll_b = {
+        let m = mac_b;
+        let seg = |a: u8, b: u8| u16::from_be_bytes([a, b]);
+        IpAddr::from(std::net::Ipv6Addr::new(
+            0xfe80,
+            0,
+            0,
+            0,
+            seg(m[0] ^ 0x02, m[1]),
+            seg(m[2], 0xff),
+            seg(0xfe, m[3]),
+            seg(m[4], m[5]),
+        ))
+    };
+    let mut pb = Plan::default();
+    let hop254 = Advert::vrrp3(30, ["fd00::130".parse().unwrap()])
+        .interval_cs(20)
+        .src(ll_b)
+        .mac(mac_b)
+        .ttl(254);
+    pb.every(&hop254, 0, 3000, 200);
+    let sniff = start_sniff(&mut lab, &["--duration", "7"]);
+    let flags = |prio: &'static str| {
+        [
+            "--interface",
+            "eth0",
+            "--vrid",
+            "10",
+            "--address",
+            "fd00::100/64",
+            "--interval",
+            "0.1",
+            "--priority",
+            prio,
+        ]
+    };
+    lab.tandemd(0, "tandemd-a", &flags("200"));
+    lab.tandemd(1, "tandemd-b", &flags("100"));
+    let ib = pb.start(&mut lab, 1);
+    wait_injector(&mut lab, ib);
+    let lines = finish_sniff(&mut lab, sniff, Duration::from_secs(15));
+    let all = of_type(&lines, "finding");
+    assert_eq!(vrids(&findings(&lines, "bad_ttl")), [30], "{all:#?}");
+    let others: Vec<_> = all.iter().filter(|f| f["vrid"] == 10).collect();
+    assert!(
+        others.is_empty(),
+        "findings for the clean pair: {others:#?}"
+    );
+    let v10: Vec<_> = of_type(&lines, "packet")
+        .into_iter()
+        .filter(|p| p["vrid"] == 10)
+        .collect();
+    assert!(v10.len() >= 10, "too few VRID 10 packets: {lines:#?}");
+    let summary = of_type(&lines, "summary");
+    let routers = summary.last().expect("a final summary")["routers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let r10 = routers
+        .iter()
+        .find(|r| r["vrid"] == 10)
+        .unwrap_or_else(|| panic!("no VRID 10 in {routers:#?}"));
+    let active: IpAddr = r10["active"].as_str().unwrap().parse().unwrap();
+    assert!(
+        matches!(active, IpAddr::V6(a) if a.segments()[0] == 0xfe80),
+        "the Active is not link-local: {r10:#}"
+    );
+    assert_ne!(active, ll_b, "the Active is the priority-100 node: {r10:#}");
+    assert_eq!(r10["priority"], 200, "{r10:#}");
+    assert_eq!(r10["state"], "ok", "{r10:#}");
+    assert_eq!(r10["addresses"][0], "fd00::100", "{r10:#}");
 }
